@@ -1,0 +1,1 @@
+"""Use cases. Imports `domain` only; adapters arrive as arguments."""

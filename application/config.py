@@ -1,0 +1,216 @@
+"""Typed `training_config.yaml`: one model per section, every field documented.
+
+Errors name the file, the key path and the bad value in one line (`ConfigError`, exit 2).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from domain.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ArchitectureConfig(Section):
+    """A model built from scratch when `model.name_or_path` is empty."""
+
+    type: Literal["gpt2", "llama"] = Field("gpt2", description="transformers model family.")
+    n_layer: int = Field(2, ge=1, le=128, description="Number of transformer blocks.")
+    n_embd: int = Field(128, ge=8, description="Hidden size.")
+    n_head: int = Field(4, ge=1, description="Attention heads; must divide n_embd.")
+    max_position_embeddings: int = Field(1024, ge=16, description="Longest sequence the model sees.")
+
+    @model_validator(mode="after")
+    def _heads_divide(self):
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_head={self.n_head} must divide n_embd={self.n_embd}")
+        return self
+
+
+class ModelConfig(Section):
+    """Which model to train and how to load it."""
+
+    name_or_path: str | None = Field(
+        None, description="Local folder or hub name of a pretrained model; empty = from scratch."
+    )
+    architecture: ArchitectureConfig = Field(
+        default_factory=ArchitectureConfig, description="From-scratch architecture."
+    )
+    task: Literal["causal-lm", "sequence-classification"] = Field(
+        "causal-lm", description="Head to train."
+    )
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Dtype the weights are loaded in."
+    )
+    load_in_4bit: bool = Field(False, description="QLoRA: quantise the base to 4 bit (bitsandbytes).")
+    load_in_8bit: bool = Field(False, description="Quantise the base to 8 bit (bitsandbytes).")
+    bnb_4bit_quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit data type.")
+    bnb_4bit_use_double_quant: bool = Field(True, description="Quantise the quantisation constants.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
+    trust_remote_code: bool = Field(False, description="Allow model code from the checkpoint folder.")
+
+    @model_validator(mode="after")
+    def _one_quantisation(self):
+        if self.load_in_4bit and self.load_in_8bit:
+            raise ValueError("load_in_4bit and load_in_8bit are exclusive")
+        return self
+
+
+class AdapterConfig(Section):
+    """Parameter-efficient fine-tuning; `type: none` trains every weight."""
+
+    type: Literal["lora", "none"] = Field("none", description="`lora` or `none` (full fine-tuning).")
+    r: int = Field(8, ge=1, description="LoRA rank.")
+    alpha: int = Field(16, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Module names to adapt, or `all-linear`."
+    )
+    merge_on_export: bool = Field(False, description="Write final/ merged rather than adapter-only.")
+
+
+class DataConfig(Section):
+    """The dataset built by `python main.py dataset`."""
+
+    path: str = Field("runs/demo/dataset", description="Dataset folder or s3:// URI.")
+    max_eval_samples: int | None = Field(None, ge=1, description="Cap on validation examples.")
+
+
+class TrainingConfig(Section):
+    """Optimisation and loop settings."""
+
+    epochs: float = Field(1.0, gt=0, description="Passes over the training split (if max_steps unset).")
+    max_steps: int | None = Field(None, ge=1, description="Optimizer steps; overrides epochs.")
+    micro_batch_size: int = Field(8, ge=1, description="Examples per forward pass per process.")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
+    lr: float = Field(1e-3, gt=0, le=10, description="Peak learning rate (AdamW).")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW decoupled weight decay.")
+    warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps (wins over warmup_ratio).")
+    warmup_ratio: float = Field(0.05, ge=0, le=1, description="Warm-up as a share of all steps.")
+    scheduler: Literal["linear", "cosine", "constant", "reduce_on_plateau"] = Field(
+        "cosine", description="Learning-rate schedule after warm-up."
+    )
+    max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping norm; null = off.")
+    precision: Literal["no", "bf16", "fp16"] = Field("no", description="Mixed precision.")
+    seed: int = Field(42, description="Seed for weights, data order and dropout.")
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads; null = torch default.")
+    log_every_steps: int = Field(10, ge=1, description="Steps between metric lines.")
+    progress_bar: bool = Field(True, description="Show a progress bar on a terminal.")
+
+
+class EvalConfig(Section):
+    """Validation during training and early stopping."""
+
+    every_steps: int | None = Field(None, ge=1, description="Steps between evaluations; null = end only.")
+    metric: str = Field("eval_loss", description="Metric that ranks checkpoints.")
+    mode: Literal["min", "max"] = Field("min", description="Whether lower or higher `metric` is better.")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="Evaluations without improvement before stopping; null = off."
+    )
+    early_stopping_min_delta: float = Field(0.0, ge=0, description="Smallest change that counts.")
+    max_batches: int | None = Field(None, ge=1, description="Cap on validation batches per evaluation.")
+
+
+class CheckpointConfig(Section):
+    """Checkpoint cadence and retention."""
+
+    every_steps: int | None = Field(None, ge=1, description="Steps between checkpoints; null = end only.")
+    keep_best: int = Field(2, ge=1, description="Best checkpoints kept (plus the latest).")
+
+
+class TrackingConfig(Section):
+    """Where metrics go besides metrics.jsonl and metrics.csv (always written)."""
+
+    tensorboard: bool = Field(False, description="Also write TensorBoard event files.")
+    mlflow: bool = Field(False, description="Also log to MLflow.")
+    mlflow_tracking_uri: str | None = Field(None, description="MLflow URI; default is a file store in the run.")
+
+
+class OutputConfig(Section):
+    """Where the run folder goes."""
+
+    dir: str = Field("runs/demo/model", description="Run folder or s3:// URI.")
+
+
+class TrainConfig(Section):
+    """The whole `training_config.yaml`."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    adapter: AdapterConfig = Field(default_factory=AdapterConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`training.lr=3e-4` -> (["training", "lr"], 0.0003). Values are parsed as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    try:
+        parsed = yaml.safe_load(value) if value else None
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip().split("."), parsed
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = raw
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {text!r}: {part} is not a section")
+        node[path[-1]] = value
+    return raw
+
+
+def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    """Read, override and validate a training config; raise one-line ConfigError on any fault."""
+    source = str(path) if path else "<defaults>"
+    raw: dict = {}
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: cannot read config: {exc}") from None
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise ConfigError(f"{source}: not valid YAML{where}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: top level must be a mapping of sections")
+    raw = apply_overrides(raw, list(overrides))
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """First error as `key.path: message (got value)`; counts the rest."""
+    errors = exc.errors()
+    first = errors[0]
+    key = ".".join(str(p) for p in first["loc"]) or "<root>"
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")
+    shown = f" (got {got!r})" if not isinstance(got, dict) else ""
+    more = f"; and {len(errors) - 1} more error(s)" if len(errors) > 1 else ""
+    return f"{key}: {message}{shown}{more}"

@@ -1,0 +1,1 @@
+"""Entities, errors and ports (Protocols). Imports nothing from the outer layers."""

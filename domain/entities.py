@@ -1,0 +1,63 @@
+"""The things codetrain moves around: checked-out sources and the code units cut from them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+UNIT_KINDS = ("file", "class", "function", "method", "commit")
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A repository (or plain folder) available on local disk, ready to walk.
+
+    Attributes:
+        repo: Stable display name, e.g. ``github.com/psf/requests`` or the folder name.
+        root: Local folder holding the working tree.
+        commit: HEAD commit SHA when the source is a git repository, else None.
+        origin: What the user asked for (path, URL, ``github:owner/repo``), tokens stripped.
+    """
+
+    repo: str
+    root: Path
+    commit: str | None
+    origin: str
+
+
+@dataclass(frozen=True)
+class ParsedUnit:
+    """A class, function or method found by a parser inside one file."""
+
+    kind: str
+    name: str
+    start_line: int  # 1-based, inclusive
+    end_line: int  # 1-based, inclusive
+    content: str
+    parent: str | None = None  # enclosing class of a method
+    docstring: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeUnit:
+    """One row of a collection: a file, class, function, method or commit sample."""
+
+    id: str
+    repo: str
+    commit: str | None
+    path: str  # repository-relative, POSIX separators
+    language: str
+    kind: str
+    name: str | None
+    start_line: int
+    end_line: int
+    content: str
+    content_hash: str
+    parent: str | None = None
+    docstring: str | None = None
+    license: str | None = None
+    extra: dict = field(default_factory=dict)  # columns added by later stages (cluster_id...)
+
+    def to_row(self) -> dict:
+        row = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        row.update(self.extra)
+        return row

@@ -1,0 +1,58 @@
+"""Interfaces the use cases need from the outside world.
+
+Only where there are (or will be) several real implementations: storage (local, S3),
+repository fetchers (local folder, git URL, GitHub), parsers and model trainers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from domain.entities import Checkout, ParsedUnit
+
+
+class Storage(Protocol):
+    """A place holding artifacts under string keys ("data/part-00000.parquet").
+
+    Every write is atomic: a reader sees the whole object or none of it.
+    """
+
+    uri: str
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys under ``prefix``, sorted, relative to the storage root."""
+        ...
+
+    def read_bytes(self, key: str) -> bytes: ...
+
+    def write_bytes(self, key: str, data: bytes) -> None: ...
+
+    def upload_file(self, local_path: Path, key: str) -> None: ...
+
+    def download_file(self, key: str, local_path: Path) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def local_root(self) -> Path | None:
+        """The folder behind this storage when it is on local disk, else None."""
+        ...
+
+
+class RepositoryFetcher(Protocol):
+    """Turns a source string the user typed into checkouts on local disk."""
+
+    def accepts(self, source: str) -> bool: ...
+
+    def fetch(self, source: str, workdir: Path) -> Iterable[Checkout]: ...
+
+
+class CodeParser(Protocol):
+    """Cuts a source file into classes, functions and methods."""
+
+    def language_for(self, path: str, head: bytes = b"") -> str | None:
+        """Lowercase language name (``python``, ``cpp``...) or None if unsupported."""
+        ...
+
+    def parse(self, source: bytes, language: str) -> list[ParsedUnit]: ...

@@ -1,0 +1,1 @@
+"""Adapters: git/GitHub fetchers, tree-sitter parser, dedup, storage, the trainer."""

@@ -1,0 +1,99 @@
+"""The `python main.py` command line. Only option parsing and printing live here."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from domain.errors import CodetrainError
+
+
+class UserError(click.ClickException):
+    """A CodetrainError shown as one line, with the error's own exit code."""
+
+    def __init__(self, error: CodetrainError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+def run(fn, *args, **kwargs):
+    """Call a use case; turn user errors into one line and a non-zero exit."""
+    try:
+        return fn(*args, **kwargs)
+    except CodetrainError as error:
+        raise UserError(error) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """codetrain: turn code repositories into datasets and fine-tuned code models."""
+    from presentation.container import Container
+
+    ctx.obj = ctx.obj or Container()
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--output", "-o", required=True, help="Collection folder or s3://bucket/prefix.")
+@click.option("--granularity", type=click.Choice(["file", "function", "all"]), default="all",
+              show_default=True, help="Which units to emit.")
+@click.option("--max-file-bytes", type=click.IntRange(1), default=1_000_000, show_default=True,
+              help="Skip files larger than this.")
+@click.pass_obj
+def collect(container, sources, output, granularity, max_file_bytes):
+    """Fetch repositories, parse them into units, deduplicate, write Parquet shards."""
+    from application.collect import CollectRequest
+
+    request = CollectRequest(sources=tuple(sources), output=output, granularity=granularity,
+                             max_file_bytes=max_file_bytes)
+    result = run(container.collect, request)
+    counts = result.manifest["counts"]
+    click.echo(f"collection: {result.uri}")
+    click.echo(f"  files seen {counts['files_seen']}, units {counts['units']} {counts['by_kind']}")
+    click.echo(f"  skipped {counts['skipped']}")
+
+
+@cli.command()
+@click.option("--input", "-i", "input_uri", required=True, help="Collection folder or URI.")
+@click.option("--output", "-o", required=True, help="Dataset folder or URI.")
+@click.option("--task", type=click.Choice(["generation"]), default="generation", show_default=True,
+              help="What the dataset trains.")
+@click.option("--seq-len", type=click.IntRange(8), default=512, show_default=True, help="Tokens per row.")
+@click.option("--no-pack", is_flag=True, help="Pad one document per row instead of packing.")
+@click.option("--tokenizer", default="train", show_default=True,
+              help="`train` (byte-level BPE on the training split) or a tokenizer path.")
+@click.option("--vocab-size", type=click.IntRange(300), default=8000, show_default=True,
+              help="Vocabulary size when training a tokenizer.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Split seed.")
+@click.pass_obj
+def dataset(container, input_uri, output, task, seq_len, no_pack, tokenizer, vocab_size, seed):
+    """Split without leakage, tokenize and pack a collection into a DatasetDict."""
+    from application.dataset import DatasetRequest
+
+    request = DatasetRequest(task=task, seq_len=seq_len, pack=not no_pack, tokenizer=tokenizer,
+                             vocab_size=vocab_size, seed=seed)
+    result = run(container.build_dataset, request, input_uri, output)
+    stats = result.stats
+    click.echo(f"dataset: {result.uri}")
+    click.echo(f"  rows {stats['rows']}, tokens {stats['tokens']}, split by {stats['grouping']}")
+
+
+@cli.command()
+@click.option("--config", "-c", "config_path", type=click.Path(), default="training_config.yaml",
+              show_default=True, help="Training configuration YAML.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set training.lr=3e-4 (repeatable).")
+@click.pass_obj
+def train(container, config_path, overrides):
+    """Fine-tune a model on a dataset with accelerate."""
+    from application.config import load_train_config
+
+    config = run(load_train_config, config_path, overrides)
+    result = run(container.train, config, log=click.echo)
+    summary = result.summary
+    click.echo(f"model: {result.uri}/final")
+    click.echo(f"  validation loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")

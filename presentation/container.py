@@ -1,0 +1,74 @@
+"""The composition root: builds the object graph. Defaults are the real adapters; tests may
+pass their own. Heavy libraries are imported here lazily, never at CLI start-up."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from domain.errors import StorageError
+from domain.ports import CodeParser, RepositoryFetcher, Storage
+
+
+def open_storage(uri: str) -> Storage:
+    """A Storage for a local path or an `s3://bucket/prefix` URI."""
+    if uri.startswith("s3://"):
+        raise StorageError(f"{uri}: s3:// storage is not available in this build")
+    if "://" in uri:
+        raise StorageError(f"{uri}: unsupported storage URI (use a local path or s3://bucket/prefix)")
+    from infrastructure.storage.local import LocalStorage
+
+    return LocalStorage(uri)
+
+
+def default_fetchers() -> list[RepositoryFetcher]:
+    from infrastructure.sources.local import LocalFetcher
+
+    return [LocalFetcher()]
+
+
+def default_parser() -> CodeParser:
+    from infrastructure.parsing.treesitter import TreeSitterParser
+
+    return TreeSitterParser()
+
+
+@dataclass
+class Container:
+    """What the CLI commands need, built lazily on first use."""
+
+    storage_for: Callable[[str], Storage] = open_storage
+    fetchers_factory: Callable[[], list[RepositoryFetcher]] = default_fetchers
+    parser_factory: Callable[[], CodeParser] = default_parser
+    _cache: dict = field(default_factory=dict)
+
+    def collect(self, request, on_file=lambda path: None):
+        from application.collect import collect_repositories
+        from infrastructure.parquet_io import write_shard
+        from infrastructure.walker import walk_files
+
+        return collect_repositories(
+            request, fetchers=self.fetchers_factory(), parser=self.parser_factory(),
+            storage=self.storage_for(request.output), walk=walk_files, write_shard=write_shard,
+            on_file=on_file,
+        )
+
+    def build_dataset(self, request, input_uri: str, output_uri: str):
+        from application.dataset import build_dataset
+        from infrastructure.hf_datasets import save_dataset_dict
+        from infrastructure.parquet_io import read_shards
+        from infrastructure.tokenization import load_tokenizer, train_bpe_tokenizer
+
+        return build_dataset(
+            request, collection=self.storage_for(input_uri), output=self.storage_for(output_uri),
+            read_shards=read_shards, train_tokenizer=train_bpe_tokenizer,
+            load_tokenizer=load_tokenizer, save_dataset_dict=save_dataset_dict,
+        )
+
+    def train(self, config, log):
+        from application.train import train_model
+        from infrastructure.training.trainer import run_training
+
+        return train_model(
+            config, dataset=self.storage_for(config.data.path), output=self.storage_for(config.output.dir),
+            run_training=run_training, log=log,
+        )
