@@ -25,6 +25,7 @@ class ArchitectureConfig(Section):
     n_embd: int = Field(128, ge=8, description="Hidden size.")
     n_head: int = Field(4, ge=1, description="Attention heads; must divide n_embd.")
     max_position_embeddings: int = Field(1024, ge=16, description="Longest sequence the model sees.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout on embeddings, attention and MLP.")
 
     @model_validator(mode="after")
     def _heads_divide(self):
@@ -80,6 +81,9 @@ class DataConfig(Section):
 
     path: str = Field("runs/demo/dataset", description="Dataset folder or s3:// URI.")
     max_eval_samples: int | None = Field(None, ge=1, description="Cap on validation examples.")
+    use_weights: bool = Field(
+        True, description="Scale each example's loss by the dataset's `weight` column when it has one."
+    )
 
 
 class TrainingConfig(Section):
@@ -96,6 +100,8 @@ class TrainingConfig(Section):
     scheduler: Literal["linear", "cosine", "constant", "reduce_on_plateau"] = Field(
         "cosine", description="Learning-rate schedule after warm-up."
     )
+    plateau_factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: lr multiplier per cut.")
+    plateau_patience: int = Field(1, ge=0, description="reduce_on_plateau: evaluations without improvement before a cut.")
     max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping norm; null = off.")
     precision: Literal["no", "bf16", "fp16"] = Field("no", description="Mixed precision.")
     seed: int = Field(42, description="Seed for weights, data order and dropout.")
@@ -132,6 +138,10 @@ class TrackingConfig(Section):
     mlflow_tracking_uri: str | None = Field(None, description="MLflow URI; default is a file store in the run.")
 
 
+CAUSAL_METRICS = ("eval_loss", "eval_perplexity")
+CLASSIFICATION_METRICS = ("eval_loss", "eval_accuracy", "eval_precision", "eval_recall", "eval_f1")
+
+
 class OutputConfig(Section):
     """Where the run folder goes."""
 
@@ -149,6 +159,20 @@ class TrainConfig(Section):
     checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        known = CAUSAL_METRICS if self.model.task == "causal-lm" else CLASSIFICATION_METRICS
+        if self.eval.metric not in known:
+            raise ValueError(f"eval.metric {self.eval.metric!r} is not one of {', '.join(known)} for {self.model.task}")
+        quantised = self.model.load_in_4bit or self.model.load_in_8bit
+        if quantised and self.adapter.type != "lora":
+            raise ValueError("a 4/8-bit base cannot be trained in full: set adapter.type=lora (QLoRA)")
+        if quantised and self.adapter.merge_on_export:
+            raise ValueError("adapter.merge_on_export cannot merge into a 4/8-bit base: export the adapter")
+        if self.training.scheduler == "reduce_on_plateau" and not self.eval.every_steps:
+            raise ValueError("training.scheduler=reduce_on_plateau needs eval.every_steps")
+        return self
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -1,8 +1,10 @@
 """train: a dataset -> a fine-tuned model in a run folder."""
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -12,6 +14,8 @@ from application.dataset import STATS
 from domain.ports import Storage
 
 RUN_SUMMARY = "summary.json"
+RUN_MANIFEST = "run_manifest.json"
+RESOLVED_CONFIG = "config.resolved.json"
 
 
 @dataclass(frozen=True)
@@ -20,21 +24,49 @@ class TrainResult:
     summary: dict
 
 
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
+
+
+def run_manifest(config: TrainConfig, dataset_uri: str, dataset_stats: dict) -> dict:
+    """Lineage of a run: which dataset (its stats, hence the collection's sources and commits)
+    and which config produced it."""
+    collection = dataset_stats.get("collection", {})
+    return {
+        "format": "codetrain-run/1",
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": {"uri": dataset_uri, "stats": dataset_stats},
+        "collection": {"uri": collection.get("uri"), "sources": collection.get("sources", [])},
+        "config": config.model_dump(mode="json"),
+    }
+
+
 def train_model(
     config: TrainConfig,
     *,
     dataset: Storage,
     output: Storage,
-    run_training: Callable[[TrainConfig, Path, Path, Callable[[str], None]], dict],
+    run_training: Callable[..., dict],
     log: Callable[[str], None] = print,
+    resume: str | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> TrainResult:
-    """Fetch the dataset, train in a local run folder, publish it (summary last)."""
+    """Fetch the dataset, train in a local run folder, publish it (summary last).
+
+    Args:
+        resume: `latest`, `best` or a local checkpoint folder, passed to the trainer.
+        on_checkpoint: Called with each saved checkpoint folder (e.g. to mirror it to storage).
+    """
     with tempfile.TemporaryDirectory(prefix="codetrain-train-") as tmp:
         dataset_dir = fetch_tree(dataset, Path(tmp) / "dataset", STATS, "dataset")
         run_dir = output.local_root() or Path(tmp) / "run"
-        (run_dir).mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.resolved.json").write_text(config.model_dump_json(indent=2))
-        summary = run_training(config, dataset_dir, run_dir, log)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        stats = json.loads((dataset_dir / STATS).read_text())
+        _write_json(run_dir / RESOLVED_CONFIG, config.model_dump(mode="json"))
+        _write_json(run_dir / RUN_MANIFEST, run_manifest(config, dataset.uri, stats))
+        summary = run_training(config, dataset_dir, run_dir, log, resume=resume, on_checkpoint=on_checkpoint)
         if output.local_root() is None:
             publish_tree(run_dir, output, marker=RUN_SUMMARY)
     return TrainResult(uri=output.uri, summary=summary)

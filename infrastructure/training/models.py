@@ -1,23 +1,120 @@
-"""Building or loading the model to train."""
+"""Building or loading the model to train: tokenizer check, quantisation, LoRA."""
 from __future__ import annotations
 
-from application.config import ModelConfig
+from pathlib import Path
+
+from application.config import TrainConfig
+from domain.errors import TrainingError
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
 
-def build_causal_lm(config: ModelConfig, tokenizer):
-    """A pretrained model from `name_or_path`, or a fresh one from `architecture`."""
-    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+def load_dataset_tokenizer(config: TrainConfig, dataset_dir: Path):
+    """The tokenizer the dataset was built with; refuse a model whose own tokenizer differs.
 
-    if config.name_or_path:
-        return AutoModelForCausalLM.from_pretrained(config.name_or_path, trust_remote_code=config.trust_remote_code)
-    arch = config.architecture
-    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-               pad_token_id=tokenizer.pad_token_id)
+    A pretrained model's embeddings only mean something for its own token ids, so a dataset
+    tokenized by another tokenizer would train silently on garbage.
+    """
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(dataset_dir / "tokenizer"))
+    path = config.model.name_or_path
+    if path and Path(path).is_dir() and any((Path(path) / f).exists() for f in TOKENIZER_FILES):
+        own = AutoTokenizer.from_pretrained(path)
+        if own.get_vocab() != tokenizer.get_vocab():
+            raise TrainingError(
+                f"model.name_or_path {path} has its own tokenizer (vocab {len(own)}) but the dataset was "
+                f"tokenized with another (vocab {len(tokenizer)}): rebuild it with "
+                f"`python main.py dataset --tokenizer {path}`"
+            )
+    return tokenizer
+
+
+def _quantization(config: TrainConfig):
+    m = config.model
+    if not (m.load_in_4bit or m.load_in_8bit):
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    # A fresh classification head must stay in full precision: quantising random weights
+    # leaves nothing to train (see ../shared/ENVIRONMENT.md).
+    skip = ["classifier", "score"] if m.task == "sequence-classification" else None
+    if m.load_in_8bit:
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type=m.bnb_4bit_quant_type,
+        bnb_4bit_use_double_quant=m.bnb_4bit_use_double_quant,
+        bnb_4bit_compute_dtype=torch.bfloat16 if m.dtype == "bfloat16" else torch.float32,
+        llm_int8_skip_modules=skip,
+    )
+
+
+def _from_scratch(config: TrainConfig, tokenizer, labels: list[str]):
+    from transformers import (GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel, LlamaConfig,
+                              LlamaForCausalLM, LlamaForSequenceClassification)
+
+    arch = config.model.architecture
+    common = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    if labels:
+        common.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
+                      label2id={name: i for i, name in enumerate(labels)})
+    classify = config.model.task == "sequence-classification"
     if arch.type == "gpt2":
-        cfg = GPT2Config(vocab_size=len(tokenizer), n_layer=arch.n_layer, n_embd=arch.n_embd,
-                         n_head=arch.n_head, n_positions=arch.max_position_embeddings, **ids)
-        return GPT2LMHeadModel(cfg)
-    cfg = LlamaConfig(vocab_size=len(tokenizer), num_hidden_layers=arch.n_layer, hidden_size=arch.n_embd,
-                      num_attention_heads=arch.n_head, intermediate_size=arch.n_embd * 4,
-                      max_position_embeddings=arch.max_position_embeddings, **ids)
-    return LlamaForCausalLM(cfg)
+        cfg = GPT2Config(n_layer=arch.n_layer, n_embd=arch.n_embd, n_head=arch.n_head,
+                         n_positions=arch.max_position_embeddings, resid_pdrop=arch.dropout,
+                         embd_pdrop=arch.dropout, attn_pdrop=arch.dropout, **common)
+        return GPT2ForSequenceClassification(cfg) if classify else GPT2LMHeadModel(cfg)
+    cfg = LlamaConfig(num_hidden_layers=arch.n_layer, hidden_size=arch.n_embd, num_attention_heads=arch.n_head,
+                      intermediate_size=arch.n_embd * 4, max_position_embeddings=arch.max_position_embeddings,
+                      attention_dropout=arch.dropout, **common)
+    return LlamaForSequenceClassification(cfg) if classify else LlamaForCausalLM(cfg)
+
+
+def _pretrained(config: TrainConfig, labels: list[str]):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    m = config.model
+    quant = _quantization(config)
+    kwargs = dict(trust_remote_code=m.trust_remote_code, dtype=getattr(torch, m.dtype))
+    if quant is not None:
+        kwargs.update(quantization_config=quant, device_map={"": 0} if torch.cuda.is_available() else "cpu")
+    if m.task == "causal-lm":
+        return AutoModelForCausalLM.from_pretrained(m.name_or_path, **kwargs)
+    return AutoModelForSequenceClassification.from_pretrained(
+        m.name_or_path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)}, **kwargs)
+
+
+def build_model(config: TrainConfig, tokenizer, labels: list[str]):
+    """The model to train: pretrained or from scratch, optionally quantised, optionally LoRA-wrapped."""
+    m, a = config.model, config.adapter
+    try:
+        model = _pretrained(config, labels) if m.name_or_path else _from_scratch(config, tokenizer, labels)
+    except OSError as exc:
+        raise TrainingError(f"model.name_or_path {m.name_or_path}: cannot load ({str(exc).splitlines()[0]})") from None
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id  # classification heads find the last token by it
+    if m.load_in_4bit or m.load_in_8bit:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=m.gradient_checkpointing)
+    elif m.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    if a.type == "lora":
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        task = TaskType.CAUSAL_LM if m.task == "causal-lm" else TaskType.SEQ_CLS
+        model = get_peft_model(model, LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout,
+                                                 target_modules=a.target_modules, task_type=task))
+    return model
+
+
+def save_final(model, tokenizer, folder: Path, merge: bool) -> None:
+    """`final/`: adapter-only (peft) or merged/full weights, plus the tokenizer."""
+    if merge and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))

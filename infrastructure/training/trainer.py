@@ -1,117 +1,173 @@
-"""The training loop: accelerate + transformers, read top to bottom."""
+"""The training recipe: setup -> loop -> cleanup, read top to bottom (torchtune style).
+
+`run_training` is what the application layer calls. Batches come from `MicroBatches`
+(resumable), gradients from `accumulate_gradients` (exact accumulation), metrics go to
+`MetricsTracker`, checkpoints to `CheckpointManager`; all set up in `recipe.setup`.
+"""
 from __future__ import annotations
 
 import json
-import math
-import os
+import shutil
+import time
 from pathlib import Path
 from typing import Callable
 
 from application.config import TrainConfig
+from infrastructure.training.data import input_tokens
+from infrastructure.training.interrupt import StopRequest
+from infrastructure.training.monitor import HardwareMonitor, ProgressDisplay
+from infrastructure.training.objective import accumulate_gradients
+from infrastructure.training.recipe import Recipe, run_eval, save_checkpoint, setup
 
 
-def _batches_to_model(batch: dict) -> dict:
-    # Packed rows: position ids restart per document and there is no attention mask, which is
-    # what makes transformers keep documents apart (see ../shared/ENVIRONMENT.md).
-    return {k: v for k, v in batch.items() if k in ("input_ids", "position_ids", "labels", "attention_mask")}
-
-
-def evaluate(model, loader, accelerator, max_batches: int | None) -> float:
+def _agree(r: Recipe, flag: bool) -> bool:
+    """True on every process when it is True on any (a signal may reach one rank only)."""
+    if r.accelerator.num_processes == 1:
+        return flag
     import torch
 
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i, batch in enumerate(loader):
-            if max_batches is not None and i >= max_batches:
-                break
-            labels = batch["labels"]
-            n = (labels[:, 1:] != -100).sum()
-            loss = model(**_batches_to_model(batch), use_cache=False).loss
-            total += accelerator.gather(loss.detach() * n).sum().item()
-            count += accelerator.gather(n).sum().item()
-    model.train()
-    return total / max(count, 1)
+    return bool(r.accelerator.reduce(torch.tensor(float(flag), device=r.accelerator.device), "sum") > 0)
 
 
-def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None]) -> dict:
-    """Train, evaluate before and after, save a checkpoint and `final/`. Returns the summary."""
-    import torch
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
-    from datasets import load_from_disk
-    from torch.utils.data import DataLoader
-    from transformers import AutoTokenizer, get_scheduler
+def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: HardwareMonitor) -> dict:
+    """Optimizer steps until max_steps, early stopping or a stop request. Returns the summary."""
+    t, e, c = r.config.training, r.config.eval, r.config.checkpoints
+    acc = r.accelerator
+    rank_log = _rank_log(r)
+    if r.before is None:
+        r.before = run_eval(r)
+        r.log(f"validation loss before training: {r.before['eval_loss']:.4f}")
+    progress = ProgressDisplay(r.max_steps, r.step, t.progress_bar and acc.is_main_process, r.log)
+    stream = r.batches.stream(r.position)
+    interrupted = stopped_early = False
+    checkpoint = None
+    tokens, busy = 0, 0.0  # tokens/s counts step time only, not evaluation or checkpoint time
+    r.model.train()
+    while r.step < r.max_steps:
+        started = time.perf_counter()
+        window = []
+        for _ in range(t.gradient_accumulation_steps):
+            batch, r.position = next(stream)
+            window.append(batch)
+        loss = accumulate_gradients(r.model, window, acc, r.causal, r.config.data.use_weights)
+        grad_norm = acc.clip_grad_norm_(r.model.parameters(), t.max_grad_norm or float("inf"))
+        r.optimizer.step()
+        r.scheduler.step()
+        r.optimizer.zero_grad(set_to_none=True)
+        r.step += 1
+        tokens += sum(input_tokens(b) for b in window) * acc.num_processes
+        busy += time.perf_counter() - started
 
-    from infrastructure.training.models import build_causal_lm
+        logged = r.step % t.log_every_steps == 0 or r.step == r.max_steps
+        row = {"step": r.step, "epoch": round(r.position.epoch + r.position.micro / r.batches.per_epoch, 4),
+               "loss": loss, "lr": r.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
+        if logged:
+            row.update(tokens_per_s=round(tokens / busy, 1), **monitor.sample())
+            tokens, busy = 0, 0.0
+            if r.tracker is not None:
+                r.tracker.log(row)
+        if rank_log is not None:
+            rank_log.write(f"step {r.step} rank {acc.process_index}/{acc.num_processes} loss {loss:.6f}\n")
+        progress.update(r.step, row, r.max_steps, logged)
 
-    t = config.training
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
-    set_seed(t.seed)
-    accelerator = Accelerator(gradient_accumulation_steps=t.gradient_accumulation_steps,
-                              cpu=not torch.cuda.is_available())
-    tokenizer = AutoTokenizer.from_pretrained(str(dataset_dir / "tokenizer"))
-    model = build_causal_lm(config.model, tokenizer)
-    data = load_from_disk(str(dataset_dir)).with_format("torch")
-    train_loader = DataLoader(data["train"], batch_size=t.micro_batch_size, shuffle=True,
-                              generator=torch.Generator().manual_seed(t.seed))
-    eval_split = data["validation"] if len(data["validation"]) else data["train"]
-    eval_loader = DataLoader(eval_split, batch_size=t.micro_batch_size)
+        if e.every_steps and r.step % e.every_steps == 0:
+            stopped_early = _evaluate_and_decide(r)
+        stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
+        if (c.every_steps and r.step % c.every_steps == 0) or stopping or stopped_early:
+            checkpoint = save_checkpoint(r, on_checkpoint)
+        if stopping:
+            interrupted = True
+            r.log(f"stopped at step {r.step} ({stop.reason or 'stop requested'}); checkpoint saved: {checkpoint}")
+            break
+        if stopped_early:
+            r.log(f"early stopping at step {r.step}: no {e.metric} improvement in {e.early_stopping_patience} evaluations")
+            break
+    progress.close()
+    if rank_log is not None:
+        rank_log.close()
+    if not interrupted:
+        if r.last_eval_step != r.step:
+            _evaluate_and_decide(r)
+        if checkpoint is None or not checkpoint.name.endswith(f"{r.step:06d}"):
+            checkpoint = save_checkpoint(r, on_checkpoint)
+        r.log(f"validation loss after training: {r.last_eval['eval_loss']:.4f}")
+    return _summary(r, interrupted, stopped_early, checkpoint)
 
-    steps_per_epoch = math.ceil(len(train_loader) / t.gradient_accumulation_steps)
-    max_steps = t.max_steps or max(1, int(steps_per_epoch * t.epochs))
-    warmup = t.warmup_steps or int(max_steps * t.warmup_ratio)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": t.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=t.lr)
-    scheduler = get_scheduler("cosine" if t.scheduler == "reduce_on_plateau" else t.scheduler,
-                              optimizer, num_warmup_steps=warmup, num_training_steps=max_steps)
-    model, optimizer, train_loader, eval_loader, scheduler = accelerator.prepare(
-        model, optimizer, train_loader, eval_loader, scheduler)
 
-    before = evaluate(model, eval_loader, accelerator, config.eval.max_batches)
-    log(f"validation loss before training: {before:.4f}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    metrics_path = run_dir / "metrics.jsonl"
-    step, micro = 0, 0
-    model.train()
-    with metrics_path.open("w") as metrics:
-        while step < max_steps:
-            for batch in train_loader:
-                with accelerator.accumulate(model):
-                    loss = model(**_batches_to_model(batch), use_cache=False).loss
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and t.max_grad_norm:
-                        accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                micro += 1
-                if accelerator.sync_gradients:
-                    step += 1
-                    if step % t.log_every_steps == 0 or step == max_steps:
-                        row = {"step": step, "loss": loss.item(), "lr": scheduler.get_last_lr()[0]}
-                        metrics.write(json.dumps(row) + "\n")
-                        log(f"step {step}/{max_steps} loss {row['loss']:.4f} lr {row['lr']:.2e}")
-                    if step >= max_steps:
-                        break
-    after = evaluate(model, eval_loader, accelerator, config.eval.max_batches)
-    log(f"validation loss after training: {after:.4f}")
+def _evaluate_and_decide(r: Recipe) -> bool:
+    """Evaluate, log, feed the plateau schedule; True when early stopping says stop."""
+    metrics = run_eval(r)
+    if r.tracker is not None:
+        r.tracker.log({"step": r.step, **metrics})
+    value = metrics[r.config.eval.metric]
+    r.log(f"eval at step {r.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    if r.config.training.scheduler == "reduce_on_plateau":
+        r.plateau.update(value)
+    return r.early.update(value, r.step)
 
-    unwrapped = accelerator.unwrap_model(model)
-    if accelerator.is_main_process:
-        checkpoint = run_dir / "checkpoints" / f"step-{step:06d}"
-        tmp = checkpoint.with_name(f".tmp-{checkpoint.name}")
-        unwrapped.save_pretrained(str(tmp))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step},
-                   tmp / "trainer_state.pt")
-        os.replace(tmp, checkpoint)
-        final = run_dir / "final"
-        unwrapped.save_pretrained(str(final))
-        tokenizer.save_pretrained(str(final))
-    summary = {"steps": step, "eval_loss_before": before, "eval_loss_after": after,
-               "perplexity_after": math.exp(min(after, 50))}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+
+def _rank_log(r: Recipe):
+    """With several processes each rank keeps its own log, which shows every rank did work."""
+    if r.accelerator.num_processes == 1:
+        return None
+    folder = r.run_dir / "logs"
+    folder.mkdir(exist_ok=True)
+    return (folder / f"rank-{r.accelerator.process_index}.log").open("a", buffering=1)
+
+
+def _summary(r: Recipe, interrupted: bool, stopped_early: bool, checkpoint: Path | None) -> dict:
+    after = None if interrupted else r.last_eval
+    summary = {
+        "steps": r.step, "max_steps": r.max_steps, "interrupted": interrupted, "stopped_early": stopped_early,
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "eval_loss_before": r.before["eval_loss"], "eval_loss_after": after["eval_loss"] if after else None,
+        "eval_before": r.before, "eval_after": after,
+        "best": {"metric": r.config.eval.metric, "value": r.early.best, "step": r.early.best_step},
+        "num_processes": r.accelerator.num_processes,
+    }
+    if after and r.causal:
+        summary["perplexity_after"] = after["eval_perplexity"]
     return summary
+
+
+def cleanup(r: Recipe, summary: dict) -> dict:
+    """final/ (unless interrupted), summary.json; close the metric files."""
+    from infrastructure.training.models import save_final
+
+    if r.accelerator.is_main_process:
+        if r.tracker is not None:
+            summary["metrics"] = r.tracker.summary()
+            r.tracker.close()
+        if not summary["interrupted"]:
+            final = r.run_dir / "final"
+            shutil.rmtree(final, ignore_errors=True)
+            save_final(r.accelerator.unwrap_model(r.model), r.tokenizer, final, r.config.adapter.merge_on_export)
+            summary["final"] = str(final)
+        tmp = r.run_dir / ".tmp-summary.json"
+        tmp.write_text(json.dumps(summary, indent=2, default=str))
+        tmp.replace(r.run_dir / "summary.json")
+    r.accelerator.wait_for_everyone()
+    r.accelerator.end_training()
+    return summary
+
+
+def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,
+                 resume: str | None = None, on_checkpoint: Callable[[Path], None] | None = None,
+                 stop_when: Callable[[int], bool] | None = None) -> dict:
+    """Train in `run_dir` and return the summary.
+
+    Args:
+        config: The validated training config.
+        dataset_dir: Local dataset folder (stats.json, tokenizer/, the DatasetDict).
+        run_dir: Local run folder; checkpoints, metrics, final/ and summary.json go here.
+        log: Where progress lines go (only the main process logs).
+        resume: `latest`, `best` or a checkpoint folder (e.g. one the application downloaded).
+        on_checkpoint: Called with each checkpoint folder once it is saved and old ones pruned
+            (the storage layer mirrors the run folder from there).
+        stop_when: Test hook, called after every step with the step; True stops like Ctrl-C.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recipe = setup(config, dataset_dir, run_dir, log, resume)
+    with StopRequest() as stop:
+        summary = train_loop(recipe, stop, on_checkpoint, stop_when, HardwareMonitor())
+    return cleanup(recipe, summary)

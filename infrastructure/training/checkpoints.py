@@ -1,0 +1,102 @@
+"""CheckpointManager: atomic checkpoint folders, integrity checks, retention, resume choice.
+
+A checkpoint folder is written under a `.tmp-` name, its `checkpoint.json` (step, metric, and
+size + xxh64 of every file) written last, then renamed into place. A folder whose record is
+missing or whose files do not match it is corrupt: it is skipped with a warning.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from application.checkpoint_policy import CheckpointInfo, Mode, checkpoints_to_delete, choose_checkpoint
+from domain.errors import TrainingError
+
+RECORD = "checkpoint.json"
+PREFIX = "step-"
+
+
+def _digest(path: Path) -> str:
+    import xxhash
+
+    hasher = xxhash.xxh64()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def verify(folder: Path) -> str | None:
+    """Why `folder` is not a complete checkpoint, or None when it is."""
+    try:
+        record = json.loads((folder / RECORD).read_text())
+    except FileNotFoundError:
+        return f"no {RECORD}"
+    except (OSError, json.JSONDecodeError):
+        return f"unreadable {RECORD}"
+    for rel, expected in record.get("files", {}).items():
+        path = folder / rel
+        if not path.is_file():
+            return f"{rel} is missing"
+        if path.stat().st_size != expected["size"]:
+            return f"{rel} is truncated ({path.stat().st_size} of {expected['size']} bytes)"
+        if _digest(path) != expected["xxh64"]:
+            return f"{rel} does not match its checksum"
+    return None
+
+
+class CheckpointManager:
+    """Saves, lists, prunes and resolves checkpoints under `root` (the run's `checkpoints/`)."""
+
+    def __init__(self, root: Path, keep_best: int, mode: Mode, warn: Callable[[str], None] = print):
+        self.root, self.keep_best, self.mode, self.warn = Path(root), keep_best, mode, warn
+
+    def save(self, step: int, metric: float | None, write: Callable[[Path], None]) -> Path:
+        """Write a checkpoint through `write(folder)`, seal it, rename it into place, prune."""
+        final = self.root / f"{PREFIX}{step:06d}"
+        tmp = self.root / f".tmp-{final.name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write(tmp)
+        files = {p.relative_to(tmp).as_posix(): {"size": p.stat().st_size, "xxh64": _digest(p)}
+                 for p in sorted(tmp.rglob("*")) if p.is_file()}
+        (tmp / RECORD).write_text(json.dumps({"step": step, "metric": metric, "files": files}, indent=1))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        self.prune()
+        return final
+
+    def valid(self) -> list[CheckpointInfo]:
+        """Complete checkpoints, oldest first; corrupt ones are reported and left out."""
+        found = []
+        for folder in sorted(self.root.glob(f"{PREFIX}*")):
+            problem = verify(folder)
+            if problem:
+                self.warn(f"warning: skipping corrupt checkpoint {folder}: {problem}")
+                continue
+            record = json.loads((folder / RECORD).read_text())
+            found.append(CheckpointInfo(folder.name, record["step"], record.get("metric")))
+        return found
+
+    def prune(self) -> list[str]:
+        """Delete all but the best `keep_best` and the latest; returns the names deleted."""
+        doomed = checkpoints_to_delete(self.valid(), self.keep_best, self.mode)
+        for name in doomed:
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        return doomed
+
+    def resolve(self, which: str) -> Path:
+        """The folder `--resume latest|best|PATH` names; a bad explicit path is an error."""
+        if which in ("latest", "best"):
+            chosen = choose_checkpoint(self.valid(), which, self.mode)
+            if chosen is None:
+                raise TrainingError(f"--resume {which}: no complete checkpoint in {self.root}")
+            return self.root / chosen.name
+        folder = Path(which)
+        problem = verify(folder) if folder.is_dir() else "not a folder"
+        if problem:
+            raise TrainingError(f"--resume {which}: not a usable checkpoint ({problem})")
+        return folder

@@ -1,0 +1,79 @@
+"""Deterministic, resumable micro-batches.
+
+Each epoch's order is a permutation drawn from `seed + epoch` alone, so the data position is two
+integers (epoch, micro-batch index) and a resumed run sees exactly the batches the uninterrupted
+run would have. With N processes each global micro-batch of `N * micro_batch_size` rows is cut
+into N slices, one per rank: one process with micro-batch 4 and two with micro-batch 2 see the
+same rows per optimizer step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from domain.errors import TrainingError
+
+MODEL_INPUTS = ("input_ids", "position_ids", "attention_mask")
+
+
+@dataclass(frozen=True)
+class DataPosition:
+    """Where the next micro-batch starts: epoch number and micro-batch index inside it."""
+
+    epoch: int = 0
+    micro: int = 0
+
+
+class MicroBatches:
+    """Micro-batches of one split for one rank, in the same order on every run with that seed."""
+
+    def __init__(self, split, micro_batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.split = split.with_format("torch")
+        self.size, self.seed, self.rank, self.world = micro_batch_size, seed, rank, world
+        self.per_epoch = len(split) // (micro_batch_size * world)  # a ragged tail is dropped
+        if self.per_epoch == 0:
+            raise TrainingError(
+                f"training split has {len(split)} rows, fewer than micro_batch_size {micro_batch_size}"
+                f" x {world} process(es)")
+
+    def _order(self, epoch: int) -> list[int]:
+        import torch
+
+        generator = torch.Generator().manual_seed(self.seed + epoch)
+        return torch.randperm(len(self.split), generator=generator).tolist()
+
+    def stream(self, start: DataPosition) -> Iterator[tuple[dict, DataPosition]]:
+        """Yield (batch, position after it) forever, starting at `start`."""
+        epoch, micro = start.epoch, start.micro
+        while True:
+            order = self._order(epoch)
+            for index in range(micro, self.per_epoch):
+                first = (index * self.world + self.rank) * self.size
+                batch = self.split[order[first:first + self.size]]
+                after = DataPosition(epoch, index + 1) if index + 1 < self.per_epoch else DataPosition(epoch + 1, 0)
+                yield batch, after
+            epoch, micro = epoch + 1, 0
+
+
+def sequential_batches(split, batch_size: int, rank: int = 0, world: int = 1,
+                       max_batches: int | None = None) -> Iterator[dict]:
+    """Evaluation batches in order; batch b goes to rank b % world."""
+    split = split.with_format("torch")
+    count = -(-len(split) // batch_size)
+    if max_batches is not None:
+        count = min(count, max_batches)
+    for b in range(rank, count, world):
+        yield split[b * batch_size:(b + 1) * batch_size]
+
+
+def model_inputs(batch: dict, device) -> dict:
+    """What goes into the model. Packed rows bring `position_ids` and no attention mask, which is
+    what keeps documents apart inside a row (see ../shared/ENVIRONMENT.md)."""
+    return {k: batch[k].to(device) for k in MODEL_INPUTS if k in batch}
+
+
+def input_tokens(batch: dict) -> int:
+    """Real (non-padding) tokens in a batch, for throughput."""
+    if "attention_mask" in batch:
+        return int(batch["attention_mask"].sum())
+    return batch["input_ids"].numel()

@@ -1,0 +1,101 @@
+"""MetricsTracker: metrics.jsonl and metrics.csv written as training goes, running statistics,
+best value and step, optional TensorBoard / MLflow sinks, and summary figures."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+from application.metric_stats import RunningStats
+from domain.errors import TrainingError
+
+STEP_FIELDS = ["step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "cpu_percent", "rss_mb", "gpu_mem_mb"]
+
+
+def check_sinks(tensorboard: bool, mlflow: bool) -> None:
+    """Fail at start-up, in one line, when an enabled sink is not installed."""
+    import importlib.util
+
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise TrainingError("tracking.tensorboard=true but tensorboard is not installed (pip install tensorboard)")
+    if mlflow and importlib.util.find_spec("mlflow") is None:
+        raise TrainingError("tracking.mlflow=true but mlflow is not installed (pip install mlflow)")
+
+
+class MetricsTracker:
+    """Appends rows to metrics.jsonl / metrics.csv (flushed per row) and keeps running stats.
+
+    On resume, rows logged after the checkpoint's step are dropped first, so the files read as
+    if the run had never been interrupted.
+    """
+
+    def __init__(self, run_dir: Path, eval_fields: list[str], resume_step: int | None = None,
+                 tensorboard: bool = False, mlflow_uri: str | None = None):
+        self.jsonl_path, self.csv_path = run_dir / "metrics.jsonl", run_dir / "metrics.csv"
+        self.fields = STEP_FIELDS + [f for f in eval_fields if f not in STEP_FIELDS]
+        kept = self._rows_up_to(resume_step) if resume_step is not None else []
+        self.jsonl = self.jsonl_path.open("w")
+        self.csv_file = self.csv_path.open("w", newline="")
+        self.csv = csv.DictWriter(self.csv_file, fieldnames=self.fields, restval="", extrasaction="ignore")
+        self.csv.writeheader()
+        for row in kept:
+            self._write(row)
+        self.stats: dict[str, RunningStats] = {}
+        self.tb = self._tensorboard(run_dir) if tensorboard else None
+        self.mlflow = self._mlflow(run_dir, mlflow_uri) if mlflow_uri is not None else None
+
+    def _rows_up_to(self, step: int) -> list[dict]:
+        if not self.jsonl_path.exists():
+            return []
+        rows = [json.loads(line) for line in self.jsonl_path.read_text().splitlines() if line.strip()]
+        return [r for r in rows if r["step"] <= step]
+
+    @staticmethod
+    def _tensorboard(run_dir: Path):
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(str(run_dir / "tensorboard"))
+
+    @staticmethod
+    def _mlflow(run_dir: Path, uri: str):
+        import mlflow
+
+        mlflow.set_tracking_uri(uri or (run_dir / "mlruns").resolve().as_uri())
+        mlflow.start_run()
+        return mlflow
+
+    def _write(self, row: dict) -> None:
+        self.jsonl.write(json.dumps(row) + "\n")
+        self.jsonl.flush()
+        self.csv.writerow(row)
+        self.csv_file.flush()
+
+    def log(self, row: dict) -> None:
+        """Write one row (must have `step`) and fold its numbers into the running stats."""
+        self._write(row)
+        numbers = {k: v for k, v in row.items() if k != "step" and isinstance(v, (int, float)) and math.isfinite(v)}
+        for key, value in numbers.items():
+            self.stats.setdefault(key, RunningStats()).add(float(value))
+        if self.tb is not None:
+            for key, value in numbers.items():
+                self.tb.add_scalar(key, value, row["step"])
+        if self.mlflow is not None:
+            self.mlflow.log_metrics(numbers, step=row["step"])
+
+    def state(self) -> dict:
+        return {k: s.state() for k, s in self.stats.items()}
+
+    def load_state(self, state: dict) -> None:
+        self.stats = {k: RunningStats(**v) for k, v in state.items()}
+
+    def summary(self) -> dict:
+        return {k: s.summary() for k, s in sorted(self.stats.items())}
+
+    def close(self) -> None:
+        self.jsonl.close()
+        self.csv_file.close()
+        if self.tb is not None:
+            self.tb.close()
+        if self.mlflow is not None:
+            self.mlflow.end_run()

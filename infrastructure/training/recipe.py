@@ -1,0 +1,195 @@
+"""Setting up a training run (model, data, optimizer, schedule, tracker, checkpoints), restoring
+it from a checkpoint, and the two things the loop does besides stepping: evaluate, checkpoint."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from application.config import CAUSAL_METRICS, CLASSIFICATION_METRICS, TrainConfig
+from application.early_stopping import EarlyStopping, PlateauCuts
+from domain.errors import TrainingError
+from infrastructure.training.checkpoints import CheckpointManager
+from infrastructure.training.data import DataPosition, MicroBatches
+from infrastructure.training.evaluation import evaluate
+from infrastructure.training.metrics import MetricsTracker, check_sinks
+from infrastructure.training.state import load_weights, read_trainer_state, restore_rng, write_checkpoint
+
+
+@dataclass
+class Recipe:
+    """Everything `setup` builds and the loop uses."""
+
+    config: TrainConfig
+    run_dir: Path
+    log: Callable[[str], None]
+    accelerator: Any
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    batches: MicroBatches
+    eval_split: Any
+    labels: list[str]
+    max_steps: int
+    checkpoints: CheckpointManager
+    tracker: MetricsTracker
+    early: EarlyStopping
+    plateau: PlateauCuts
+    stats: dict
+    step: int = 0
+    position: DataPosition = field(default_factory=DataPosition)
+    before: dict | None = None
+    last_eval: dict | None = None
+    last_eval_step: int | None = None
+
+    @property
+    def causal(self) -> bool:
+        return self.config.model.task == "causal-lm"
+
+
+def _check_device(config: TrainConfig) -> None:
+    import torch
+
+    if config.training.precision == "fp16" and not torch.cuda.is_available():
+        raise TrainingError("training.precision=fp16 needs a CUDA GPU (its gradient scaler is a CUDA path); "
+                            "use bf16 or no on CPU")
+
+
+def _read_stats(config: TrainConfig, dataset_dir: Path) -> tuple[dict, list[str]]:
+    stats = json.loads((dataset_dir / "stats.json").read_text())
+    task = stats.get("task", "generation")
+    if config.model.task == "causal-lm" and task != "generation":
+        raise TrainingError(f"model.task=causal-lm but the dataset at {dataset_dir} is a {task} dataset")
+    labels = []
+    if config.model.task == "sequence-classification":
+        labels = list(stats.get("label_map") or [])
+        if len(labels) < 2:
+            raise TrainingError(f"model.task=sequence-classification needs a dataset with a label_map "
+                                f"of 2+ labels; {dataset_dir} has task {task!r}")
+    return stats, labels
+
+
+def lr_factor(step: int, warmup: int, total: int, shape: str, plateau: PlateauCuts) -> float:
+    """Learning-rate multiplier: linear warm-up, then the schedule's shape, times plateau cuts."""
+    if step < warmup:
+        return step / max(1, warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    if shape == "linear":
+        return max(0.0, 1.0 - progress) * plateau.scale
+    if shape == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))) * plateau.scale
+    return plateau.scale  # constant, reduce_on_plateau
+
+
+def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None],
+          resume: str | None) -> Recipe:
+    """Model, data, optimizer, schedule, tracker and checkpoints; restored from `resume` if given."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from datasets import load_from_disk
+    from transformers.utils import logging as hf_logging
+
+    from infrastructure.training.models import build_model, load_dataset_tokenizer
+
+    t, e = config.training, config.eval
+    _check_device(config)
+    hf_logging.disable_progress_bar()  # save_pretrained's per-shard bars would flood the log
+    check_sinks(config.tracking.tensorboard, config.tracking.mlflow)
+    stats, labels = _read_stats(config, dataset_dir)
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=t.precision)
+    main_log = log if accelerator.is_main_process else (lambda _: None)
+    set_seed(t.seed)
+    tokenizer = load_dataset_tokenizer(config, dataset_dir)
+    model = build_model(config, tokenizer, labels)
+    data = load_from_disk(str(dataset_dir))
+    batches = MicroBatches(data["train"], t.micro_batch_size, t.seed, accelerator.process_index,
+                           accelerator.num_processes)
+    eval_split = data["validation"] if len(data["validation"]) else data["train"]
+    if config.data.max_eval_samples:
+        eval_split = eval_split.select(range(min(len(eval_split), config.data.max_eval_samples)))
+
+    max_steps = t.max_steps or max(1, int(batches.per_epoch * t.epochs) // t.gradient_accumulation_steps)
+    warmup = t.warmup_steps or int(max_steps * t.warmup_ratio)
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for n, p in params if p.ndim >= 2], "weight_decay": t.weight_decay},
+         {"params": [p for n, p in params if p.ndim < 2], "weight_decay": 0.0}], lr=t.lr)
+    plateau = PlateauCuts(e.mode, t.plateau_factor, t.plateau_patience)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, warmup, max_steps, t.scheduler, plateau))
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    checkpoints = CheckpointManager(run_dir / "checkpoints", config.checkpoints.keep_best, e.mode, warn=main_log)
+    state = None
+    if resume:
+        folder = checkpoints.resolve(resume)
+        main_log(f"resuming from {folder}")
+        state = read_trainer_state(folder)
+        load_weights(accelerator.unwrap_model(model), folder)
+        optimizer.load_state_dict(state["optimizer"])
+    elif accelerator.is_main_process:
+        for old in ("checkpoints", "final"):  # a fresh run must not rank against an old run's files
+            shutil.rmtree(run_dir / old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    tracker = _tracker(config, run_dir, state["step"] if state else None) if accelerator.is_main_process else None
+    recipe = Recipe(config, run_dir, main_log, accelerator, model, tokenizer, optimizer, scheduler, batches,
+                    eval_split, labels, max_steps, checkpoints, tracker,
+                    EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau, stats)
+    if state:
+        _restore(recipe, state)
+    return recipe
+
+
+def _tracker(config: TrainConfig, run_dir: Path, resume_step: int | None) -> MetricsTracker:
+    fields = list(CAUSAL_METRICS if config.model.task == "causal-lm" else CLASSIFICATION_METRICS)
+    tracking = config.tracking
+    mlflow_uri = (tracking.mlflow_tracking_uri or "") if tracking.mlflow else None
+    return MetricsTracker(run_dir, fields, resume_step, tensorboard=tracking.tensorboard, mlflow_uri=mlflow_uri)
+
+
+def _restore(recipe: Recipe, state: dict) -> None:
+    recipe.scheduler.load_state_dict(state["scheduler"])
+    recipe.early = EarlyStopping(**state["early_stopping"])
+    for key, value in state["plateau"].items():
+        setattr(recipe.plateau, key, value)  # the schedule's lambda holds this very object
+    if recipe.tracker is not None:
+        recipe.tracker.load_state(state["metrics"])
+    recipe.step, recipe.position = state["step"], DataPosition(**state["position"])
+    recipe.before, recipe.last_eval, recipe.last_eval_step = state["before"], state["last_eval"], state["last_eval_step"]
+    restore_rng(state["rng"])
+
+
+def _trainer_state(r: Recipe) -> dict:
+    return {"step": r.step, "position": vars(r.position), "optimizer": r.optimizer.state_dict(),
+            "scheduler": r.scheduler.state_dict(), "early_stopping": r.early.state(),
+            "plateau": r.plateau.state(), "metrics": r.tracker.state(), "before": r.before,
+            "last_eval": r.last_eval, "last_eval_step": r.last_eval_step}
+
+
+def save_checkpoint(r: Recipe, on_checkpoint: Callable[[Path], None] | None) -> Path | None:
+    """Checkpoint on the main process (others wait); then the storage hook sees the folder."""
+    folder = None
+    if r.accelerator.is_main_process:
+        metric = r.last_eval[r.config.eval.metric] if r.last_eval else None
+        model = r.accelerator.unwrap_model(r.model)
+        folder = r.checkpoints.save(r.step, metric, lambda tmp: write_checkpoint(tmp, model, _trainer_state(r)))
+        if on_checkpoint is not None:
+            on_checkpoint(folder)
+    r.accelerator.wait_for_everyone()
+    return folder
+
+
+def run_eval(r: Recipe) -> dict:
+    t, e = r.config.training, r.config.eval
+    metrics = evaluate(r.model, r.eval_split, r.accelerator, causal=r.causal, num_labels=len(r.labels),
+                       batch_size=t.micro_batch_size, max_batches=e.max_batches)
+    r.last_eval, r.last_eval_step = metrics, r.step
+    return metrics
+
