@@ -87,13 +87,23 @@ def dataset(container, input_uri, output, task, seq_len, no_pack, tokenizer, voc
               show_default=True, help="Training configuration YAML.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set training.lr=3e-4 (repeatable).")
+@click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[latest|best|PATH]",
+              help="Continue from a checkpoint of this run: latest (the default), best, or a folder.")
 @click.pass_obj
-def train(container, config_path, overrides):
+def train(container, config_path, overrides, resume):
     """Fine-tune a model on a dataset with accelerate."""
+    import shlex
+
     from application.config import load_train_config
 
     config = run(load_train_config, config_path, overrides)
-    result = run(container.train, config, log=click.echo)
+    result = run(container.train, config, log=click.echo, resume=resume)
     summary = result.summary
+    if summary.get("interrupted"):
+        again = ["python", "main.py", "train", "--config", config_path,
+                 *[part for o in overrides for part in ("--set", o)], "--resume", "latest"]
+        click.echo(f"interrupted at step {summary['steps']}; checkpoint: {summary['checkpoint']}")
+        click.echo(f"resume with: {shlex.join(again)}")
+        sys.exit(130)
     click.echo(f"model: {result.uri}/final")
     click.echo(f"  validation loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")

@@ -64,11 +64,11 @@ class Container:
             load_tokenizer=load_tokenizer, save_dataset_dict=save_dataset_dict,
         )
 
-    def train(self, config, log):
+    def train(self, config, log, resume=None, on_checkpoint=None):
         from application.train import train_model
         from infrastructure.training.trainer import run_training
 
         return train_model(
             config, dataset=self.storage_for(config.data.path), output=self.storage_for(config.output.dir),
-            run_training=run_training, log=log,
+            run_training=run_training, log=log, resume=resume, on_checkpoint=on_checkpoint,
         )
