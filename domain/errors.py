@@ -27,3 +27,11 @@ class DatasetError(CodetrainError):
 
 class TrainingError(CodetrainError):
     """Training cannot start or continue (unsupported device feature, bad checkpoint...)."""
+
+
+class EvaluationError(CodetrainError):
+    """An evaluation cannot run: bad benchmark file, bad pass@k request, missing model."""
+
+
+class ExportError(CodetrainError):
+    """An export was refused: nothing to export, or the merged model fails the parity check."""
