@@ -1,37 +1,83 @@
 """Publishing and fetching whole artifacts (collections, datasets, runs) through a Storage.
 
 An artifact is complete only when its marker (manifest) exists: data objects go first, the
-marker last, and readers refuse a prefix without it.
+marker last, and readers refuse a prefix without it. A training run is mirrored while it runs
+(`RunMirror`): each checkpoint folder goes up with its own record last, pruned ones are removed
+record first, and the run's summary goes last of all.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterable
 
 from domain.errors import StorageError
 from domain.ports import Storage
 
+# infrastructure/training/checkpoints.py seals each checkpoint folder with this record, last.
+CHECKPOINT_RECORD = "checkpoint.json"
+CHECKPOINTS = "checkpoints"
 
-def publish_tree(local_dir: Path, storage: Storage, marker: str | None = None) -> int:
-    """Upload every file under `local_dir` to `storage`, `marker` last. Returns files sent."""
+
+def _join(prefix: str, rel: str) -> str:
+    return f"{prefix.strip('/')}/{rel}" if prefix.strip("/") else rel
+
+
+def local_files(local_dir: Path) -> list[Path]:
+    """Files under `local_dir`, sorted, leaving out anything still being written (`.tmp-*`)."""
     local_dir = Path(local_dir)
-    files = sorted(p for p in local_dir.rglob("*") if p.is_file() and ".tmp-" not in p.name)
-    last = [p for p in files if marker and p.relative_to(local_dir).as_posix() == marker]
-    for path in [p for p in files if p not in last] + last:
-        storage.upload_file(path, path.relative_to(local_dir).as_posix())
-    return len(files)
+    return sorted(p for p in local_dir.rglob("*") if p.is_file()
+                  and not any(part.startswith(".tmp-") for part in p.relative_to(local_dir).parts))
+
+
+def markers_last(keys: Iterable[str], marker: str | None) -> list[str]:
+    """`keys` with every key named `marker` (in any folder) moved after all the others."""
+    keys = list(keys)
+    is_marker = [bool(marker) and k.rsplit("/", 1)[-1] == marker for k in keys]
+    return [k for k, m in zip(keys, is_marker) if not m] + [k for k, m in zip(keys, is_marker) if m]
+
+
+def complete_folders(keys: Iterable[str], marker: str) -> set[str]:
+    """Folders (`checkpoints/step-000040`) that hold their `marker`: the complete ones."""
+    return {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[1] == marker}
+
+
+def publish_tree(local_dir: Path, storage: Storage, marker: str | None = None, prefix: str = "") -> int:
+    """Upload every file under `local_dir` to `storage` (under `prefix`), `marker` last.
+
+    Returns the number of files sent.
+    """
+    local_dir = Path(local_dir)
+    by_key = {_join(prefix, p.relative_to(local_dir).as_posix()): p for p in local_files(local_dir)}
+    for key in markers_last(by_key, marker and marker.rsplit("/", 1)[-1]):
+        storage.upload_file(by_key[key], key)
+    return len(by_key)
+
+
+def require_complete(storage: Storage, marker: str, what: str) -> None:
+    """Refuse an artifact without its marker, in one line naming where it was looked for."""
+    if not storage.exists(marker):
+        raise StorageError(
+            f"{storage.uri}: not a complete {what} (no {marker}: it is still being written or its "
+            f"upload was interrupted; rerun the command that writes it)")
 
 
 def fetch_tree(storage: Storage, local_dir: Path, marker: str, what: str) -> Path:
     """Return a local folder holding the complete artifact, downloading it if it is remote."""
-    if not storage.exists(marker):
-        raise StorageError(f"{storage.uri}: no {marker}; not a complete {what}")
+    require_complete(storage, marker, what)
     root = storage.local_root()
     if root is not None:
         return root
+    return fetch_prefix(storage, "", local_dir)
+
+
+def fetch_prefix(storage: Storage, prefix: str, local_dir: Path, keys: Iterable[str] | None = None) -> Path:
+    """Download the objects under `prefix` (or just `keys`) into `local_dir`, keeping paths
+    relative to `prefix`; files already there are kept. Returns `local_dir`."""
     local_dir = Path(local_dir)
-    for key in storage.list():
-        target = local_dir / key
+    cut = len(prefix.strip("/")) + 1 if prefix.strip("/") else 0
+    for key in storage.list(prefix) if keys is None else keys:
+        target = local_dir / key[cut:]
         if not target.exists():
             storage.download_file(key, target)
     return local_dir
@@ -46,3 +92,61 @@ def read_json(storage: Storage, key: str) -> dict:
 
 def write_json(storage: Storage, key: str, data: dict) -> None:
     storage.write_bytes(key, json.dumps(data, indent=2, sort_keys=True, default=str).encode())
+
+
+class RunMirror:
+    """Keeps a remote run prefix equal to a local run folder while training writes into it.
+
+    Only objects this mirror uploaded or downloaded are ever deleted remotely, so a prefix shared
+    with something else loses nothing it did not know about.
+    """
+
+    def __init__(self, local_dir: Path, storage: Storage, summary: str,
+                 folder_marker: str = CHECKPOINT_RECORD):
+        self.local_dir, self.storage = Path(local_dir), storage
+        self.summary, self.folder_marker = summary, folder_marker
+        self.known: dict[str, tuple[int, int]] = {}  # key -> (size, mtime_ns) when last in sync
+
+    def start(self) -> None:
+        """The remote run stops being complete before anything in it changes."""
+        if self.storage.exists(self.summary):
+            self.storage.delete(self.summary)
+
+    def fetch(self) -> list[str]:
+        """Download the remote run (complete checkpoints only, no summary) to resume from it.
+
+        Returns the checkpoint folders fetched.
+        """
+        keys = self.storage.list()
+        complete = complete_folders(keys, self.folder_marker)
+        wanted = [k for k in keys if k != self.summary and
+                  (not k.startswith(CHECKPOINTS + "/") or k.rsplit("/", 1)[0] in complete)]
+        fetch_prefix(self.storage, "", self.local_dir, wanted)
+        for key in wanted:
+            self.known[key] = self._stat(self.local_dir / key)
+        return sorted(complete)
+
+    def sync(self, _checkpoint: Path | None = None, final: bool = False) -> tuple[int, int]:
+        """Upload new or changed files, markers last; delete what vanished locally, markers
+        first. With `final`, the summary goes up last of all. Returns (uploaded, deleted).
+
+        Usable as the trainer's `on_checkpoint` callback.
+        """
+        local = {p.relative_to(self.local_dir).as_posix(): p for p in local_files(self.local_dir)}
+        if not final:
+            local.pop(self.summary, None)
+        changed = [k for k, p in local.items() if self.known.get(k) != self._stat(p) and k != self.summary]
+        for key in markers_last(changed, self.folder_marker) + ([self.summary] if self.summary in local else []):
+            self.storage.upload_file(local[key], key)
+            self.known[key] = self._stat(local[key])
+        gone = [k for k in self.known if k not in local]
+        # Markers first: a pruned checkpoint stops being complete before its data goes.
+        for key in sorted(gone, key=lambda k: k.rsplit("/", 1)[-1] != self.folder_marker):
+            self.storage.delete(key)
+            del self.known[key]
+        return len(changed) + (self.summary in local), len(gone)
+
+    @staticmethod
+    def _stat(path: Path) -> tuple[int, int]:
+        stat = path.stat()
+        return stat.st_size, stat.st_mtime_ns
