@@ -27,13 +27,29 @@ def run(fn, *args, **kwargs):
         sys.exit(130)
 
 
+S3_PROVIDERS = ["aws", "digitalocean", "wasabi", "backblaze", "r2", "minio", "custom"]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--s3-provider", type=click.Choice(S3_PROVIDERS), envvar="CODETRAIN_S3_PROVIDER",
+              help="Preset for s3:// URIs (endpoint and region style). Default: aws. "
+                   "Credentials always come from boto3's chain (env, AWS_PROFILE, ~/.aws).")
+@click.option("--s3-endpoint-url", envvar="CODETRAIN_S3_ENDPOINT_URL",
+              help="S3 endpoint, overriding the preset's (minio/custom need it, or AWS_ENDPOINT_URL_S3).")
+@click.option("--s3-region", envvar="CODETRAIN_S3_REGION",
+              help="Region, e.g. fra1 (digitalocean), us-west-004 (backblaze); default: the preset's.")
+@click.option("--s3-account-id", envvar="CODETRAIN_S3_ACCOUNT_ID", help="Cloudflare account id (r2).")
+@click.option("--s3-max-attempts", type=click.IntRange(1), envvar="CODETRAIN_S3_MAX_ATTEMPTS",
+              help="Attempts per S3 request, with botocore's backoff (default: AWS_MAX_ATTEMPTS or 3).")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_id, s3_max_attempts) -> None:
     """codetrain: turn code repositories into datasets and fine-tuned code models."""
     from presentation.container import Container
 
     ctx.obj = ctx.obj or Container()
+    chosen = {"provider": s3_provider, "endpoint_url": s3_endpoint_url, "region": s3_region,
+              "account_id": s3_account_id, "max_attempts": s3_max_attempts}
+    ctx.obj.s3_options.update({k: v for k, v in chosen.items() if v is not None})
 
 
 @cli.command()

@@ -9,10 +9,18 @@ from domain.errors import StorageError
 from domain.ports import CodeParser, RepositoryFetcher, Storage
 
 
-def open_storage(uri: str) -> Storage:
-    """A Storage for a local path or an `s3://bucket/prefix` URI."""
+def open_storage(uri: str, **s3_options) -> Storage:
+    """A Storage for a local path or an `s3://bucket/prefix` URI.
+
+    Args:
+        s3_options: S3Settings fields (provider, endpoint_url, region, ...) from the --s3-* flags;
+            credentials are never among them (boto3's chain supplies those).
+    """
     if uri.startswith("s3://"):
-        raise StorageError(f"{uri}: s3:// storage is not available in this build")
+        from infrastructure.storage.providers import S3Settings
+        from infrastructure.storage.s3 import S3Storage
+
+        return S3Storage(uri, S3Settings(**s3_options))
     if "://" in uri:
         raise StorageError(f"{uri}: unsupported storage URI (use a local path or s3://bucket/prefix)")
     from infrastructure.storage.local import LocalStorage
@@ -36,10 +44,15 @@ def default_parser() -> CodeParser:
 class Container:
     """What the CLI commands need, built lazily on first use."""
 
-    storage_for: Callable[[str], Storage] = open_storage
+    storage_for: Callable[[str], Storage] | None = None  # None: open_storage with s3_options
+    s3_options: dict = field(default_factory=dict)  # the --s3-* flags (provider, endpoint...)
     fetchers_factory: Callable[[], list[RepositoryFetcher]] = default_fetchers
     parser_factory: Callable[[], CodeParser] = default_parser
     _cache: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.storage_for is None:  # read s3_options at call time: the CLI group fills them in
+            self.storage_for = lambda uri: open_storage(uri, **self.s3_options)
 
     def collect(self, request, on_file=lambda path: None):
         from application.collect import collect_repositories

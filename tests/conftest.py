@@ -13,6 +13,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub here: anything that tries it must fail fast
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from tests.s3_server import moto_server, s3_env  # noqa: E402,F401  (S3 fixtures, moto on 127.0.0.1)
+
 
 def git(cwd: Path, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
