@@ -23,6 +23,15 @@ def snippets(language: str, count: int, offset: int = 0) -> list[str]:
                             j=(k + offset) % 5) for k in range(count)]
 
 
+def _rows(layout) -> list[dict]:
+    """The packing Layout's flat columns as one dict per row (plus `weight` when present)."""
+    n = layout.seq_len
+    rows = [{name: values[i * n:(i + 1) * n] for name, values in layout.columns.items()} for i in range(layout.rows)]
+    for row, weight in zip(rows, layout.weights):
+        row["weight"] = weight
+    return rows
+
+
 def _save(splits: dict[str, list[dict]], tokenizer, stats: dict, out: Path) -> Path:
     from datasets import Dataset, DatasetDict
 
@@ -47,10 +56,9 @@ def build_generation_dataset(out: Path, seq_len: int = 32, vocab_size: int = 300
     splits = {}
     for name, part in parts.items():
         ids = tokenizer(part, add_special_tokens=False)["input_ids"]
-        rows = list(pack_documents(ids, seq_len, eos) if pack else pad_documents(ids, seq_len, eos, pad))
-        if weights:
-            rows = [{**r, "weight": 0.5 + (k % 3) * 0.5} for k, r in enumerate(rows)]
-        splits[name] = rows
+        doc_weights = [0.5 + (k % 3) * 0.5 for k in range(len(ids))] if weights else None
+        layout = (pack_documents if pack else pad_documents)(ids, seq_len, eos, pad, weights=doc_weights)
+        splits[name] = _rows(layout)
     stats = {"task": "generation", "eos_token_id": eos, "pad_token_id": pad, "vocab_size": len(tokenizer),
              "seq_len": seq_len, "packed": pack,
              "collection": {"uri": "fixture://snippets", "sources": [{"repo": "fixture", "commit": "f" * 40}]}}

@@ -90,6 +90,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     """Model, data, optimizer, schedule, tracker and checkpoints; restored from `resume` if given."""
     import torch
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import set_seed
     from datasets import load_from_disk
     from transformers.utils import logging as hf_logging
@@ -103,6 +104,9 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     stats, labels = _read_stats(config, dataset_dir)
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
+    # accelerate keeps its settings in a process-wide singleton; a second run in the same process
+    # (tests, notebooks) with another precision must start from a clean one.
+    AcceleratorState._reset_state()
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=t.precision)
     main_log = log if accelerator.is_main_process else (lambda _: None)
     set_seed(t.seed)

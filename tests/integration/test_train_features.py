@@ -1,0 +1,85 @@
+"""Early stopping, retention, the checkpoint hook, precision and example weights on a real tiny GPT-2."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from application.checkpoint_policy import CheckpointInfo, checkpoints_to_delete
+from domain.errors import TrainingError
+from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return build_generation_dataset(tmp_path_factory.mktemp("ds") / "ds")
+
+
+def train(config, run_dir, log=lambda line: None, **kwargs):
+    from infrastructure.training.trainer import run_training
+
+    return run_training(config, Path(config.data.path), run_dir, log, **kwargs)
+
+
+def test_early_stopping_stops_at_the_first_evaluation_without_improvement(dataset, tmp_path):
+    # min_delta larger than any possible gain: the second evaluation cannot count as better.
+    config = tiny_config(dataset, tmp_path, training={"max_steps": 40},
+                         eval={"every_steps": 2, "early_stopping_patience": 1, "early_stopping_min_delta": 100.0})
+    lines = []
+    summary = train(config, tmp_path, log=lines.append)
+    assert summary["stopped_early"] and summary["steps"] == 4
+    assert any("early stopping at step 4" in line for line in lines)
+    assert summary["best"]["step"] == 2
+    assert (tmp_path / "checkpoints" / "step-000004").is_dir() and (tmp_path / "final").is_dir()
+
+
+def test_run_keeps_the_best_checkpoints_plus_the_latest_and_calls_the_hook(dataset, tmp_path):
+    config = tiny_config(dataset, tmp_path, training={"max_steps": 12, "lr": 0.02},
+                         eval={"every_steps": 2}, checkpoints={"every_steps": 2, "keep_best": 2})
+    seen = []
+
+    def hook(folder: Path):
+        seen.append((folder.name, sorted(p.name for p in folder.parent.iterdir())))
+
+    train(config, tmp_path, on_checkpoint=hook)
+    evals = {r["step"]: r["eval_loss"] for r in read_metrics(tmp_path) if "eval_loss" in r}
+    every = [CheckpointInfo(f"step-{s:06d}", s, evals[s]) for s in range(2, 13, 2)]
+    expected = sorted({c.name for c in every} - set(checkpoints_to_delete(every, 2, "min")))
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == expected
+    assert [name for name, _ in seen] == [c.name for c in every]
+    assert all(len(listing) <= 3 and name in listing for name, listing in seen)  # called after pruning
+
+
+def test_fp16_on_cpu_fails_at_start_up_with_the_reason(dataset, tmp_path):
+    config = tiny_config(dataset, tmp_path, training={"precision": "fp16"})
+    with pytest.raises(TrainingError, match="fp16 needs a CUDA GPU"):
+        train(config, tmp_path)
+    assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_bf16_autocast_trains_on_cpu_and_rounds_differently_from_fp32(dataset, tmp_path):
+    losses = {}
+    for precision in ("no", "bf16"):
+        config = tiny_config(dataset, tmp_path / precision, training={"max_steps": 4, "precision": precision})
+        summary = train(config, tmp_path / precision)
+        assert summary["eval_loss_after"] < summary["eval_loss_before"]
+        losses[precision] = [r["loss"] for r in read_metrics(tmp_path / precision) if "loss" in r]
+    assert losses["bf16"] != losses["no"]  # autocast really ran in bfloat16
+    assert losses["bf16"] == pytest.approx(losses["no"], abs=0.05)
+
+
+def test_example_weights_scale_the_loss_only_when_enabled(tmp_path):
+    weighted = build_generation_dataset(tmp_path / "ds", weights=True, docs=60)
+    losses = {}
+    for use in (True, False):
+        config = tiny_config(weighted, tmp_path / str(use), training={"max_steps": 2}, data={"use_weights": use})
+        train(config, tmp_path / str(use))
+        losses[use] = [r["loss"] for r in read_metrics(tmp_path / str(use)) if "loss" in r]
+    assert losses[True] != losses[False]
+
+
+def test_padded_rows_with_attention_mask_train(tmp_path):
+    padded = build_generation_dataset(tmp_path / "ds", pack=False, docs=60)
+    config = tiny_config(padded, tmp_path / "run", training={"max_steps": 6})
+    summary = train(config, tmp_path / "run")
+    assert summary["eval_loss_after"] < summary["eval_loss_before"]
