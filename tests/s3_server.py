@@ -63,13 +63,17 @@ class MotoServer:
 class CutProxy:
     """Forwards 127.0.0.1:port to an upstream server until `cut()`: then every connection is
     reset and the port refuses new ones, while the upstream server keeps its state. `cut_on`
-    cuts automatically as soon as the client sends those bytes (e.g. b"partNumber=2")."""
+    cuts automatically as soon as the client sends those bytes (e.g. b"partNumber=2"), after
+    calling `on_cut` (e.g. to kill the server too). `corrupt` ("upload" or "download") flips one
+    byte in the middle of the first large packet going that way, as a bad link would."""
 
-    def __init__(self, upstream_port: int, cut_on: bytes | None = None, port: int | None = None):
+    def __init__(self, upstream_port: int, cut_on: bytes | None = None, port: int | None = None,
+                 on_cut=None, corrupt: str | None = None):
         self.upstream_port = upstream_port
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.cut_on = cut_on
+        self.cut_on, self.on_cut, self.corrupt = cut_on, on_cut, corrupt
+        self.corrupted = threading.Event()
         self.was_cut = threading.Event()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -88,6 +92,8 @@ class CutProxy:
 
     def cut(self) -> None:
         self.was_cut.set()
+        if self.on_cut:
+            self.on_cut()
         with self._lock:
             sockets, self._sockets = list(self._sockets), set()
             listener, self._listener = self._listener, None
@@ -105,7 +111,11 @@ class CutProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # cut
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:
+                client.close()  # upstream is down: the client sees a dropped connection
+                continue
             with self._lock:
                 if self._listener is not listener:
                     client.close(), upstream.close()
@@ -122,6 +132,11 @@ class CutProxy:
                     self.cut()
                     return
                 tail = data[-len(self.cut_on or b""):]
+                direction = "upload" if from_client else "download"
+                if self.corrupt == direction and len(data) >= 32768 and not self.corrupted.is_set():
+                    self.corrupted.set()
+                    middle = len(data) // 2
+                    data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
                 sink.sendall(data)
         except OSError:
             pass
