@@ -1,0 +1,240 @@
+"""evaluate: a model -> perplexity / classification metrics, or pass@k on a code benchmark.
+
+The pure parts (the pass@k estimator, program assembly, stop sequences, classification
+metrics) live here with the use cases; generation, model loading and the sandbox are passed in.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
+
+from domain.errors import EvaluationError
+from domain.ports import Storage
+
+# HumanEval's own stop sequences (Chen et al. 2021): a completion ends where the next
+# top-level statement would begin.
+DEFAULT_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ")
+PROBLEM_KEYS = ("task_id", "prompt", "test", "entry_point")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one problem: 1 - C(n-c, k) / C(n, k) (Chen et al. 2021).
+
+    Computed as a running product, 1 - prod_{i=n-c+1..n} (1 - k/i), which never forms the
+    huge binomials (n=200, k=100 would overflow a float).
+
+    Args:
+        n: Samples generated. c: Samples that passed. k: Budget of attempts.
+    """
+    if not 0 <= c <= n or k < 1 or k > n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (got n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    product = 1.0
+    for i in range(n - c + 1, n + 1):
+        product *= 1.0 - k / i
+    return 1.0 - product
+
+
+def truncate_at_stops(text: str, stops: Iterable[str]) -> str:
+    """Cut a completion at the earliest stop sequence."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def build_program(problem: dict, completion: str) -> str:
+    """What the harness runs: prompt + completion + the problem's tests + `check(entry_point)`."""
+    return (f"{problem['prompt']}{completion}\n\n{problem['test']}\n\n"
+            f"check({problem['entry_point']})\n")
+
+
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> dict:
+    """Accuracy, per-class and macro precision/recall/F1, and the confusion matrix.
+
+    `confusion[i][j]` counts examples of true class i predicted as class j. A class never
+    predicted has precision 0 (not NaN), so the macro average stays defined.
+    """
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
+    size = len(labels)
+    confusion = [[0] * size for _ in range(size)]
+    for truth, guess in zip(y_true, y_pred):
+        confusion[truth][guess] += 1
+    per_class = {}
+    for i, name in enumerate(labels):
+        tp = confusion[i][i]
+        predicted = sum(row[i] for row in confusion)
+        actual = sum(confusion[i])
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
+    total = len(y_true)
+    return {
+        "examples": total,
+        "accuracy": sum(confusion[i][i] for i in range(size)) / total if total else 0.0,
+        "macro_precision": sum(c["precision"] for c in per_class.values()) / size,
+        "macro_recall": sum(c["recall"] for c in per_class.values()) / size,
+        "macro_f1": sum(c["f1"] for c in per_class.values()) / size,
+        "per_class": per_class,
+        "labels": list(labels),
+        "confusion_matrix": confusion,
+    }
+
+
+class RunOutcome(Protocol):
+    """What the sandbox reports for one program."""
+
+    status: str
+    seconds: float
+
+    @property
+    def passed(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class BenchmarkRequest:
+    """A behavioural evaluation: n completions per problem, each run against the tests."""
+
+    benchmark: str = "humaneval"  # `humaneval` or a JSONL file in the same format
+    n: int = 1
+    ks: tuple[int, ...] = (1,)
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    stops: tuple[str, ...] = DEFAULT_STOPS
+    oracle: bool = False  # run the canonical solutions instead of a model's
+    limit: int | None = None  # first N problems only
+    workers: int = 2
+    timeout: float = 10.0
+
+    def __post_init__(self):
+        if self.n < 1:
+            raise EvaluationError(f"--n {self.n}: need at least one sample per problem")
+        bad = [k for k in self.ks if not 1 <= k <= self.n]
+        if bad:
+            raise EvaluationError(f"--k {bad[0]}: pass@k needs 1 <= k <= n (n={self.n})")
+        if self.oracle and self.n != 1:
+            raise EvaluationError("--oracle runs each canonical solution once: use --n 1")
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    summary: dict
+    samples: list[dict] = field(repr=False)
+
+
+def check_problems(problems: list[dict], source: str, oracle: bool) -> None:
+    for number, problem in enumerate(problems, 1):
+        needed = PROBLEM_KEYS + (("canonical_solution",) if oracle else ())
+        missing = [key for key in needed if not isinstance(problem.get(key), str)]
+        if missing:
+            raise EvaluationError(f"{source}: problem {number} has no {missing[0]!r}")
+    if not problems:
+        raise EvaluationError(f"{source}: no problems")
+
+
+def run_benchmark(
+    request: BenchmarkRequest,
+    *,
+    problems: list[dict],
+    complete: Callable[[str, int], list[str]] | None,
+    execute: Callable[[list[str]], Iterator[tuple[int, RunOutcome]]],
+    output: Storage,
+    prefix: str = "",
+    describe: dict | None = None,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> BenchmarkResult:
+    """Generate (or take the canonical) completions, run them sandboxed, score pass@k.
+
+    Args:
+        complete: prompt, n -> n raw completions; None with `request.oracle`.
+        execute: programs -> (index, outcome) pairs in any order.
+        output: Where `{prefix}samples.jsonl` and `{prefix}summary.json` (last) go.
+        describe: Extra facts for the summary (model, sandbox isolation, limits).
+    """
+    problems = problems[: request.limit] if request.limit else problems
+    check_problems(problems, request.benchmark, request.oracle)
+    samples = []
+    total = len(problems) * (1 + request.n)  # one generation step per problem, one run per sample
+    for done, problem in enumerate(problems):
+        if request.oracle:
+            completions = [problem["canonical_solution"]]
+        else:
+            completions = [truncate_at_stops(c, request.stops) for c in complete(problem["prompt"], request.n)]
+        samples += [{"task_id": problem["task_id"], "sample": i, "completion": c} for i, c in enumerate(completions)]
+        on_progress(done + 1, total)
+    by_id = {problem["task_id"]: problem for problem in problems}
+    programs = [build_program(by_id[s["task_id"]], s["completion"]) for s in samples]
+    for done, (index, outcome) in enumerate(execute(programs), 1):
+        samples[index].update(passed=outcome.passed, status=outcome.status, reason=outcome.reason,
+                              seconds=round(outcome.seconds, 3))
+        on_progress(len(problems) + done, total)
+    summary = summarize(request, problems, samples, describe or {})
+    output.write_bytes(f"{prefix}samples.jsonl", "".join(json.dumps(s) + "\n" for s in samples).encode())
+    output.write_bytes(f"{prefix}summary.json", json.dumps(summary, indent=2).encode())
+    return BenchmarkResult(summary=summary, samples=samples)
+
+
+def summarize(request: BenchmarkRequest, problems: list[dict], samples: list[dict], describe: dict) -> dict:
+    """pass@k averaged over problems, plus counts of how runs ended."""
+    passed = {p["task_id"]: 0 for p in problems}
+    for sample in samples:
+        passed[sample["task_id"]] += bool(sample["passed"])
+    statuses: dict[str, int] = {}
+    for sample in samples:
+        statuses[sample["status"]] = statuses.get(sample["status"], 0) + 1
+    scores = {f"pass@{k}": sum(pass_at_k(request.n, c, k) for c in passed.values()) / len(passed)
+              for k in request.ks}
+    return {
+        "benchmark": request.benchmark,
+        "oracle": request.oracle,
+        "problems": len(problems),
+        "samples": len(samples),
+        "samples_passed": sum(passed.values()),
+        "problems_solved": sum(1 for c in passed.values() if c),
+        **scores,
+        "statuses": statuses,
+        "request": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(request).items()
+                    if k != "benchmark"},
+        **describe,
+    }
+
+
+@dataclass(frozen=True)
+class DatasetEvalRequest:
+    split: str = "test"
+    max_batches: int | None = None
+    batch_size: int = 8
+
+
+def evaluate_dataset(
+    request: DatasetEvalRequest,
+    *,
+    stats: dict,
+    perplexity: Callable[[str, int | None, int], dict],
+    predict: Callable[[str, int | None, int], tuple[list[int], list[int]]],
+    output: Storage,
+    key: str = "dataset_eval.json",
+    describe: dict | None = None,
+) -> dict:
+    """Perplexity for a causal-LM dataset; accuracy/P/R/F1/confusion for a classification one."""
+    task = stats.get("task", "generation")
+    if task in ("classification", "security"):
+        label_map = stats.get("label_map")
+        if not label_map:
+            raise EvaluationError(f"dataset task {task!r} but stats.json has no label_map")
+        labels = [name for name, _ in sorted(label_map.items(), key=lambda item: item[1])]
+        y_true, y_pred = predict(request.split, request.max_batches, request.batch_size)
+        metrics = classification_metrics(y_true, y_pred, labels)
+    else:
+        metrics = perplexity(request.split, request.max_batches, request.batch_size)
+        metrics["perplexity"] = math.exp(min(metrics["loss"], 50.0))  # exp(50) ~ 5e21: "useless"
+    result = {"task": task, "split": request.split, **metrics, **(describe or {})}
+    output.write_bytes(key, json.dumps(result, indent=2).encode())
+    return result

@@ -1,0 +1,173 @@
+"""Hostile programs are contained and scored as failures, and the host is left as it was.
+
+Runs the real sandbox (new namespaces + an unprivileged UID as root, which CI and this machine
+are). Every test also checks that no process of any sandbox UID survives it.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from infrastructure.sandbox import UID_BASE, Limits, Sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(Limits(wall_seconds=2, max_processes=8)) as box:
+        yield box
+
+
+@pytest.fixture(autouse=True)
+def no_sandbox_process_survives():
+    yield
+    deadline = time.monotonic() + 2  # the kernel reaps a dead namespace asynchronously
+    while True:
+        left = [p.info for p in psutil.process_iter(["pid", "uids", "status", "cmdline"])
+                if p.info["uids"] and p.info["uids"].real >= UID_BASE]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert left == []
+
+
+def run(sandbox, code: str):
+    return sandbox.run(textwrap.dedent(code))
+
+
+def test_isolation_is_kernel_enforced_here(sandbox):
+    assert sandbox.isolation == "namespaces", sandbox.warning
+    result = run(sandbox, """
+        import os
+        assert os.getuid() >= 1_000_000 and os.getpid() == 1, (os.getuid(), os.getpid())
+        open("scratch.txt", "w").write("mine")  # its own folder is writable
+        assert open("scratch.txt").read() == "mine"
+    """)
+    assert result.passed, result.stderr
+
+
+def test_infinite_loop_hits_the_wall_time_limit(sandbox):
+    start = time.monotonic()
+    result = run(sandbox, "while True:\n    pass\n")
+    assert result.status == "timeout" and not result.passed
+    assert time.monotonic() - start < 2 + 2.5
+
+
+def test_huge_allocation_fails_with_memory_error(sandbox):
+    before = psutil.virtual_memory().available
+    for code in ("x = bytearray(64 * 2**30)\n", "hoard = []\nwhile True:\n    hoard.append(bytearray(10**7))\n"):
+        result = run(sandbox, code)
+        assert result.status == "failed" and "MemoryError" in result.reason, result.stderr
+    # 512 MB is the cap: the host never lost more than that (plus noise from the other work here)
+    assert before - psutil.virtual_memory().available < 2 * 2**30
+
+
+def test_fork_bomb_is_capped_and_every_child_dies_with_the_run(sandbox):
+    result = run(sandbox, """
+        import os, time
+        forks = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    os.setsid()  # try to escape the process group
+                    time.sleep(600)
+                    os._exit(0)
+                forks += 1
+        except OSError as exc:
+            print("forks", forks, exc.errno, flush=True)
+        raise SystemExit(0)
+    """)
+    assert not result.passed
+    forks = int(result.stdout.split()[1])
+    assert 1 <= forks < 8  # it did fork, and RLIMIT_NPROC stopped it at the limit
+    # the autouse fixture then checks that none of the sleeping children is still alive
+
+
+def test_fork_bomb_that_outlives_the_wall_time_is_killed_whole(sandbox):
+    result = run(sandbox, """
+        import os
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    """)
+    assert result.status == "timeout"
+
+
+def test_network_connection_fails_even_to_the_host_loopback(sandbox):
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted = []
+
+    def accept_for(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                pass
+
+    thread = threading.Thread(target=accept_for, args=(2.5,))
+    thread.start()
+    with socket.create_connection(("127.0.0.1", port), timeout=2):  # reachable from the host
+        pass
+    result = run(sandbox, f"""
+        import socket
+        socket.create_connection(("127.0.0.1", {port}), timeout=1).sendall(b"leak")
+    """)
+    thread.join()
+    server.close()
+    for connection in accepted:
+        connection.close()
+    assert result.status == "failed" and "Network is unreachable" in result.reason, result.stderr
+    assert len(accepted) == 1  # only the host's own control connection got through
+
+
+@pytest.fixture
+def open_folder():
+    """A world-writable folder straight under /tmp (pytest's tmp_path is closed to others)."""
+    folder = Path(tempfile.mkdtemp(prefix="codetrain-canary-", dir="/tmp"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_writes_outside_the_work_folder_fail_and_leave_the_host_untouched(sandbox, open_folder):
+    canary = open_folder / "canary.txt"  # under /tmp, outside the sandbox's folder
+    canary.write_text("original")
+    canary.chmod(0o666)  # even world-writable files and folders must stay closed to the sandbox
+    new_file = open_folder / "created-by-sandbox.txt"
+    for target, mode in ((canary, "w"), (canary, "a"), (new_file, "w")):
+        result = run(sandbox, f"open({str(target)!r}, {mode!r}).write('pwned')\n")
+        assert result.status == "failed" and "Read-only file system" in result.reason, result.stderr
+    assert canary.read_text() == "original"
+    assert not new_file.exists()
+    result = run(sandbox, "import os\nos.remove('/etc/hostname')\n")
+    assert result.status == "failed"
+
+
+def test_the_child_sees_none_of_our_secrets(sandbox, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
+    result = run(sandbox, """
+        import os
+        assert "AWS_SECRET_ACCESS_KEY" not in os.environ
+        assert not os.path.exists("/root/.bash_history") or not os.access("/root", os.R_OK)
+    """)
+    assert result.passed, result.stderr
+
+
+def test_fallback_without_namespaces_still_blocks_sockets_and_loops():
+    with Sandbox(Limits(wall_seconds=2), isolation="rlimits") as box:
+        net = box.run("import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=1)\n")
+        assert net.status == "failed" and "network disabled" in net.reason
+        assert box.run("while True:\n    pass\n").status == "timeout"
+        assert box.run("assert 1 + 1 == 2\n").passed
