@@ -119,10 +119,10 @@ class RunMirror:
         """
         keys = self.storage.list()
         complete = complete_folders(keys, self.folder_marker)
-        wanted = [k for k in keys if k != self.summary and
-                  (not k.startswith(CHECKPOINTS + "/") or k.rsplit("/", 1)[0] in complete)]
+        wanted = [k for k in keys if k != self.summary and not (self.local_dir / k).exists()
+                  and (not k.startswith(CHECKPOINTS + "/") or k.rsplit("/", 1)[0] in complete)]
         fetch_prefix(self.storage, "", self.local_dir, wanted)
-        for key in wanted:
+        for key in wanted:  # files written locally already are newer: sync() will send them
             self.known[key] = self._stat(self.local_dir / key)
         return sorted(complete)
 

@@ -116,10 +116,13 @@ def test_run_mirror_fetches_only_complete_checkpoints_and_does_not_resend_them(t
     for key in ("metrics.jsonl", "summary.json", "checkpoints/step-000002/model.bin",
                 "checkpoints/step-000002/checkpoint.json", "checkpoints/step-000004/model.bin"):
         storage.write_bytes(key, key.encode())
+    (tmp_path / "metrics.jsonl").write_text("written by this run")
     mirror = RunMirror(tmp_path, storage, summary="summary.json")
     assert mirror.fetch() == ["checkpoints/step-000002"]
     assert (tmp_path / "checkpoints/step-000002/model.bin").exists()
     assert not (tmp_path / "checkpoints/step-000004").exists()  # no record: incomplete, not fetched
     assert not (tmp_path / "summary.json").exists()
+    assert (tmp_path / "metrics.jsonl").read_text() == "written by this run"  # local kept
     storage.events.clear()
-    assert mirror.sync() == (0, 0)
+    assert mirror.sync() == (1, 0)
+    assert storage.events == [("put", "metrics.jsonl")]  # fetched checkpoints are not sent back
