@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -10,9 +11,9 @@ from typing import Callable
 
 from application.artifacts import fetch_tree, publish_tree
 from application.config import TrainConfig
-from application.dataset import STATS
 from domain.ports import Storage
 
+STATS = "stats.json"  # the dataset's completeness marker, written last by the dataset verb
 RUN_SUMMARY = "summary.json"
 RUN_MANIFEST = "run_manifest.json"
 RESOLVED_CONFIG = "config.resolved.json"
@@ -25,7 +26,7 @@ class TrainResult:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # several processes may write it (DDP)
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
     tmp.replace(path)
 

@@ -65,21 +65,44 @@ def build_generation_dataset(out: Path, seq_len: int = 32, vocab_size: int = 300
     return _save(splits, tokenizer, stats, out)
 
 
-def build_language_id_dataset(out: Path, tokenizer_path: str, per_language: int = 40, seq_len: int = 64) -> Path:
-    """Classification: which language is this snippet? Tokenized with the model's own tokenizer."""
+EXTENSIONS = {"python": "py", "javascript": "js", "go": "go"}
+
+
+def collect_snippets(root: Path, per_language: int = 40) -> Path:
+    """A git repository of small files in three languages, collected with the real `collect` verb."""
+    from click.testing import CliRunner
+
+    from presentation.cli import cli
+    from tests.conftest import make_git_repo
+
+    files = {f"{lang}/f{k}.{EXTENSIONS[lang]}": text
+             for lang in TEMPLATES for k, text in enumerate(snippets(lang, per_language))}
+    make_git_repo(root / "repo", files)
+    result = CliRunner().invoke(cli, ["collect", str(root / "repo"), "--output", str(root / "collection")])
+    assert result.exit_code == 0, result.output
+    return root / "collection"
+
+
+def build_language_id_dataset(collection: Path, out: Path, tokenizer_path: str, seq_len: int = 64) -> Path:
+    """Classification: which language is this file? Rows come from a collection's file units,
+    tokenized with the model's own tokenizer; every fifth file per language is validation."""
+    import pyarrow.parquet as pq
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
-    labels = list(TEMPLATES)
+    manifest = json.loads((collection / "manifest.json").read_text())
+    units = [r for shard in manifest["shards"] for r in pq.read_table(collection / shard["path"]).to_pylist()
+             if r["kind"] == "file"]
+    labels = sorted({u["language"] for u in units})
     rows = {"train": [], "validation": [], "test": []}
-    for label, lang in enumerate(labels):
-        texts = snippets(lang, per_language)
-        for k, text in enumerate(texts):
-            split = "validation" if k % 5 == 0 else "test" if k % 5 == 1 else "train"
-            enc = tokenizer(text, truncation=True, max_length=seq_len, padding="max_length")
-            rows[split].append({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": label})
+    for k, unit in enumerate(sorted(units, key=lambda u: u["path"])):
+        split = "validation" if k % 5 == 0 else "test" if k % 5 == 1 else "train"
+        enc = tokenizer(unit["content"], truncation=True, max_length=seq_len, padding="max_length")
+        rows[split].append({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+                            "labels": labels.index(unit["language"])})
     stats = {"task": "classification", "label_map": labels, "eos_token_id": tokenizer.sep_token_id,
-             "pad_token_id": tokenizer.pad_token_id, "vocab_size": len(tokenizer), "seq_len": seq_len}
+             "pad_token_id": tokenizer.pad_token_id, "vocab_size": len(tokenizer), "seq_len": seq_len,
+             "collection": {"uri": str(collection), "sources": manifest.get("sources", [])}}
     return _save(rows, tokenizer, stats, out)
 
 

@@ -124,10 +124,16 @@ def _summary(r: Recipe, interrupted: bool, stopped_early: bool, checkpoint: Path
         "eval_before": r.before, "eval_after": after,
         "best": {"metric": r.config.eval.metric, "value": r.early.best, "step": r.early.best_step},
         "num_processes": r.accelerator.num_processes,
+        "parameters": _parameter_counts(r.accelerator.unwrap_model(r.model)),
     }
     if after and r.causal:
         summary["perplexity_after"] = after["eval_perplexity"]
     return summary
+
+
+def _parameter_counts(model) -> dict:
+    params = list(model.parameters())
+    return {"trainable": sum(p.numel() for p in params if p.requires_grad), "total": sum(p.numel() for p in params)}
 
 
 def cleanup(r: Recipe, summary: dict) -> dict:
