@@ -1,32 +1,77 @@
-"""collect: sources -> code units -> deduplicated Parquet shards + manifest."""
+"""collect: sources -> filtered, redacted, deduplicated code units in Parquet shards + manifest.
+
+The story: fetch every source; detect each repository's licence and order the repositories most
+permissive first (the first copy of duplicated code is the one kept); walk them; hand the files
+to worker processes; keep or drop each unit; write shards through the Storage port, committing
+resume state after each; write `manifest.json` last.
+"""
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-import xxhash
-
 from application.artifacts import write_json
-from domain.entities import Checkout, CodeUnit
+from application.collect_dedup import Deduplicator, NearIndex
+from application.collect_files import (  # noqa: F401  (content_hash, unit_id: public API)
+    CommitChange, RepoContext, WorkContext, content_hash, map_tasks, unit_id,
+)
+from application.collect_filters import FilterConfig, dir_skip_reason
+from application.collect_licenses import LICENSE_FILE, detect_license, license_allowed, permissiveness
+from application.collect_state import STATE, clear_state, fingerprint, load_journal, load_state, save_progress
+from domain.entities import Checkout, SkippedSource
 from domain.errors import SourceError
 from domain.ports import CodeParser, RepositoryFetcher, Storage
 
 MANIFEST = "manifest.json"
-_WHITESPACE = re.compile(r"\s+")
+SHARD_PREFIX = "data/part-"
 
 
 @dataclass(frozen=True)
 class CollectRequest:
+    """What to collect and how.
+
+    Attributes:
+        sources: Paths, git URLs, `github:owner/repo`, `github-org:ORG`, `github-search:QUERY`.
+        output: Collection folder or URI (used by the composition root to open the Storage).
+        granularity: `file`, `function` (classes, functions, methods) or `all`.
+        filters: Content filter thresholds.
+        history: Also emit the last N commits of each git source as `commit` units.
+        licenses: Keep only repositories under these SPDX ids (empty: keep all).
+        near_dedup: Drop near-duplicates (MinHash) as well as exact ones.
+        near_threshold: Estimated Jaccard similarity at which two units are near-duplicates.
+        dedup_against: An earlier collection whose samples are not written again.
+        workers: Worker processes (1: everything in this process).
+        shard_rows: Rows per Parquet shard (and how often resume state is committed).
+    """
+
     sources: tuple[str, ...]
     output: str
-    granularity: str = "all"  # file | function | all
-    max_file_bytes: int = 1_000_000
+    granularity: str = "all"
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    history: int = 0
+    licenses: tuple[str, ...] = ()
+    near_dedup: bool = True
+    near_threshold: float = 0.7
+    dedup_against: str | None = None
+    workers: int = 1
     shard_rows: int = 20_000
+
+    def __post_init__(self):
+        if self.granularity not in ("file", "function", "all"):
+            raise SourceError(f"granularity={self.granularity!r}: use file, function or all")
+        if not 0.0 < self.near_threshold <= 1.0:
+            raise SourceError(f"near_threshold={self.near_threshold}: must be within (0, 1]")
+
+    def options(self) -> dict:
+        """Everything that changes the output (workers do not)."""
+        options = asdict(self)
+        for key in ("output", "workers", "sources"):
+            options.pop(key)
+        return options
 
 
 @dataclass(frozen=True)
@@ -37,15 +82,6 @@ class CollectResult:
     manifest: dict
 
 
-def content_hash(text: str) -> str:
-    """xxhash64 of whitespace-normalised text: reformatting does not make a new sample."""
-    return xxhash.xxh64_hexdigest(_WHITESPACE.sub(" ", text).strip().encode())
-
-
-def unit_id(repo: str, path: str, kind: str, name: str | None, start: int) -> str:
-    return xxhash.xxh64_hexdigest(f"{repo}\0{path}\0{kind}\0{name}\0{start}".encode())
-
-
 def pick_fetcher(source: str, fetchers: Iterable[RepositoryFetcher]) -> RepositoryFetcher:
     for fetcher in fetchers:
         if fetcher.accepts(source):
@@ -53,52 +89,83 @@ def pick_fetcher(source: str, fetchers: Iterable[RepositoryFetcher]) -> Reposito
     raise SourceError(f"{source}: unsupported source (expected a path, git URL or github:owner/repo)")
 
 
-def units_of_file(
-    checkout: Checkout, path: Path, parser: CodeParser, request: CollectRequest, skipped: Counter
-) -> list[CodeUnit]:
-    """Read one file and cut it into units; count why it was skipped if it was."""
-    rel = path.relative_to(checkout.root).as_posix()
-    try:
-        size = path.stat().st_size
-        if size > request.max_file_bytes:
-            skipped["too_large"] += 1
-            return []
-        data = path.read_bytes()
-    except OSError:
-        skipped["unreadable"] += 1
-        return []
-    language = parser.language_for(rel, data[:256])
-    if language is None:
-        skipped["unsupported_language"] += 1
-        return []
-    if b"\0" in data:
-        skipped["binary"] += 1
-        return []
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        skipped["undecodable"] += 1
-        return []
-    base = dict(repo=checkout.repo, commit=checkout.commit, path=rel, language=language)
-    units = []
-    if request.granularity in ("file", "all"):
-        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-        units.append(_unit(base, "file", None, 1, max(lines, 1), text))
-    if request.granularity in ("function", "all"):
-        for parsed in parser.parse(data, language):
-            units.append(
-                _unit(base, parsed.kind, parsed.name, parsed.start_line, parsed.end_line,
-                      parsed.content, parent=parsed.parent, docstring=parsed.docstring)
-            )
-    return units
+def repository_license(root: Path) -> str | None:
+    """SPDX id from the first recognisable LICENSE / COPYING file at the repository root."""
+    for path in sorted(root.iterdir()):
+        if LICENSE_FILE.match(path.name) and path.is_file() and not path.is_symlink():
+            spdx = detect_license(path.read_bytes()[:200_000].decode("utf-8", "replace"))
+            if spdx:
+                return spdx
+    return None
 
 
-def _unit(base: dict, kind: str, name, start: int, end: int, content: str, **more) -> CodeUnit:
-    return CodeUnit(
-        id=unit_id(base["repo"], base["path"], kind, name, start), kind=kind, name=name,
-        start_line=start, end_line=end, content=content, content_hash=content_hash(content),
-        **base, **more,
-    )
+@dataclass
+class _Plan:
+    """Repositories to read, in keep-priority order, and the tasks they make."""
+
+    repos: list[RepoContext]
+    sources: list[dict]
+    skipped_sources: list[dict]
+    tasks: list[tuple[int, str, str]]
+    walk_skips: Counter
+
+
+def _plan(request, fetchers, walk, list_commits, workdir: Path, log) -> _Plan:
+    checkouts: list[Checkout] = []
+    skipped_sources: list[dict] = []
+    for source in request.sources:
+        for item in pick_fetcher(source, fetchers).fetch(source, workdir):
+            if isinstance(item, SkippedSource):
+                log(f"skipped {item.origin}: {item.reason}")
+                skipped_sources.append({"origin": item.origin, "reason": item.reason})
+            else:
+                checkouts.append(item)
+    licensed = [(c, repository_license(c.root)) for c in checkouts]
+    for checkout, spdx in licensed:
+        if not license_allowed(spdx, request.licenses):
+            reason = f"licence {spdx or 'unknown'} not in --licenses"
+            skipped_sources.append({"origin": checkout.origin, "reason": reason})
+    kept = [(c, s) for c, s in licensed if license_allowed(s, request.licenses)]
+    # most permissive licence first, then the order given: the first copy seen is kept
+    kept = [kept[i] for i in sorted(range(len(kept)), key=lambda i: (permissiveness(kept[i][1]), i))]
+    plan = _Plan([], [], skipped_sources, [], Counter())
+    for index, (checkout, spdx) in enumerate(kept):
+        def on_skip(reason: str, rel: str) -> None:
+            plan.walk_skips[reason] += 1
+        root = Path(checkout.root)
+        files = [p.relative_to(root.resolve()).as_posix() for p in walk(root, dir_skip_reason, on_skip)]
+        plan.tasks += [(index, "file", rel) for rel in files]
+        shas = list_commits(root, request.history) if request.history and checkout.commit else []
+        plan.tasks += [(index, "commit", sha) for sha in shas]
+        plan.repos.append(RepoContext(str(root.resolve()), checkout.repo, checkout.commit,
+                                      checkout.commit_date, spdx))
+        plan.sources.append({"origin": checkout.origin, "repo": checkout.repo, "commit": checkout.commit,
+                             "commit_date": checkout.commit_date, "license": spdx, "files": len(files),
+                             "commits": len(shas)})
+    return plan
+
+
+class _Counts:
+    """Counters that go into the manifest and into resume state."""
+
+    def __init__(self, saved: dict | None = None):
+        saved = saved or {}
+        self.skipped = Counter(saved.get("skipped", {}))
+        self.kinds = Counter(saved.get("by_kind", {}))
+        self.languages = Counter(saved.get("by_language", {}))
+        self.redactions = Counter(saved.get("redactions", {}))
+        self.files_kept = saved.get("files_kept", 0)
+        self.bytes_read = saved.get("bytes_read", 0)
+
+    def as_dict(self) -> dict:
+        return {"skipped": dict(self.skipped), "by_kind": dict(self.kinds),
+                "by_language": dict(self.languages), "redactions": dict(self.redactions),
+                "files_kept": self.files_kept, "bytes_read": self.bytes_read}
+
+
+def _seed_previous(dedup: Deduplicator, read_previous, previous: str, sign) -> None:
+    for row in read_previous(previous):
+        dedup.remember_previous(row, sign(row["content"]))
 
 
 def collect_repositories(
@@ -107,53 +174,109 @@ def collect_repositories(
     fetchers: list[RepositoryFetcher],
     parser: CodeParser,
     storage: Storage,
-    walk: Callable[[Path], Iterator[Path]],
+    walk: Callable[..., Iterator[Path]],
     write_shard: Callable[[list[dict], Path], None],
-    on_file: Callable[[str], None] = lambda path: None,
+    sign: Callable[[str], bytes | None] = lambda text: None,
+    near_index: NearIndex | None = None,
+    read_previous: Callable[[str], Iterable[dict]] | None = None,
+    list_commits: Callable[[Path, int], list[str]] = lambda root, n: [],
+    read_commit: Callable[[Path, str], list[CommitChange]] | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    log: Callable[[str], None] = lambda message: None,
 ) -> CollectResult:
-    """Fetch every source, cut files into units, drop exact duplicates, publish shards."""
+    """Fetch every source, cut files into units, drop duplicates, publish shards and manifest.
+
+    Rerunning the same request on the same output after a crash resumes from the last shard.
+    """
     started = time.time()
-    skipped: Counter = Counter()
-    kinds: Counter = Counter()
-    seen_hashes: set[str] = set()
-    sources, buffer, shards = [], [], []
-    files = 0
+    dedup = Deduplicator(near_index if request.near_dedup else None)
     with tempfile.TemporaryDirectory(prefix="codetrain-collect-") as tmp:
         workdir = Path(tmp)
+        plan = _plan(request, fetchers, walk, list_commits, workdir / "checkouts", log)
+        run_id = fingerprint(request.options(), plan.sources)
+        state = load_state(storage, run_id)
+        if state is None:
+            clear_state(storage)
+            storage.delete(MANIFEST)  # whatever was here is no longer a complete collection
+        if request.dedup_against and read_previous is not None:
+            _seed_previous(dedup, read_previous, request.dedup_against, sign)
+        shards = list(state["shards"]) if state else []
+        for index in range(len(shards)):
+            dedup.replay(load_journal(storage, index))
+        counts = _Counts(state["counts"] if state else None)
+        done = state["position"] if state else 0
+        if state:
+            log(f"resuming: {done} of {len(plan.tasks)} files already collected in {len(shards)} shards")
+        context = WorkContext(tuple(plan.repos), parser, request.filters, request.granularity,
+                              sign, read_commit)
+        buffer: list[dict] = []
 
         def flush() -> None:
-            name = f"data/part-{len(shards):05d}.parquet"
-            local = workdir / name
+            key = f"{SHARD_PREFIX}{len(shards):05d}.parquet"
+            local = workdir / "shards" / key.rsplit("/", 1)[-1]
             write_shard(buffer, local)
-            storage.upload_file(local, name)
-            shards.append({"path": name, "rows": len(buffer)})
+            storage.upload_file(local, key)
+            local.unlink()
+            shards.append({"path": key, "rows": len(buffer)})
             buffer.clear()
+            committed = {"fingerprint": run_id, "position": done, "shards": shards,
+                         "counts": counts.as_dict()}
+            save_progress(storage, committed, len(shards) - 1, dedup.take_journal())
 
-        for source in request.sources:
-            for checkout in pick_fetcher(source, fetchers).fetch(source, workdir / "checkouts"):
-                sources.append({"origin": checkout.origin, "repo": checkout.repo, "commit": checkout.commit})
-                for path in walk(checkout.root):
-                    on_file(path.name)
-                    files += 1
-                    for unit in units_of_file(checkout, path, parser, request, skipped):
-                        if unit.content_hash in seen_hashes:
-                            skipped["exact_duplicate"] += 1
-                            continue
-                        seen_hashes.add(unit.content_hash)
-                        kinds[unit.kind] += 1
-                        buffer.append(unit.to_row())
-                        if len(buffer) >= request.shard_rows:
-                            flush()
+        progress(done, len(plan.tasks))
+        for result in map_tasks(context, plan.tasks[done:], request.workers):
+            done += 1
+            _account(result, counts, dedup, buffer)
+            if len(buffer) >= request.shard_rows:
+                flush()
+            progress(done, len(plan.tasks))
         if buffer or not shards:
             flush()
-    manifest = {
-        "format": "codetrain-collection/1",
-        "sources": sources,
-        "shards": shards,
-        "counts": {"files_seen": files, "units": sum(kinds.values()), "by_kind": dict(kinds),
-                   "skipped": dict(skipped)},
-        "options": {"granularity": request.granularity, "max_file_bytes": request.max_file_bytes},
-        "seconds": round(time.time() - started, 2),
-    }
+    written = {shard["path"] for shard in shards}
+    for key in storage.list("data"):
+        if key.startswith(SHARD_PREFIX) and key not in written:
+            storage.delete(key)  # left over from an earlier, larger collection
+    manifest = _manifest(request, plan, shards, counts, dedup, time.time() - started)
     write_json(storage, MANIFEST, manifest)  # last: the collection is complete only now
-    return CollectResult(uri=storage.uri, units=manifest["counts"]["units"], files=files, manifest=manifest)
+    clear_state(storage)
+    return CollectResult(uri=storage.uri, units=manifest["counts"]["units"],
+                         files=manifest["counts"]["files_seen"], manifest=manifest)
+
+
+def _account(result, counts: _Counts, dedup: Deduplicator, buffer: list[dict]) -> None:
+    """Count one task's outcome and queue the rows that survive dedup."""
+    if result.skip:
+        counts.skipped[result.skip] += 1
+        return
+    counts.files_kept += 1
+    counts.bytes_read += result.bytes_read
+    counts.redactions.update(result.redactions)
+    for row, signature in zip(result.rows, result.signatures):
+        cluster = dedup.admit(row, signature)
+        if cluster is None:
+            continue
+        row["cluster_id"] = cluster
+        counts.kinds[row["kind"]] += 1
+        counts.languages[row["language"]] += 1
+        buffer.append(row)
+
+
+def _manifest(request, plan: _Plan, shards, counts: _Counts, dedup: Deduplicator, seconds: float) -> dict:
+    skipped = counts.skipped + plan.walk_skips
+    clusters = dedup.summary()
+    return {
+        "format": "codetrain-collection/1",
+        "sources": plan.sources,
+        "skipped_sources": plan.skipped_sources,
+        "shards": shards,
+        "counts": {
+            "files_seen": sum(1 for task in plan.tasks if task[1] == "file"),
+            "files_kept": counts.files_kept, "bytes_read": counts.bytes_read,
+            "units": sum(counts.kinds.values()), "by_kind": dict(counts.kinds),
+            "by_language": dict(counts.languages), "skipped": dict(skipped),
+            "redactions": dict(counts.redactions), "duplicates": clusters["duplicates_dropped"],
+        },
+        "clusters": {k: v for k, v in clusters.items() if k != "duplicates_dropped"},
+        "options": request.options() | {"workers": request.workers},
+        "seconds": round(seconds, 2),
+    }

@@ -16,12 +16,22 @@ class Checkout:
         root: Local folder holding the working tree.
         commit: HEAD commit SHA when the source is a git repository, else None.
         origin: What the user asked for (path, URL, ``github:owner/repo``), tokens stripped.
+        commit_date: Committer date of `commit` (ISO 8601), None outside git.
     """
 
     repo: str
     root: Path
     commit: str | None
     origin: str
+    commit_date: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedSource:
+    """A source a fetcher could not or would not check out (404, 451...), with the reason."""
+
+    origin: str
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from domain.entities import Checkout, ParsedUnit
+from domain.entities import Checkout, ParsedUnit, SkippedSource
 
 
 class Storage(Protocol):
@@ -45,7 +45,9 @@ class RepositoryFetcher(Protocol):
 
     def accepts(self, source: str) -> bool: ...
 
-    def fetch(self, source: str, workdir: Path) -> Iterable[Checkout]: ...
+    def fetch(self, source: str, workdir: Path) -> Iterable[Checkout | SkippedSource]:
+        """Checkouts of `source`; repositories that cannot be had are yielded as SkippedSource."""
+        ...
 
 
 class CodeParser(Protocol):
@@ -55,4 +57,6 @@ class CodeParser(Protocol):
         """Lowercase language name (``python``, ``cpp``...) or None if unsupported."""
         ...
 
-    def parse(self, source: bytes, language: str) -> list[ParsedUnit]: ...
+    def parse(self, source: bytes, language: str, path: str = "") -> list[ParsedUnit]:
+        """Units of one file; `path` picks a dialect grammar (`.tsx`)."""
+        ...

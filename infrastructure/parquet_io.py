@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,6 +12,11 @@ SCHEMA_COLUMNS = (
     "id", "repo", "commit", "path", "language", "kind", "name", "parent", "start_line",
     "end_line", "content", "docstring", "content_hash", "license",
 )
+# A fixed schema: a shard whose optional columns happen to be all null still reads like the rest.
+SCHEMA = pa.schema(
+    [(name, pa.int32() if name in ("start_line", "end_line") else pa.string()) for name in SCHEMA_COLUMNS]
+    + [("cluster_id", pa.string()), ("commit_date", pa.string())]
+)
 
 
 def write_shard(rows: list[dict], path: Path) -> None:
@@ -18,9 +24,40 @@ def write_shard(rows: list[dict], path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
-    pq.write_table(pa.Table.from_pylist(rows), tmp, compression="zstd")
+    extra = sorted({key for row in rows for key in row} - set(SCHEMA.names))
+    schema = SCHEMA
+    for key in extra:  # columns a caller added beyond the collect schema keep their own type
+        schema = schema.append(pa.field(key, pa.array([row.get(key) for row in rows]).type))
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp, compression="zstd")
     os.replace(tmp, path)
 
 
 def read_shards(paths: list[Path]) -> list[dict]:
     return [row for path in paths for row in pq.read_table(path).to_pylist()]
+
+
+def iter_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict]:
+    """Rows of one shard, a record batch at a time (memory stays at one batch)."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=2048, columns=columns):
+        yield from batch.to_pylist()
+
+
+def iter_collection(storage, columns: list[str] | None = None) -> Iterator[dict]:
+    """Rows of every shard of a complete collection in `storage` (local or remote), streamed."""
+    import json
+    import tempfile
+
+    from domain.errors import StorageError
+
+    if not storage.exists("manifest.json"):
+        raise StorageError(f"{storage.uri}: no manifest.json; not a complete collection")
+    manifest = json.loads(storage.read_bytes("manifest.json"))
+    root = storage.local_root()
+    for shard in manifest["shards"]:
+        if root is not None:
+            yield from iter_rows(root / shard["path"], columns)
+            continue
+        with tempfile.TemporaryDirectory(prefix="codetrain-previous-") as tmp:
+            local = Path(tmp) / "shard.parquet"
+            storage.download_file(shard["path"], local)
+            yield from iter_rows(local, columns)

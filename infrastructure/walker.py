@@ -3,27 +3,65 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
-SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "site-packages", "node_modules", ".venv", "venv"})
+# Without a policy from the caller, only version-control internals are pruned.
+_VCS = frozenset({".git", ".hg", ".svn"})
 
 
-def walk_files(root: Path) -> Iterator[Path]:
-    """Yield regular files under `root` in sorted order.
+def _default_skip_dir(name: str) -> str | None:
+    return "ignored" if name in _VCS else None
 
-    Symlinks are followed only when their target stays inside `root`; `.git` internals are
-    never yielded. Folder symlinks are not descended (their targets inside the repository are
-    walked anyway), so nothing is read twice and no link cycle can trap the walk.
+
+def walk_files(
+    root: Path,
+    skip_dir: Callable[[str], str | None] = _default_skip_dir,
+    on_skip: Callable[[str, str], None] = lambda reason, rel: None,
+) -> Iterator[Path]:
+    """Yield regular files under `root` in sorted order, never outside it.
+
+    A symlink (file or folder) is followed only when its target stays inside `root`; one that
+    points outside is reported to `on_skip` as `symlink_outside`. Folder symlinks inside the
+    repository are not descended (their targets are walked anyway), so nothing is read twice and
+    no link cycle can trap the walk. Folders for which `skip_dir` gives a reason are pruned and
+    reported, except `ignored` ones (`.git` internals), which are pruned silently.
+
+    Args:
+        root: Repository folder.
+        skip_dir: Folder name -> reason to prune it (`vendored`, `ignored`) or None.
+        on_skip: Called with (reason, repository-relative path) for each pruned entry.
     """
     root = Path(root).resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+        here = Path(dirpath)
+        kept = []
+        for name in sorted(dirnames):
+            reason = skip_dir(name)
+            rel = (here / name).relative_to(root).as_posix()
+            if reason is None and (here / name).is_symlink():
+                reason = "symlink_outside" if not _inside(root, here / name) else "ignored"
+            if reason is None:
+                kept.append(name)
+            elif reason != "ignored":
+                on_skip(reason, rel)
+        dirnames[:] = kept
         for name in sorted(filenames):
-            path = Path(dirpath) / name
+            path = here / name
             if path.is_symlink():
+                if not _inside(root, path):
+                    on_skip("symlink_outside", path.relative_to(root).as_posix())
+                    continue
                 target = path.resolve()
-                if root not in target.parents or not target.is_file():
+                if _VCS & set(target.relative_to(root).parts):
+                    on_skip("symlink_into_vcs", path.relative_to(root).as_posix())
+                    continue
+                if not target.is_file():
                     continue
             elif not path.is_file():
-                continue
+                continue  # sockets, fifos, devices
             yield path
+
+
+def _inside(root: Path, link: Path) -> bool:
+    target = link.resolve()
+    return target == root or root in target.parents

@@ -1,28 +1,124 @@
-"""tree-sitter parser: files into classes, functions and methods."""
+"""tree-sitter parser: files into classes, functions and methods, in ten languages.
+
+The grammar's query engine finds every definition node in C; Python then names each one,
+finds its enclosing class by walking up a few parents, and picks its docstring.
+"""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import tree_sitter as ts
 
 from domain.entities import ParsedUnit
+from infrastructure.parsing import languages
+from infrastructure.parsing.languages import COMMENTS, SPECS, LanguageSpec
 
-EXTENSIONS = {".py": "python", ".pyi": "python"}
+# Wrappers whose text belongs to the definition they hold (decorators, `export`, templates).
+_WRAPPERS = frozenset({
+    "decorated_definition", "export_statement", "template_declaration", "type_declaration",
+})
+_NAME_FIELDS = ("name", "property", "key", "left")
+_DECLARATOR_LEAVES = frozenset({
+    "identifier", "field_identifier", "qualified_identifier", "destructor_name",
+    "operator_name", "type_identifier", "template_function",
+})
+_COMMENT_MARKS = re.compile(r"^\s*(/\*\*?|\*/|\*|///?|//!|#)\s?")
 
 
 @lru_cache(maxsize=None)
-def _parser(language: str) -> ts.Parser:
-    import tree_sitter_python
-
-    grammars = {"python": tree_sitter_python.language}
-    return ts.Parser(ts.Language(grammars[language]()))
+def _tools(language: str, tsx: bool) -> tuple[ts.Parser, ts.Query]:
+    lang = ts.Language(languages.grammar(language, ".tsx" if tsx else ""))
+    spec = SPECS[language]
+    patterns = [f"({t}) @class" for t in spec.classes]
+    patterns += [f"({t}) @function" for t in spec.functions + spec.bound]
+    return ts.Parser(lang), ts.Query(lang, "\n".join(patterns))
 
 
 def _text(node: ts.Node | None) -> str | None:
     return node.text.decode("utf-8", "replace") if node is not None else None
 
 
-def _python_docstring(body: ts.Node | None) -> str | None:
+def _declarator_name(node: ts.Node) -> ts.Node | None:
+    """C/C++ keep a function's name under nested declarators (pointer, function, reference)."""
+    while node is not None and node.type not in _DECLARATOR_LEAVES:
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            inner = next((c for c in node.named_children if c.type in _DECLARATOR_LEAVES), None)
+        node = inner
+    return node
+
+
+def _name_node(node: ts.Node) -> ts.Node | None:
+    found = node.child_by_field_name("name")
+    if found is None and node.type == "function_definition":
+        found = _declarator_name(node.child_by_field_name("declarator"))
+    return found
+
+
+def _short(name: str | None) -> str | None:
+    """`A::B::f` -> `f`, `Foo<T>` -> `Foo`: the name as written at the definition."""
+    if name is None:
+        return None
+    return re.split(r"::|\.", name.split("<", 1)[0].strip())[-1] or name
+
+
+def _binding(node: ts.Node) -> tuple[str | None, ts.Node]:
+    """Name and statement of an anonymous function bound to a name (`const f = () => 1`)."""
+    holder = node.parent
+    if holder is None:
+        return None, node
+    if holder.type in ("variable_declarator", "assignment_expression", "pair",
+                       "public_field_definition", "field_definition"):
+        value = holder.child_by_field_name("value") or holder.child_by_field_name("right")
+        if value is not None and value.id != node.id:
+            return None, node
+        target = next((holder.child_by_field_name(f) for f in _NAME_FIELDS
+                       if holder.child_by_field_name(f) is not None), None)
+        if target is None:
+            return None, node
+        if target.type == "member_expression":
+            target = target.child_by_field_name("property") or target
+        statement = holder.parent
+        if (holder.type == "variable_declarator" and statement is not None
+                and statement.named_child_count == 1):
+            return _text(target), statement
+        if holder.type == "assignment_expression" and statement is not None \
+                and statement.type == "expression_statement":
+            return _text(target), statement
+        return _text(target), holder
+    return None, node
+
+
+def _owner(node: ts.Node, spec: LanguageSpec) -> str | None:
+    """Name of the class a function is defined in, or None when it is free or nested."""
+    containers = dict(spec.containers)
+    parent = node.parent
+    while parent is not None:
+        if parent.type in spec.classes:
+            return _short(_text(_name_node(parent)))
+        if parent.type in containers:
+            return _short(_text(parent.child_by_field_name(containers[parent.type])))
+        if parent.type in spec.functions or parent.type in spec.bound:
+            return None
+        parent = parent.parent
+    return None
+
+
+def _receiver(node: ts.Node) -> str | None:
+    """Go: `func (s *Server) Start()` belongs to `Server`."""
+    receiver = node.child_by_field_name("receiver")
+    if receiver is None:
+        return None
+    for param in receiver.named_children:
+        kind = param.child_by_field_name("type")
+        if kind is not None:
+            return _text(kind).lstrip("*").split("[", 1)[0].strip()
+    return None
+
+
+def _python_docstring(node: ts.Node) -> str | None:
+    body = node.child_by_field_name("body")
     if body is None or not body.named_children:
         return None
     first = body.named_children[0]
@@ -34,43 +130,78 @@ def _python_docstring(body: ts.Node | None) -> str | None:
     return None
 
 
-def _walk_python(node: ts.Node, parent_class: str | None, out: list[ParsedUnit]) -> None:
-    for child in node.named_children:
-        target = child.child_by_field_name("definition") if child.type == "decorated_definition" else child
-        if target is None or target.type not in ("class_definition", "function_definition"):
-            if child.type not in ("class_definition", "function_definition"):
-                _walk_python(child, parent_class, out)
-            continue
-        name = _text(target.child_by_field_name("name"))
-        body = target.child_by_field_name("body")
-        is_class = target.type == "class_definition"
-        kind = "class" if is_class else ("method" if parent_class else "function")
-        out.append(
-            ParsedUnit(
-                kind=kind,
-                name=name,
-                start_line=child.start_point[0] + 1,
-                end_line=child.end_point[0] + 1,
-                content=_text(child),
-                parent=parent_class if kind == "method" else None,
-                docstring=_python_docstring(body),
-            )
-        )
-        if body is not None:
-            _walk_python(body, name if is_class else None, out)
+def _comment_docstring(outer: ts.Node) -> str | None:
+    """The comment block right above a definition (no blank line between)."""
+    lines, row, sibling = [], outer.start_point[0], outer.prev_named_sibling
+    while sibling is not None and sibling.type in COMMENTS and sibling.end_point[0] >= row - 1:
+        lines[:0] = _text(sibling).splitlines()
+        row, sibling = sibling.start_point[0], sibling.prev_named_sibling
+    cleaned = [_COMMENT_MARKS.sub("", line).rstrip().removesuffix("*/").rstrip() for line in lines]
+    text = "\n".join(line for line in cleaned if line.strip() not in ("", "*/", "/")).strip()
+    return text or None
+
+
+def _is_class(node: ts.Node, language: str) -> bool:
+    if language == "go":
+        return node.child_by_field_name("type") is not None and \
+            node.child_by_field_name("type").type in ("struct_type", "interface_type")
+    if language in ("c", "cpp"):
+        return node.child_by_field_name("body") is not None and _name_node(node) is not None
+    return True
+
+
+def _unit(node: ts.Node, is_class: bool, language: str, spec: LanguageSpec) -> ParsedUnit | None:
+    if not is_class and node.type in spec.bound:
+        name, outer = _binding(node)
+        if name is None:
+            return None
+    else:
+        name_node, outer = _name_node(node), node
+        name = _text(name_node)
+        if name is None:
+            return None
+    while outer.parent is not None and outer.parent.type in _WRAPPERS:
+        outer = outer.parent
+    parent = None if is_class else _owner(node, spec)
+    if language == "go" and node.type == "method_declaration":
+        parent = _receiver(node)
+    qualified = name if "::" in name else None
+    name = _short(name) if not is_class else name
+    if qualified and parent is None:  # C++ `void Widget::draw()` defined outside its class
+        parent = _short(qualified.rsplit("::", 1)[0])
+    kind = "class" if is_class else ("method" if parent else "function")
+    # Python's ast puts a decorated def at its `def` line; the content keeps the decorators.
+    start = node.start_point[0] + 1 if language == "python" else outer.start_point[0] + 1
+    docstring = _python_docstring(node) if language == "python" else _comment_docstring(outer)
+    return ParsedUnit(kind=kind, name=name, start_line=start, end_line=outer.end_point[0] + 1,
+                      content=_text(outer), parent=parent, docstring=docstring)
 
 
 class TreeSitterParser:
-    def language_for(self, path: str, head: bytes = b"") -> str | None:
-        for ext, language in EXTENSIONS.items():
-            if path.endswith(ext):
-                return language
-        if head.startswith(b"#!") and b"python" in head.split(b"\n", 1)[0]:
-            return "python"
-        return None
+    """Cuts source files into class, function and method units with tree-sitter."""
 
-    def parse(self, source: bytes, language: str) -> list[ParsedUnit]:
-        tree = _parser(language).parse(source)
-        units: list[ParsedUnit] = []
-        _walk_python(tree.root_node, None, units)
+    def language_for(self, path: str, head: bytes = b"") -> str | None:
+        return languages.language_for(path, head)
+
+    def parse(self, source: bytes, language: str, path: str = "") -> list[ParsedUnit]:
+        parser, query = _tools(language, path.endswith(".tsx"))
+        tree = parser.parse(source)
+        if language == "python" and tree.root_node.has_error:
+            from infrastructure.parsing.python_ast import parse_with_ast
+
+            units = parse_with_ast(source)
+            if units is not None:
+                return units
+        spec = SPECS[language]
+        captures = ts.QueryCursor(query).captures(tree.root_node)
+        found = [(n, True) for n in captures.get("class", [])]
+        found += [(n, False) for n in captures.get("function", [])]
+        found.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
+        units = []
+        for node, is_class in found:
+            if is_class and not _is_class(node, language):
+                continue
+            unit = _unit(node, is_class, language, spec)
+            if unit is not None:
+                units.append(unit)
         return units

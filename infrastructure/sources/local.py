@@ -1,26 +1,23 @@
 """A folder on local disk, git working tree or not."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from domain.entities import Checkout
 from domain.errors import SourceError
+from infrastructure.sources.git import head_commit
 
 
 def git_head(root: Path) -> str | None:
     """HEAD commit of the git work tree at `root`, or None when it is not one."""
     if not (root / ".git").exists():
         return None
-    done = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
+    return head_commit(root)[0]
 
 
 class LocalFetcher:
     def accepts(self, source: str) -> bool:
-        return "://" not in source and not source.startswith(("github:", "git@"))
+        return "://" not in source and not source.startswith(("github:", "github-org:", "github-search:", "git@"))
 
     def fetch(self, source: str, workdir: Path) -> list[Checkout]:
         root = Path(source).expanduser()
@@ -29,4 +26,5 @@ class LocalFetcher:
         if not root.is_dir():
             raise SourceError(f"{source}: not a directory")
         root = root.resolve()
-        return [Checkout(repo=root.name, root=root, commit=git_head(root), origin=source)]
+        commit, date = head_commit(root) if (root / ".git").exists() else (None, None)
+        return [Checkout(repo=root.name, root=root, commit=commit, origin=source, commit_date=date)]

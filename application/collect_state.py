@@ -1,0 +1,52 @@
+"""Resume state of an interrupted collect, kept in the output Storage (local folder or S3).
+
+After every shard: the shard, then the dedup decisions made while filling it (a journal), then
+`state/collect.json` naming how many tasks are done. The state file is the commit point: a run
+killed anywhere restarts from the last one, rewriting any shard written after it.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+
+from domain.errors import StorageError
+from domain.ports import Storage
+
+STATE = "state/collect.json"
+
+
+def journal_key(shard_index: int) -> str:
+    return f"state/journal-{shard_index:05d}.json.gz"
+
+
+def fingerprint(options: dict, sources: list[dict]) -> str:
+    """Identity of a run: same options and same source commits resume, anything else restarts."""
+    blob = json.dumps({"options": options, "sources": sources}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_state(storage: Storage, expected: str) -> dict | None:
+    """The committed state of an interrupted run with the same fingerprint, else None."""
+    if not storage.exists(STATE):
+        return None
+    try:
+        state = json.loads(storage.read_bytes(STATE))
+    except (json.JSONDecodeError, StorageError):
+        return None
+    return state if state.get("fingerprint") == expected else None
+
+
+def load_journal(storage: Storage, shard_index: int) -> list[dict]:
+    return json.loads(gzip.decompress(storage.read_bytes(journal_key(shard_index))))
+
+
+def save_progress(storage: Storage, state: dict, shard_index: int, journal: list[dict]) -> None:
+    """Write the journal of shard `shard_index`, then the state that commits both."""
+    storage.write_bytes(journal_key(shard_index), gzip.compress(json.dumps(journal).encode(), 1))
+    storage.write_bytes(STATE, json.dumps(state, sort_keys=True).encode())
+
+
+def clear_state(storage: Storage) -> None:
+    for key in storage.list("state"):
+        storage.delete(key)

@@ -1,0 +1,43 @@
+"""Python's own parser as the fallback when tree-sitter's grammar falls behind the language.
+
+tree-sitter-python recovers from syntax it does not know (new grammar, odd string nesting) by
+wrapping part of the file in an ERROR node, and definitions inside it are lost. When that
+happens and `ast` parses the file, `ast`'s definitions are used instead.
+"""
+from __future__ import annotations
+
+import ast
+
+from domain.entities import ParsedUnit
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def parse_with_ast(source: bytes) -> list[ParsedUnit] | None:
+    """Classes, functions and methods of `source`, or None when `ast` cannot parse it either."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    lines = source.decode("utf-8", "replace").splitlines(keepends=True)
+    units: list[ParsedUnit] = []
+    _visit(tree, None, lines, units)
+    units.sort(key=lambda u: u.start_line)
+    return units
+
+
+def _visit(node: ast.AST, owner: str | None, lines: list[str], out: list[ParsedUnit]) -> None:
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, _DEFS):
+            _visit(child, owner, lines, out)
+            continue
+        is_class = isinstance(child, ast.ClassDef)
+        first = min([d.lineno for d in child.decorator_list] + [child.lineno])
+        kind = "class" if is_class else ("method" if owner else "function")
+        out.append(ParsedUnit(
+            kind=kind, name=child.name, start_line=child.lineno, end_line=child.end_lineno,
+            content="".join(lines[first - 1:child.end_lineno]).rstrip("\n"),
+            parent=owner if kind == "method" else None,
+            docstring=ast.get_docstring(child, clean=False),
+        ))
+        _visit(child, child.name if is_class else None, lines, out)
