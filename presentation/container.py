@@ -28,10 +28,14 @@ def open_storage(uri: str, **s3_options) -> Storage:
     return LocalStorage(uri)
 
 
-def default_fetchers() -> list[RepositoryFetcher]:
+def default_fetchers(history: int = 0, log: Callable[[str], None] | None = None) -> list[RepositoryFetcher]:
+    """Local folders, git URLs and GitHub (API base from $CODETRAIN_GITHUB_API_URL)."""
+    from infrastructure.sources.git import GitFetcher
+    from infrastructure.sources.github import GitHubFetcher
     from infrastructure.sources.local import LocalFetcher
 
-    return [LocalFetcher()]
+    github = GitHubFetcher(history=history, log=log) if log else GitHubFetcher(history=history)
+    return [github, GitFetcher(history), LocalFetcher()]
 
 
 def default_parser() -> CodeParser:
@@ -54,15 +58,20 @@ class Container:
         if self.storage_for is None:  # read s3_options at call time: the CLI group fills them in
             self.storage_for = lambda uri: open_storage(uri, **self.s3_options)
 
-    def collect(self, request, on_file=lambda path: None):
+    def collect(self, request, progress=lambda done, total: None, log=lambda message: None):
         from application.collect import collect_repositories
-        from infrastructure.parquet_io import write_shard
+        from infrastructure.near_dedup import LSHIndex, MinHasher
+        from infrastructure.parquet_io import iter_collection, write_shard
+        from infrastructure.sources.git import list_commits, read_commit
         from infrastructure.walker import walk_files
 
+        columns = ["id", "kind", "content", "content_hash", "cluster_id"]
         return collect_repositories(
-            request, fetchers=self.fetchers_factory(), parser=self.parser_factory(),
-            storage=self.storage_for(request.output), walk=walk_files, write_shard=write_shard,
-            on_file=on_file,
+            request, fetchers=self.fetchers_factory(history=request.history, log=log),
+            parser=self.parser_factory(), storage=self.storage_for(request.output), walk=walk_files,
+            write_shard=write_shard, sign=MinHasher().sign, near_index=LSHIndex(request.near_threshold),
+            read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),
+            list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
         )
 
     def build_dataset(self, request, input_uri: str, output_uri: str):
