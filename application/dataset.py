@@ -1,97 +1,320 @@
-"""dataset: a collection -> split, tokenized, packed Hugging Face DatasetDict."""
+"""dataset: collections -> leakage-free splits -> tokenized rows -> a Hugging Face DatasetDict.
+
+Steps: read the units of the chosen kinds; drop units containing benchmark problems
+(decontamination); group units by repository (>= 3 repositories) or file, join groups that
+share a near-duplicate cluster, assign whole groups to train/validation/test; drop
+validation/test units that nearly duplicate a training unit; tokenize (a BPE trained on the
+train split, or a given tokenizer) and lay rows out for the task; publish the DatasetDict,
+`tokenizer/`, and `stats.json` last.
+
+Row schema (what a trainer reads, every sequence column is a fixed-length int64 list):
+
+- generation, packed (default): `input_ids`, `labels`, `position_ids` (restart at 0 per
+  document: pass them with no attention mask and `use_cache=False`), no `attention_mask`.
+- generation, `--no-pack`: `input_ids`, `attention_mask`, `labels`.
+- generation with `--recency-half-life`: also `weight` (float32, mean 1) to sample rows by.
+- classification / security: `input_ids`, `attention_mask`, `labels` (int64 class id);
+  security rows also hold `bandit_test_ids` (list of strings: metadata, not a model input).
+  Class names are `stats.json` "label_names" (id order) and "label_map" (name -> id).
+
+In `labels`, -100 marks positions without a target; models shift labels by one internally.
+"""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from application.artifacts import fetch_tree, publish_tree, read_json, write_json
 from application.collect import MANIFEST
-from application.packing import pack_documents, pad_documents
+from application.dataset_cache import FORMAT, cache_key, cached_stats
+from application.dataset_decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
+from application.dataset_rows import build_rows
+from application.dataset_tasks import FIM_TOKENS, SEVERITIES, TASKS, document_text
 from application.splits import SPLITS, split_rows
-from domain.errors import DatasetError
+from domain.errors import DatasetError, StorageError
 from domain.ports import Storage
 
 STATS = "stats.json"
+DEFAULT_KINDS = {"generation": ("file",), "classification": ("file",), "security": ("function", "method")}
+REQUIRED_COLUMNS = ("id", "repo", "path", "language", "kind", "content")
 
 
 @dataclass(frozen=True)
 class DatasetRequest:
+    """Options of `python main.py dataset`; every field changes the output except `num_proc`/`use_cache`."""
+
     task: str = "generation"
-    seq_len: int = 512
+    """generation (causal LM), classification (label from a column) or security (Bandit label)."""
+    seq_len: int = 2048
+    """Tokens per row (packed block, padded row, or classification cut-off)."""
     pack: bool = True
+    """Pack documents into blocks; False pads one document (piece) per row."""
     seed: int = 42
+    """Seed of the split assignment and of the FIM coin flips."""
     ratios: tuple[float, float, float] = (0.9, 0.05, 0.05)
-    tokenizer: str = "train"  # "train" or a tokenizer path / hub name
+    """Shares of units for train, validation and test."""
+    tokenizer: str = "train"
+    """`train` (byte-level BPE on the train split) or a tokenizer folder / hub name."""
     vocab_size: int = 8000
-    kinds: tuple[str, ...] = ("file",)
+    """Vocabulary of a trained tokenizer."""
+    kinds: tuple[str, ...] | None = None
+    """Unit kinds used; None = the task's default (files; functions and methods for security)."""
+    label_field: str = "language"
+    """Column holding the class of a unit (classification)."""
+    header: bool = False
+    """Generation: prefix each document with `# path:` and `# language:` lines."""
+    fim_rate: float = 0.0
+    """Generation: share of documents rewritten prefix/suffix/middle with sentinel tokens."""
+    recency_half_life_days: float | None = None
+    """Generation: weight rows by commit date, halving per this many days of age; None = off."""
+    near_dup_threshold: float = 0.8
+    """Jaccard similarity at which units count as near-duplicates; 0 = no near-dup handling."""
+    decontaminate: tuple[str, ...] = ()
+    """Benchmarks to remove: `humaneval` and/or JSONL files with prompt/canonical_solution."""
+    decontaminate_near: float | None = None
+    """Also drop units whose MinHash similarity to a benchmark problem reaches this; None = exact only."""
+    severity: str = "low"
+    """Security: lowest Bandit severity that makes a unit vulnerable."""
+    bandit_skip: tuple[str, ...] = ("B101",)
+    """Security: Bandit tests ignored (B101 flags every `assert`)."""
+    num_proc: int = 1
+    """Processes for tokenization and Bandit."""
+    use_cache: bool = True
+    """Reuse the dataset already in the output when inputs and options are unchanged."""
+
+    def __post_init__(self):
+        def bad(option: str, value, why: str):
+            raise DatasetError(f"{option} {value}: {why}")
+
+        if self.task not in TASKS:
+            bad("--task", self.task, f"unknown task (choose from {', '.join(TASKS)})")
+        if len(self.ratios) != 3 or min(self.ratios) < 0 or abs(sum(self.ratios) - 1.0) > 1e-6:
+            bad("--split", ",".join(map(str, self.ratios)), "three non-negative ratios summing to 1")
+        if self.ratios[0] <= 0:
+            bad("--split", ",".join(map(str, self.ratios)), "the training share must be above 0")
+        if self.seq_len < 8:
+            bad("--seq-len", self.seq_len, "must be at least 8")
+        if not 0.0 <= self.fim_rate <= 1.0:
+            bad("--fim-rate", self.fim_rate, "must be between 0 and 1")
+        if not 0.0 <= self.near_dup_threshold <= 1.0:
+            bad("--near-dup-threshold", self.near_dup_threshold, "must be between 0 and 1")
+        if self.decontaminate_near is not None and not 0.0 < self.decontaminate_near <= 1.0:
+            bad("--decontaminate-near", self.decontaminate_near, "must be in (0, 1]")
+        if self.recency_half_life_days is not None and self.recency_half_life_days <= 0:
+            bad("--recency-half-life", self.recency_half_life_days, "must be a positive number of days")
+        if self.severity.lower() not in SEVERITIES:
+            bad("--severity", self.severity, f"choose from {', '.join(SEVERITIES)}")
+        if self.num_proc < 1:
+            bad("--num-proc", self.num_proc, "must be at least 1")
+
+    @property
+    def unit_kinds(self) -> tuple[str, ...]:
+        return self.kinds or DEFAULT_KINDS[self.task]
+
+    def cache_options(self) -> dict:
+        options = {k: v for k, v in asdict(self).items() if k not in ("num_proc", "use_cache")}
+        return {**options, "kinds": list(self.unit_kinds)}
+
+
+def parse_list(text: str | None) -> tuple[str, ...]:
+    """`"a, b,,c"` -> ("a", "b", "c")."""
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def parse_ratios(text: str) -> tuple[float, float, float]:
+    """`"0.9,0.05,0.05"` -> (0.9, 0.05, 0.05); DatasetRequest checks they sum to 1."""
+    try:
+        ratios = tuple(float(part) for part in parse_list(text))
+    except ValueError:
+        raise DatasetError(f"--split {text}: expected three numbers such as 0.9,0.05,0.05") from None
+    if len(ratios) != 3:
+        raise DatasetError(f"--split {text}: expected three numbers such as 0.9,0.05,0.05")
+    return ratios
+
+
+@dataclass(frozen=True)
+class DatasetTools:
+    """The adapters `build_dataset` needs; `presentation/container.py` passes the real ones."""
+
+    read_shards: Callable[[list[Path]], list[dict]]
+    near_duplicates: Any  # sign(texts), clusters(signatures, threshold), matches(reference, queries, threshold)
+    train_tokenizer: Callable  # (texts, vocab_size, extra_special_tokens) -> tokenizer
+    load_tokenizer: Callable  # (name_or_path, extra_special_tokens) -> tokenizer
+    tokenize: Callable  # (tokenizer, texts, num_proc) -> list of token id lists
+    tokenizer_fingerprint: Callable[[str], str]
+    load_benchmark: Callable[[str], tuple[str, list[dict], str]]  # spec -> (name, problems, fingerprint)
+    scan_security: Callable  # (sources, num_proc) -> per source: [(test_id, severity)] or None
+    save_dataset_dict: Callable[[dict, Path], dict[str, int]]
 
 
 @dataclass(frozen=True)
 class DatasetResult:
     uri: str
     stats: dict
+    cache_hit: bool = False
+
+
+@dataclass
+class Units:
+    """The units being turned into a dataset, with what was removed along the way."""
+
+    rows: list[dict]
+    signatures: list = field(default_factory=list)
+    removed: dict = field(default_factory=dict)
 
 
 def build_dataset(
-    request: DatasetRequest,
-    *,
-    collection: Storage,
-    output: Storage,
-    read_shards: Callable[[list[Path]], list[dict]],
-    train_tokenizer: Callable,
-    load_tokenizer: Callable,
-    save_dataset_dict: Callable[[dict[str, list[dict]], Path], dict[str, int]],
+    request: DatasetRequest, *, collections: Sequence[Storage], output: Storage, tools: DatasetTools,
+    log: Callable[[str], None] = lambda message: None,
 ) -> DatasetResult:
-    """Split without leakage, tokenize, pack and publish; stats.json is written last."""
-    if request.task != "generation":
-        raise DatasetError(f"--task {request.task}: not supported yet (supported: generation)")
-    if abs(sum(request.ratios) - 1.0) > 1e-6:
-        raise DatasetError(f"--split {request.ratios}: ratios must sum to 1")
+    """Split without leakage, decontaminate, tokenize, lay out and publish; stats.json last."""
+    started = time.time()
+    manifests = [_manifest(c) for c in collections]
+    benchmarks = [benchmark_from_problems(*tools.load_benchmark(spec)) for spec in request.decontaminate]
+    fingerprints = {"benchmarks": {b.name: b.fingerprint for b in benchmarks}}
+    if request.tokenizer != "train":
+        fingerprints["tokenizer"] = tools.tokenizer_fingerprint(request.tokenizer)
+    key = cache_key(manifests, request.cache_options(), fingerprints)
+    if request.use_cache and (stats := cached_stats(output, key, STATS)) is not None:
+        return DatasetResult(uri=output.uri, stats=stats, cache_hit=True)
+
     with tempfile.TemporaryDirectory(prefix="codetrain-dataset-") as tmp:
-        root = fetch_tree(collection, Path(tmp) / "collection", MANIFEST, "collection")
-        manifest = read_json(collection, MANIFEST)
-        rows = [r for r in read_shards([root / s["path"] for s in manifest["shards"]]) if r["kind"] in request.kinds]
-        if not rows:
-            raise DatasetError(f"{collection.uri}: no units of kind {', '.join(request.kinds)}")
-        splits, grouping = split_rows(rows, request.ratios, request.seed)
-        if request.tokenizer == "train":
-            tokenizer = train_tokenizer((r["content"] for r in splits["train"]), request.vocab_size)
-        else:
-            tokenizer = load_tokenizer(request.tokenizer)
-        eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-        blocks, tokens = {}, {}
-        for name in SPLITS:
-            docs = tokenizer([r["content"] for r in splits[name]], add_special_tokens=False)["input_ids"] if splits[name] else []
-            tokens[name] = sum(len(d) + 1 for d in docs)
-            layout = pack_documents(docs, request.seq_len, eos) if request.pack else pad_documents(docs, request.seq_len, eos, pad)
-            blocks[name] = list(layout)
+        units = _read_units(collections, manifests, request, tools, Path(tmp))
+        log(f"units: {len(units.rows)} of kinds {', '.join(request.unit_kinds)}")
+        if request.near_dup_threshold > 0 or request.decontaminate_near:
+            units.signatures = tools.near_duplicates.sign([r["content"] for r in units.rows])
+        _decontaminate(units, benchmarks, request, tools)
+        clusters, cluster_source = _clusters(units, request, tools)
+        indices, grouping = split_rows(units.rows, clusters, request.ratios, request.seed)
+        _drop_near_duplicates_of_train(units, indices, request, tools)
+        splits = {name: [units.rows[i] for i in indices[name]] for name in SPLITS}
+        if not splits["train"]:
+            raise DatasetError("no units left for the training split")
+
+        tokenizer = _tokenizer(splits["train"], request, tools)
+        log(f"tokenizer: {len(tokenizer)} tokens; laying out {request.task} rows")
+        tables, task_stats = build_rows(splits, request, tokenizer, tools)
         staging = Path(tmp) / "out"
-        counts = save_dataset_dict(blocks, staging)
+        counts = tools.save_dataset_dict(tables, staging)
+        if not counts["train"]:
+            raise DatasetError("the training split produced no rows")
         tokenizer.save_pretrained(str(staging / "tokenizer"))
         stats = {
-            "format": "codetrain-dataset/1",
+            "format": FORMAT,
+            "cache_key": key,
             "task": request.task,
-            "collection": {"uri": collection.uri, "sources": manifest.get("sources", [])},
+            "collection": {
+                "uri": collections[0].uri,
+                "uris": [c.uri for c in collections],
+                "sources": [s for m in manifests for s in m.get("sources", [])],
+            },
             "grouping": grouping,
+            "clusters": {"source": cluster_source, "multi_unit": _multi_unit_clusters(clusters)},
             "units": {n: len(splits[n]) for n in SPLITS},
-            "tokens": tokens,
+            "units_by_language": {n: dict(Counter(r["language"] for r in splits[n])) for n in SPLITS},
+            "removed": units.removed,
             "rows": counts,
             "seq_len": request.seq_len,
-            "packed": request.pack,
+            "packed": request.pack and request.task == "generation",
             "vocab_size": len(tokenizer),
-            "eos_token_id": eos,
-            "pad_token_id": pad,
-            "options": {**request.__dict__, "ratios": list(request.ratios), "kinds": list(request.kinds)},
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+            "tokenizer": request.tokenizer,
+            **task_stats,
+            "options": request.cache_options(),
+            "seconds": round(time.time() - started, 2),
         }
-        if not counts["train"]:
-            raise DatasetError(
-                f"{collection.uri}: training split has {tokens['train']} tokens, fewer than one "
-                f"block of --seq-len {request.seq_len}"
-            )
         if output.exists(STATS):
             output.delete(STATS)  # the old dataset stops being complete before it is overwritten
         publish_tree(staging, output)
         write_json(output, STATS, stats)
     return DatasetResult(uri=output.uri, stats=stats)
+
+
+def _manifest(collection: Storage) -> dict:
+    if not collection.exists(MANIFEST):
+        raise StorageError(f"{collection.uri}: no {MANIFEST}; not a complete collection (run `collect` first)")
+    return read_json(collection, MANIFEST)
+
+
+def _read_units(collections, manifests, request: DatasetRequest, tools: DatasetTools, tmp: Path) -> Units:
+    rows: list[dict] = []
+    for number, (collection, manifest) in enumerate(zip(collections, manifests)):
+        root = fetch_tree(collection, tmp / f"collection-{number}", MANIFEST, "collection")
+        for row in tools.read_shards([root / s["path"] for s in manifest["shards"]]):
+            if row.get("kind") not in request.unit_kinds:
+                continue
+            if request.task == "security" and row.get("language") != "python":
+                continue
+            if row.get("cluster_id") is not None:
+                row["cluster_id"] = f"{number}:{row['cluster_id']}"  # ids are per collection
+            rows.append(row)
+    if not rows:
+        what = "Python units" if request.task == "security" else "units"
+        raise DatasetError(f"{collections[0].uri}: no {what} of kind {', '.join(request.unit_kinds)} (see --kinds)")
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+    if missing:
+        raise DatasetError(f"{collections[0].uri}: not a codetrain collection (missing columns {', '.join(missing)})")
+    if request.task == "classification" and request.label_field not in rows[0]:
+        raise DatasetError(f"--label-field {request.label_field}: no such column (have {', '.join(sorted(rows[0]))})")
+    return Units(rows)
+
+
+def _keep(units: Units, keep: Sequence[bool]) -> None:
+    units.rows = [r for r, k in zip(units.rows, keep) if k]
+    if units.signatures:
+        units.signatures = [s for s, k in zip(units.signatures, keep) if k]
+
+
+def _decontaminate(units: Units, benchmarks: list[Benchmark], request: DatasetRequest, tools: DatasetTools) -> None:
+    """Drop units holding a benchmark prompt or solution; count them per benchmark."""
+    if not benchmarks:
+        return
+    index = ContainmentIndex(benchmarks)
+    found: list[str | None] = [index.find(r["content"]) for r in units.rows]
+    if request.decontaminate_near:
+        for benchmark in benchmarks:
+            near = tools.near_duplicates.matches(
+                tools.near_duplicates.sign(benchmark.documents), units.signatures, request.decontaminate_near
+            )
+            found = [f or (benchmark.name if hit else None) for f, hit in zip(found, near)]
+    counts = Counter(f for f in found if f)
+    units.removed["contamination"] = {b.name: counts.get(b.name, 0) for b in benchmarks}
+    _keep(units, [f is None for f in found])
+
+
+def _clusters(units: Units, request: DatasetRequest, tools: DatasetTools) -> tuple[list[str], str]:
+    """Near-duplicate cluster per unit: collect's `cluster_id`, else recomputed with MinHash."""
+    if all(r.get("cluster_id") is not None for r in units.rows):
+        return [r["cluster_id"] for r in units.rows], "collection"
+    if request.near_dup_threshold <= 0:
+        return [f"unit:{r['id']}" for r in units.rows], "none"
+    return tools.near_duplicates.clusters(units.signatures, request.near_dup_threshold), "minhash"
+
+
+def _drop_near_duplicates_of_train(units: Units, indices: dict, request: DatasetRequest, tools: DatasetTools) -> None:
+    """Remove validation/test units that nearly duplicate a training unit (count per split)."""
+    removed = {"validation": 0, "test": 0}
+    if request.near_dup_threshold > 0:
+        train = [units.signatures[i] for i in indices["train"]]
+        for name in removed:
+            hits = tools.near_duplicates.matches(train, [units.signatures[i] for i in indices[name]], request.near_dup_threshold)
+            removed[name] = sum(hits)
+            indices[name] = [i for i, hit in zip(indices[name], hits) if not hit]
+    units.removed["near_duplicates_of_train"] = removed
+
+
+def _multi_unit_clusters(clusters: Sequence[str]) -> int:
+    return sum(1 for n in Counter(clusters).values() if n > 1)
+
+
+def _tokenizer(train_rows: list[dict], request: DatasetRequest, tools: DatasetTools):
+    extra = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
+    if request.tokenizer != "train":
+        return tools.load_tokenizer(request.tokenizer, extra)
+    header = request.header and request.task == "generation"
+    return tools.train_tokenizer((document_text(r, header) for r in train_rows), request.vocab_size, extra)

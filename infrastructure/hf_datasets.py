@@ -1,13 +1,50 @@
-"""Hugging Face `datasets` I/O."""
+"""Hugging Face `datasets` I/O: flat token columns -> Arrow fixed-size lists -> DatasetDict.
+
+Building Arrow arrays from flat lists through numpy is ~10x faster than `Dataset.from_list`
+on row dicts for millions of tokens.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
+_VALUE_TYPES = {"labels": "int64", "weight": "float32", "bandit_test_ids": "list<string>"}
 
-def save_dataset_dict(splits: dict[str, list[dict]], path: Path) -> dict[str, int]:
-    """Save rows per split as a `DatasetDict`; returns the row count of each split."""
+
+def _arrow_type(name: str):
+    import pyarrow as pa
+
+    kind = _VALUE_TYPES.get(name)
+    return {"int64": pa.int64(), "float32": pa.float32(), "list<string>": pa.list_(pa.string())}.get(kind)
+
+
+def split_table(row_len: int, sequences: dict[str, list[int]], values: dict[str, list]):
+    """An Arrow table: each flat sequence column cut into rows of `row_len`, plus per-row values."""
+    import numpy as np
+    import pyarrow as pa
+
+    columns = {
+        name: pa.FixedSizeListArray.from_arrays(pa.array(np.asarray(flat, dtype=np.int64)), row_len)
+        for name, flat in sequences.items()
+    }
+    columns.update({name: pa.array(column, type=_arrow_type(name)) for name, column in values.items()})
+    return pa.table(columns)
+
+
+def save_dataset_dict(splits: dict[str, dict], path: Path) -> dict[str, int]:
+    """Save splits as a `DatasetDict`; returns the row count of each split.
+
+    Args:
+        splits: Split name -> {"row_len": int, "sequences": {column: flat ints},
+            "values": {column: one value per row}}.
+        path: Local folder to write (`datasets.load_from_disk` reads it back).
+    """
     from datasets import Dataset, DatasetDict
+    from datasets.utils.logging import disable_progress_bar
 
-    dataset = DatasetDict({name: Dataset.from_list(rows) for name, rows in splits.items()})
+    disable_progress_bar()
+    dataset = DatasetDict({
+        name: Dataset(split_table(split["row_len"], split["sequences"], split.get("values", {})))
+        for name, split in splits.items()
+    })
     dataset.save_to_disk(str(path))
-    return {name: len(rows) for name, rows in splits.items()}
+    return {name: len(rows) for name, rows in dataset.items()}

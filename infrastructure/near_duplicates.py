@@ -1,0 +1,44 @@
+"""The three near-duplicate questions the dataset verb asks, answered with collect's MinHash
+(`infrastructure/near_dedup.py`): sign units once, then cluster them, or check some against
+others (validation/test against train, units against a benchmark)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from infrastructure.near_dedup import LSHIndex, MinHasher
+
+NUM_PERM = 128  # half of collect's 256: the dataset only re-checks, and signing is its main cost
+_SCOPE = ""  # one namespace: LSHIndex scopes let collect keep kinds apart; here all units compare
+
+
+class NearDuplicates:
+    """MinHash signatures of word 5-grams and LSH lookups at a Jaccard threshold."""
+
+    def __init__(self, num_perm: int = NUM_PERM):
+        self.num_perm = num_perm
+        self._hasher = MinHasher(num_perm=num_perm)
+
+    def sign(self, texts: Sequence[str]) -> list:
+        """One signature per text; None for a text too short to call anything its near-duplicate."""
+        return [self._hasher.signature(text) for text in texts]
+
+    def clusters(self, signatures: Sequence, threshold: float) -> list[str]:
+        """Cluster id per signature: each joins the first earlier one it nearly duplicates."""
+        index = LSHIndex(threshold=threshold, num_perm=self.num_perm)
+        found = []
+        for i, signature in enumerate(signatures):
+            cluster = None if signature is None else index.query(_SCOPE, signature)
+            if cluster is None:
+                cluster = f"mh{i}"
+                if signature is not None:
+                    index.add(_SCOPE, signature, cluster)
+            found.append(cluster)
+        return found
+
+    def matches(self, reference: Sequence, queries: Sequence, threshold: float) -> list[bool]:
+        """For each query signature: does it nearly duplicate some reference signature?"""
+        index = LSHIndex(threshold=threshold, num_perm=self.num_perm)
+        for i, signature in enumerate(reference):
+            if signature is not None:
+                index.add(_SCOPE, signature, str(i))
+        return [s is not None and index.query(_SCOPE, s) is not None for s in queries]
