@@ -114,28 +114,65 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
 
 
 @cli.command()
-@click.option("--input", "-i", "input_uri", required=True, help="Collection folder or URI.")
+@click.option("--input", "-i", "input_uris", required=True, multiple=True,
+              help="Collection folder or URI (repeatable: several collections are merged).")
 @click.option("--output", "-o", required=True, help="Dataset folder or URI.")
-@click.option("--task", type=click.Choice(["generation"]), default="generation", show_default=True,
-              help="What the dataset trains.")
-@click.option("--seq-len", type=click.IntRange(8), default=512, show_default=True, help="Tokens per row.")
+@click.option("--task", type=click.Choice(["generation", "classification", "security"]), default="generation",
+              show_default=True, help="Causal LM, a class from --label-field, or Bandit vulnerable/clean.")
+@click.option("--label-field", default="language", show_default=True, help="Column holding the class (classification).")
+@click.option("--kinds", default=None, metavar="KIND,...",
+              help="Unit kinds to use [default: file; function,method for security].")
+@click.option("--seq-len", type=click.IntRange(8), default=2048, show_default=True, help="Tokens per row.")
 @click.option("--no-pack", is_flag=True, help="Pad one document per row instead of packing.")
+@click.option("--header", is_flag=True, help="Start each generation document with its path and language.")
+@click.option("--fim-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of generation documents rewritten fill-in-the-middle (sentinel tokens).")
+@click.option("--recency-half-life", type=click.FloatRange(0, min_open=True), default=None, metavar="DAYS",
+              help="Add a per-row `weight`: code this many days older than the newest weighs half.")
 @click.option("--tokenizer", default="train", show_default=True,
               help="`train` (byte-level BPE on the training split) or a tokenizer path.")
 @click.option("--vocab-size", type=click.IntRange(300), default=8000, show_default=True,
               help="Vocabulary size when training a tokenizer.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Split seed.")
+@click.option("--split", "ratios", default="0.9,0.05,0.05", show_default=True, metavar="TRAIN,VAL,TEST",
+              help="Shares of units per split.")
+@click.option("--near-dup-threshold", type=click.FloatRange(0, 1), default=0.8, show_default=True,
+              help="MinHash Jaccard for near-duplicates (clusters kept in one split; val/test deduped against train); 0 = off.")
+@click.option("--decontaminate", default="", metavar="humaneval,FILE.jsonl",
+              help="Drop units containing these benchmarks' prompts or solutions.")
+@click.option("--decontaminate-near", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="JACCARD",
+              help="Also drop units this MinHash-similar to a benchmark problem.")
+@click.option("--severity", type=click.Choice(["low", "medium", "high"]), default="low", show_default=True,
+              help="Security: lowest Bandit severity that labels a unit vulnerable.")
+@click.option("--bandit-skip", default="B101", show_default=True, metavar="ID,...",
+              help="Security: Bandit tests to ignore.")
+@click.option("--num-proc", type=click.IntRange(1), default=1, show_default=True,
+              help="Processes for tokenization and Bandit.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Split and FIM seed.")
+@click.option("--no-cache", is_flag=True, help="Rebuild even if the output holds this exact dataset.")
 @click.pass_obj
-def dataset(container, input_uri, output, task, seq_len, no_pack, tokenizer, vocab_size, seed):
-    """Split without leakage, tokenize and pack a collection into a DatasetDict."""
-    from application.dataset import DatasetRequest
+def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no_pack, header, fim_rate,
+            recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
+            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache):
+    """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
+    from application.dataset import DatasetRequest, parse_list, parse_ratios
 
-    request = DatasetRequest(task=task, seq_len=seq_len, pack=not no_pack, tokenizer=tokenizer,
-                             vocab_size=vocab_size, seed=seed)
-    result = run(container.build_dataset, request, input_uri, output)
+    request = run(
+        DatasetRequest, task=task, label_field=label_field, kinds=parse_list(kinds) or None, seq_len=seq_len,
+        pack=not no_pack, header=header, fim_rate=fim_rate, recency_half_life_days=recency_half_life,
+        tokenizer=tokenizer, vocab_size=vocab_size, ratios=run(parse_ratios, ratios),
+        near_dup_threshold=near_dup_threshold, decontaminate=parse_list(decontaminate),
+        decontaminate_near=decontaminate_near, severity=severity, bandit_skip=parse_list(bandit_skip),
+        num_proc=num_proc, seed=seed, use_cache=not no_cache,
+    )
+    result = run(container.build_dataset, request, input_uris, output, log=click.echo)
     stats = result.stats
-    click.echo(f"dataset: {result.uri}")
+    click.echo(f"dataset: {result.uri}" + (" (cache hit: reused, nothing rebuilt)" if result.cache_hit else ""))
     click.echo(f"  rows {stats['rows']}, tokens {stats['tokens']}, split by {stats['grouping']}")
+    click.echo(f"  removed {stats['removed']}")
+    if "packing_efficiency" in stats:
+        click.echo(f"  real-token share {stats['packing_efficiency']}")
+    if "class_balance" in stats:
+        click.echo(f"  class balance {stats['class_balance']}")
 
 
 @cli.command()

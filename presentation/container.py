@@ -74,16 +74,25 @@ class Container:
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
         )
 
-    def build_dataset(self, request, input_uri: str, output_uri: str):
-        from application.dataset import build_dataset
+    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None):
+        from application.dataset import DatasetTools, build_dataset
+        from infrastructure import tokenization
+        from infrastructure.bandit_scan import scan_python
+        from infrastructure.benchmarks import load_benchmark
         from infrastructure.hf_datasets import save_dataset_dict
+        from infrastructure.near_duplicates import NearDuplicates
         from infrastructure.parquet_io import read_shards
-        from infrastructure.tokenization import load_tokenizer, train_bpe_tokenizer
 
+        tools = DatasetTools(
+            read_shards=read_shards, near_duplicates=NearDuplicates(),
+            train_tokenizer=tokenization.train_bpe_tokenizer, load_tokenizer=tokenization.load_tokenizer,
+            tokenize=tokenization.tokenize_texts, tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
+            load_benchmark=load_benchmark, scan_security=scan_python, save_dataset_dict=save_dataset_dict,
+        )
+        uris = [input_uris] if isinstance(input_uris, str) else list(input_uris)
         return build_dataset(
-            request, collection=self.storage_for(input_uri), output=self.storage_for(output_uri),
-            read_shards=read_shards, train_tokenizer=train_bpe_tokenizer,
-            load_tokenizer=load_tokenizer, save_dataset_dict=save_dataset_dict,
+            request, collections=[self.storage_for(u) for u in uris], output=self.storage_for(output_uri),
+            tools=tools, log=log,
         )
 
     def train(self, config, log, resume=None, on_checkpoint=None):
