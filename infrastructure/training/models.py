@@ -112,9 +112,17 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
     return model
 
 
-def save_final(model, tokenizer, folder: Path, merge: bool) -> None:
-    """`final/`: adapter-only (peft) or merged/full weights, plus the tokenizer."""
+def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str]) -> None:
+    """`final/`: adapter-only (peft) or merged/full weights, plus the tokenizer.
+
+    An adapter-only folder has no model config, so a classifier's label names also go to
+    `labels.json` (index = class id) for whoever loads it with peft.
+    """
+    import json
+
     if merge and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
+    if labels:
+        (folder / "labels.json").write_text(json.dumps(labels))

@@ -147,7 +147,7 @@ def cleanup(r: Recipe, summary: dict) -> dict:
         if not summary["interrupted"]:
             final = r.run_dir / "final"
             shutil.rmtree(final, ignore_errors=True)
-            save_final(r.accelerator.unwrap_model(r.model), r.tokenizer, final, r.config.adapter.merge_on_export)
+            save_final(r.accelerator.unwrap_model(r.model), r.tokenizer, final, r.config.adapter.merge_on_export, r.labels)
             summary["final"] = str(final)
         tmp = r.run_dir / ".tmp-summary.json"
         tmp.write_text(json.dumps(summary, indent=2, default=str))

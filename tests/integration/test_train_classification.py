@@ -1,6 +1,7 @@
 """LoRA on the PyPI-shipped all-MiniLM-L6-v2 learns language ID on a real collection."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,12 +38,14 @@ def test_lora_minilm_learns_language_id_well_above_chance(tmp_path):
 
     final = tmp_path / "run" / "final"
     assert (final / "adapter_config.json").exists() and (final / "tokenizer.json").exists()
+    labels = json.loads((final / "labels.json").read_text())
+    assert labels == ["go", "javascript", "python"]
     model = AutoPeftModelForSequenceClassification.from_pretrained(str(final), num_labels=3).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(final))
     code = ["def twice(values):\n    return [v * 2 for v in values if v > 1]\n",
             "function twice(values) {\n  return values.filter(v => v > 1).map(v => v * 2);\n}\n"]
     predicted = model(**tokenizer(code, return_tensors="pt", padding=True)).logits.argmax(-1).tolist()
-    assert [model.config.id2label[i] for i in predicted] == ["python", "javascript"]
+    assert [labels[i] for i in predicted] == ["python", "javascript"]
 
 
 def test_a_dataset_from_another_tokenizer_is_refused_before_training(tmp_path):
