@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-from domain.errors import StorageError
+from domain.errors import StorageError, TrainingError
 from domain.ports import Storage
 
 # infrastructure/training/checkpoints.py seals each checkpoint folder with this record, last.
@@ -94,6 +94,22 @@ def write_json(storage: Storage, key: str, data: dict) -> None:
     storage.write_bytes(key, json.dumps(data, indent=2, sort_keys=True, default=str).encode())
 
 
+def open_run_mirror(output: Storage, run_dir: Path, summary: str, resume: str | None,
+                    log: Callable[[str], None] = print) -> "RunMirror | None":
+    """For a remote `output`: a started RunMirror of `run_dir`, holding the remote run's complete
+    checkpoints when resuming from `latest`/`best`. None when `output` is a local folder."""
+    if output.local_root() is not None:
+        return None
+    mirror = RunMirror(run_dir, output, summary)
+    if resume in ("latest", "best"):
+        fetched = mirror.fetch()
+        if not fetched:
+            raise TrainingError(f"--resume {resume}: no complete checkpoint under {output.uri}/{CHECKPOINTS}")
+        log(f"fetched {len(fetched)} checkpoint(s) from {output.uri}/{CHECKPOINTS} to resume")
+    mirror.start(fresh=resume is None)
+    return mirror
+
+
 class RunMirror:
     """Keeps a remote run prefix equal to a local run folder while training writes into it.
 
@@ -107,10 +123,40 @@ class RunMirror:
         self.summary, self.folder_marker = summary, folder_marker
         self.known: dict[str, tuple[int, int]] = {}  # key -> (size, mtime_ns) when last in sync
 
-    def start(self) -> None:
-        """The remote run stops being complete before anything in it changes."""
+    def start(self, fresh: bool) -> None:
+        """The remote run stops being complete before anything in it changes. A `fresh` run also
+        drops the old run's checkpoints and final model, as the trainer does in a local folder."""
         if self.storage.exists(self.summary):
             self.storage.delete(self.summary)
+        if fresh:
+            for folder in (CHECKPOINTS, "final"):
+                self.storage.delete(folder)
+
+    def hook(self, also: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+        """An `on_checkpoint` callback: mirror the run, then call `also` if given."""
+        def on_checkpoint(folder: Path) -> None:
+            self.sync()
+            if also is not None:
+                also(folder)
+        return on_checkpoint
+
+    def finish(self, summary: dict) -> dict:
+        """Point the summary's local paths at the remote run, then upload the rest, summary last.
+
+        Returns the summary with remote paths.
+        """
+        local = str(self.local_dir)
+        remote = {k: self.storage.uri + v[len(local):] if isinstance(v, str) and v.startswith(local) else v
+                  for k, v in summary.items()}
+        path = self.local_dir / self.summary
+        if path.exists():  # the trainer wrote it with local paths; the published copy names remote ones
+            written = json.loads(path.read_text())
+            written.update({k: v for k, v in remote.items() if k in written and isinstance(v, str)})
+            tmp = path.with_name(f".tmp-{path.name}")
+            tmp.write_text(json.dumps(written, indent=2, default=str))
+            tmp.replace(path)
+        self.sync(final=True)
+        return remote
 
     def fetch(self) -> list[str]:
         """Download the remote run (complete checkpoints only, no summary) to resume from it.

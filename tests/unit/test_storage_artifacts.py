@@ -1,12 +1,14 @@
 """Publishing order and run mirroring, checked on a fake storage that records what happened."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
-from application.artifacts import (RunMirror, complete_folders, fetch_tree, markers_last, publish_tree)
-from domain.errors import StorageError
+from application.artifacts import (RunMirror, complete_folders, fetch_tree, markers_last, open_run_mirror,
+                                   publish_tree)
+from domain.errors import StorageError, TrainingError
 
 
 class FakeStorage:
@@ -80,9 +82,11 @@ def test_run_mirror_uploads_checkpoints_marker_last_and_deletes_pruned_ones_mark
     storage = FakeStorage()
     storage.write_bytes("summary.json", b"old run")
     storage.write_bytes("unrelated.txt", b"not ours")
+    storage.write_bytes("checkpoints/step-000009/checkpoint.json", b"{}")  # an older run's
     mirror = RunMirror(tmp_path, storage, summary="summary.json")
-    mirror.start()
+    mirror.start(fresh=True)
     assert not storage.exists("summary.json")  # the old run stops being complete first
+    assert storage.list("checkpoints") == []  # a fresh run does not rank against an old run
 
     write(tmp_path, {"metrics.jsonl": "1\n", "checkpoints/step-000002/model.bin": "w2",
                      "checkpoints/step-000002/checkpoint.json": "{}", "checkpoints/.tmp-step-000004/model.bin": "half"})
@@ -126,3 +130,24 @@ def test_run_mirror_fetches_only_complete_checkpoints_and_does_not_resend_them(t
     storage.events.clear()
     assert mirror.sync() == (1, 0)
     assert storage.events == [("put", "metrics.jsonl")]  # fetched checkpoints are not sent back
+
+
+def test_finish_publishes_a_summary_that_names_remote_paths_last(tmp_path):
+    storage = FakeStorage()
+    mirror = RunMirror(tmp_path, storage, summary="summary.json")
+    summary = {"steps": 4, "checkpoint": str(tmp_path / "checkpoints/step-000004"), "final": str(tmp_path / "final")}
+    write(tmp_path, {"final/model.bin": "f", "summary.json": json.dumps(summary)})
+    remote = mirror.finish(summary)
+    assert remote["final"] == "fake://store/final" and remote["checkpoint"] == "fake://store/checkpoints/step-000004"
+    assert json.loads(storage.read_bytes("summary.json"))["final"] == "fake://store/final"
+    assert storage.events[-1] == ("put", "summary.json")
+
+
+def test_open_run_mirror_only_for_remote_outputs_and_resume_needs_a_remote_checkpoint(tmp_path):
+    from infrastructure.storage.local import LocalStorage
+
+    assert open_run_mirror(LocalStorage(tmp_path), tmp_path, "summary.json", resume="latest") is None
+    storage = FakeStorage()
+    storage.write_bytes("checkpoints/step-000004/model.bin", b"no record: incomplete")
+    with pytest.raises(TrainingError, match="--resume latest: no complete checkpoint under fake://store/checkpoints"):
+        open_run_mirror(storage, tmp_path / "run", "summary.json", resume="latest")
