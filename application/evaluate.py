@@ -213,10 +213,26 @@ class DatasetEvalRequest:
     batch_size: int = 8
 
 
+def output_location(run: str | None, output: str | None) -> str:
+    """Where evaluation results go: `--output`, else the run's `eval/` folder."""
+    if output:
+        return output
+    if not run:
+        raise EvaluationError("--output is needed when there is no --run to write into")
+    return f"{run.rstrip('/')}/eval"
+
+
+def benchmark_label(request: BenchmarkRequest) -> str:
+    """Folder name for a benchmark's results: `humaneval`, `humaneval-oracle`, `mybench`..."""
+    name = request.benchmark.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".gz").removesuffix(".jsonl")
+    return f"{name}-oracle" if request.oracle else name
+
+
 def evaluate_dataset(
     request: DatasetEvalRequest,
     *,
     stats: dict,
+    model_task: str,
     perplexity: Callable[[str, int | None, int], dict],
     predict: Callable[[str, int | None, int], tuple[list[int], list[int]]],
     output: Storage,
@@ -225,11 +241,16 @@ def evaluate_dataset(
 ) -> dict:
     """Perplexity for a causal-LM dataset; accuracy/P/R/F1/confusion for a classification one."""
     task = stats.get("task", "generation")
-    if task in ("classification", "security"):
+    classify = task in ("classification", "security")
+    if classify != (model_task == "sequence-classification"):
+        raise EvaluationError(f"a {model_task} model cannot be evaluated on a {task!r} dataset")
+    if classify:
         label_map = stats.get("label_map")
         if not label_map:
             raise EvaluationError(f"dataset task {task!r} but stats.json has no label_map")
-        labels = [name for name, _ in sorted(label_map.items(), key=lambda item: item[1])]
+        # {name: id} from the dataset verb, or a list of names in id order
+        labels = ([name for name, _ in sorted(label_map.items(), key=lambda item: item[1])]
+                  if isinstance(label_map, dict) else [str(name) for name in label_map])
         y_true, y_pred = predict(request.split, request.max_batches, request.batch_size)
         metrics = classification_metrics(y_true, y_pred, labels)
     else:

@@ -119,11 +119,29 @@ def test_bad_requests_are_user_errors(kwargs, message):
 
 def test_dataset_eval_picks_metrics_by_task():
     storage = MemoryStorage()
-    ppl = evaluate_dataset(DatasetEvalRequest(), stats={"task": "generation"},
+    ppl = evaluate_dataset(DatasetEvalRequest(), stats={"task": "generation"}, model_task="causal-lm",
                            perplexity=lambda split, mb, bs: {"loss": 2.0, "tokens": 10},
                            predict=None, output=storage)
     assert ppl["perplexity"] == pytest.approx(7.389056, rel=1e-6)
     cls = evaluate_dataset(DatasetEvalRequest(), stats={"task": "security", "label_map": {"safe": 0, "vuln": 1}},
+                           model_task="sequence-classification",
                            perplexity=None, predict=lambda split, mb, bs: ([0, 1, 1], [0, 1, 0]), output=storage)
     assert cls["labels"] == ["safe", "vuln"] and cls["accuracy"] == pytest.approx(2 / 3)
     assert json.loads(storage.objects["dataset_eval.json"])["confusion_matrix"] == [[1, 0], [1, 1]]
+
+
+def test_dataset_eval_refuses_a_model_of_the_other_kind():
+    with pytest.raises(EvaluationError, match="causal-lm model cannot be evaluated on a 'classification'"):
+        evaluate_dataset(DatasetEvalRequest(), stats={"task": "classification", "label_map": ["a", "b"]},
+                         model_task="causal-lm", perplexity=None, predict=None, output=MemoryStorage())
+
+
+def test_output_and_label_names():
+    from application.evaluate import benchmark_label, output_location
+
+    assert output_location("s3://b/runs/r1/", None) == "s3://b/runs/r1/eval"
+    assert output_location(None, "out") == "out"
+    with pytest.raises(EvaluationError, match="--output"):
+        output_location(None, None)
+    assert benchmark_label(BenchmarkRequest(oracle=True)) == "humaneval-oracle"
+    assert benchmark_label(BenchmarkRequest(benchmark="/x/my-bench.jsonl.gz")) == "my-bench"

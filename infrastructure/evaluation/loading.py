@@ -1,0 +1,65 @@
+"""Loading what a run produced: a full model folder, or a peft adapter over its base."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from domain.errors import EvaluationError
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
+
+
+def is_adapter(folder: Path) -> bool:
+    """True for an adapter-only folder (peft's `adapter_config.json`, no full weights)."""
+    return (Path(folder) / "adapter_config.json").is_file()
+
+
+def model_task(folder: Path) -> str:
+    """`causal-lm` or `sequence-classification`, read from the folder's configs."""
+    folder = Path(folder)
+    if is_adapter(folder):
+        task = json.loads((folder / "adapter_config.json").read_text()).get("task_type")
+        return "sequence-classification" if task == "SEQ_CLS" else "causal-lm"
+    config = folder / "config.json"
+    if not config.is_file():
+        raise EvaluationError(f"{folder}: no config.json or adapter_config.json; not a model folder")
+    architectures = json.loads(config.read_text()).get("architectures") or [""]
+    return "sequence-classification" if architectures[0].endswith("ForSequenceClassification") else "causal-lm"
+
+
+def load_model(folder: Path, task: str | None = None):
+    """The model in `folder` in fp32 eval mode; an adapter folder is loaded over its base."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    folder = Path(folder)
+    task = task or model_task(folder)
+    try:
+        if is_adapter(folder):
+            from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification
+
+            cls = AutoPeftModelForSequenceClassification if task == "sequence-classification" else AutoPeftModelForCausalLM
+        else:
+            cls = AutoModelForSequenceClassification if task == "sequence-classification" else AutoModelForCausalLM
+        model = cls.from_pretrained(str(folder), dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise EvaluationError(f"{folder}: cannot load the model ({str(exc).splitlines()[0]})") from None
+    return model.eval()
+
+
+def load_tokenizer(*candidates: Path | None):
+    """The first of `candidates` (model folder, dataset tokenizer/, base model) holding a tokenizer."""
+    from transformers import AutoTokenizer
+
+    for folder in candidates:
+        if folder is not None and any((Path(folder) / name).is_file() for name in TOKENIZER_FILES):
+            tokenizer = AutoTokenizer.from_pretrained(str(folder))
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            return tokenizer
+    raise EvaluationError(f"no tokenizer in {', '.join(str(c) for c in candidates if c)}")
+
+
+def adapter_base(folder: Path) -> str | None:
+    """The base model an adapter folder was trained on, as recorded by peft."""
+    return json.loads((Path(folder) / "adapter_config.json").read_text()).get("base_model_name_or_path")
