@@ -103,6 +103,8 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=m.gradient_checkpointing)
     elif m.gradient_checkpointing:
         model.gradient_checkpointing_enable()
+        if a.type == "lora":
+            model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks still need grads
     if a.type == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
 

@@ -39,7 +39,6 @@ class Recipe:
     tracker: MetricsTracker
     early: EarlyStopping
     plateau: PlateauCuts
-    stats: dict
     step: int = 0
     position: DataPosition = field(default_factory=DataPosition)
     before: dict | None = None
@@ -59,7 +58,8 @@ def _check_device(config: TrainConfig) -> None:
                             "use bf16 or no on CPU")
 
 
-def _read_stats(config: TrainConfig, dataset_dir: Path) -> tuple[dict, list[str]]:
+def _read_labels(config: TrainConfig, dataset_dir: Path) -> list[str]:
+    """Class names for a classifier (empty for a causal LM); refuse a dataset of the wrong task."""
     stats = json.loads((dataset_dir / "stats.json").read_text())
     task = stats.get("task", "generation")
     if config.model.task == "causal-lm" and task != "generation":
@@ -70,7 +70,7 @@ def _read_stats(config: TrainConfig, dataset_dir: Path) -> tuple[dict, list[str]
         if len(labels) < 2:
             raise TrainingError(f"model.task=sequence-classification needs a dataset with a label_map "
                                 f"of 2+ labels; {dataset_dir} has task {task!r}")
-    return stats, labels
+    return labels
 
 
 def lr_factor(step: int, warmup: int, total: int, shape: str, plateau: PlateauCuts) -> float:
@@ -101,7 +101,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     _check_device(config)
     hf_logging.disable_progress_bar()  # save_pretrained's per-shard bars would flood the log
     check_sinks(config.tracking.tensorboard, config.tracking.mlflow)
-    stats, labels = _read_stats(config, dataset_dir)
+    labels = _read_labels(config, dataset_dir)
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     # accelerate keeps its settings in a process-wide singleton; a second run in the same process
@@ -145,7 +145,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     tracker = _tracker(config, run_dir, state["step"] if state else None) if accelerator.is_main_process else None
     recipe = Recipe(config, run_dir, main_log, accelerator, model, tokenizer, optimizer, scheduler, batches,
                     eval_split, labels, max_steps, checkpoints, tracker,
-                    EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau, stats)
+                    EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau)
     if state:
         _restore(recipe, state)
     return recipe

@@ -83,3 +83,13 @@ def test_padded_rows_with_attention_mask_train(tmp_path):
     config = tiny_config(padded, tmp_path / "run", training={"max_steps": 6})
     summary = train(config, tmp_path / "run")
     assert summary["eval_loss_after"] < summary["eval_loss_before"]
+
+
+def test_lora_with_gradient_checkpointing_trains_only_the_adapter(dataset, tmp_path):
+    config = tiny_config(dataset, tmp_path, model={"gradient_checkpointing": True},
+                         adapter={"type": "lora", "r": 4, "alpha": 8, "dropout": 0.0},
+                         training={"max_steps": 4, "lr": 0.02})
+    summary = train(config, tmp_path)
+    assert summary["parameters"]["trainable"] < summary["parameters"]["total"] / 4
+    assert all(row["grad_norm"] > 0 for row in read_metrics(tmp_path) if "grad_norm" in row)
+    assert (tmp_path / "final" / "adapter_model.safetensors").exists()
