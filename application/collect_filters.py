@@ -58,11 +58,11 @@ class FilterConfig:
 
 
 def dir_skip_reason(name: str) -> str | None:
-    """`vendored` for dependency/build folders, `ignored` for VCS internals, else None."""
+    """`vendored_dir` for dependency/build folders, `ignored` for VCS internals, else None."""
     if name in IGNORED_DIRS:
         return "ignored"
     if name in VENDORED_DIRS:
-        return "vendored"
+        return "vendored_dir"
     return None
 
 

@@ -20,15 +20,16 @@ def walk_files(
 ) -> Iterator[Path]:
     """Yield regular files under `root` in sorted order, never outside it.
 
-    A symlink (file or folder) is followed only when its target stays inside `root`; one that
-    points outside is reported to `on_skip` as `symlink_outside`. Folder symlinks inside the
-    repository are not descended (their targets are walked anyway), so nothing is read twice and
-    no link cycle can trap the walk. Folders for which `skip_dir` gives a reason are pruned and
-    reported, except `ignored` ones (`.git` internals), which are pruned silently.
+    Symlinks are never followed: one pointing outside `root` is reported as `symlink_outside`
+    (it could expose any file of the machine); a file link inside is reported as
+    `symlink_inside` (its target is walked at its real path, so nothing is read twice) and a
+    folder link inside is pruned silently, so no link cycle can trap the walk. Folders for which
+    `skip_dir` gives a reason are pruned and reported, except `ignored` ones (`.git`
+    internals), which are pruned silently.
 
     Args:
         root: Repository folder.
-        skip_dir: Folder name -> reason to prune it (`vendored`, `ignored`) or None.
+        skip_dir: Folder name -> reason to prune it (`vendored_dir`, `ignored`) or None.
         on_skip: Called with (reason, repository-relative path) for each pruned entry.
     """
     root = Path(root).resolve()
@@ -48,16 +49,11 @@ def walk_files(
         for name in sorted(filenames):
             path = here / name
             if path.is_symlink():
-                if not _inside(root, path):
-                    on_skip("symlink_outside", path.relative_to(root).as_posix())
-                    continue
-                target = path.resolve()
-                if _VCS & set(target.relative_to(root).parts):
-                    on_skip("symlink_into_vcs", path.relative_to(root).as_posix())
-                    continue
-                if not target.is_file():
-                    continue
-            elif not path.is_file():
+                # outside: never read; inside: the target is collected at its own path anyway
+                rel = path.relative_to(root).as_posix()
+                on_skip("symlink_outside" if not _inside(root, path) else "symlink_inside", rel)
+                continue
+            if not path.is_file():
                 continue  # sockets, fifos, devices
             yield path
 

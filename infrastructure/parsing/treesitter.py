@@ -178,7 +178,14 @@ def _unit(node: ts.Node, is_class: bool, language: str, spec: LanguageSpec) -> P
 
 
 class TreeSitterParser:
-    """Cuts source files into class, function and method units with tree-sitter."""
+    """Cuts source files into class, function and method units with tree-sitter.
+
+    Attributes:
+        ast_fallbacks: Python files this instance handed to `ast` (tree-sitter had an error).
+    """
+
+    def __init__(self):
+        self.ast_fallbacks = 0
 
     def language_for(self, path: str, head: bytes = b"") -> str | None:
         return languages.language_for(path, head)
@@ -191,6 +198,7 @@ class TreeSitterParser:
 
             units = parse_with_ast(source)
             if units is not None:
+                self.ast_fallbacks += 1
                 return units
         spec = SPECS[language]
         captures = ts.QueryCursor(query).captures(tree.root_node)
