@@ -65,15 +65,17 @@ class CutProxy:
     reset and the port refuses new ones, while the upstream server keeps its state. `cut_on`
     cuts automatically as soon as the client sends those bytes (e.g. b"partNumber=2"), after
     calling `on_cut` (e.g. to kill the server too). `corrupt` ("upload" or "download") flips one
-    byte in the middle of the first large packet going that way, as a bad link would."""
+    byte in the middle of the first large packet going that way, as a bad link would. The first
+    `throttle` connections get `503 SlowDown`, as S3 answers a client that goes too fast."""
 
     def __init__(self, upstream_port: int, cut_on: bytes | None = None, port: int | None = None,
-                 on_cut=None, corrupt: str | None = None):
+                 on_cut=None, corrupt: str | None = None, throttle: int = 0):
         self.upstream_port = upstream_port
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.cut_on, self.on_cut, self.corrupt = cut_on, on_cut, corrupt
         self.corrupted = threading.Event()
+        self.throttle, self.throttled = throttle, 0
         self.was_cut = threading.Event()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -111,6 +113,10 @@ class CutProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # cut
+            if self.throttled < self.throttle:
+                self.throttled += 1
+                threading.Thread(target=self._slow_down, args=(client,), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             except OSError:
@@ -123,6 +129,16 @@ class CutProxy:
                 self._sockets |= {client, upstream}
             threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    @staticmethod
+    def _slow_down(client: socket.socket) -> None:
+        with client:
+            request = b""
+            while b"\r\n\r\n" not in request and (data := client.recv(65536)):
+                request += data
+            body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+            client.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+                           b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 
     def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         tail = b""

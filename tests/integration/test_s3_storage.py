@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from domain.errors import StorageError
+from infrastructure.storage.providers import S3Settings
 from infrastructure.storage.s3 import MB, S3Storage, local_etag
 from tests.s3_server import FAKE_KEY_ID, FAKE_SECRET, CutProxy, free_port, s3_client, wait_for_port
 
@@ -128,3 +129,41 @@ def test_access_denied_and_unknown_keys_are_one_line_without_the_keys(iam_enforc
     with pytest.raises(StorageError) as unknown:
         S3Storage("s3://locked/ds").write_bytes("stats.json", b"{}")
     assert "does not know this access key" in assert_one_line_naming(unknown.value, "s3://locked/ds/stats.json")
+
+
+def test_throttling_is_retried_by_botocore_with_backoff(s3_env, moto_server, monkeypatch):
+    proxy = CutProxy(moto_server.port, throttle=2).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)
+    try:
+        S3Storage(f"s3://{s3_env}/t", settings=S3Settings(max_attempts=3)).write_bytes("a.json", b"{}")
+        assert proxy.throttled == 2  # two 503 SlowDown answers, then the third attempt went through
+        assert s3_client(moto_server.endpoint).get_object(Bucket=s3_env, Key="t/a.json")["Body"].read() == b"{}"
+
+        proxy.throttle, proxy.throttled = 5, 0
+        with pytest.raises(StorageError) as error:  # AWS_MAX_ATTEMPTS=2 from s3_env
+            S3Storage(f"s3://{s3_env}/t").write_bytes("b.json", b"{}")
+        assert proxy.throttled == 2
+        assert "kept throttling" in assert_one_line_naming(error.value, f"s3://{s3_env}/t/b.json")
+    finally:
+        proxy.cut()
+
+
+def test_profile_files_and_the_generic_endpoint_variable_are_honoured(s3_env, moto_server, tmp_path, monkeypatch):
+    """Credentials and endpoint from a named profile in ~/.aws-style files, nothing in the env."""
+    (tmp_path / "config").write_text(f"[profile ci]\nregion = us-east-1\nendpoint_url = {moto_server.endpoint}\n")
+    (tmp_path / "credentials").write_text(
+        f"[ci]\naws_access_key_id = {FAKE_KEY_ID}\naws_secret_access_key = {FAKE_SECRET}\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_PROFILE", "ci")
+    S3Storage(f"s3://{s3_env}/p").write_bytes("from-profile.json", b"{}")
+
+    monkeypatch.delenv("AWS_PROFILE")
+    with pytest.raises(StorageError, match="no usable credentials"):
+        S3Storage(f"s3://{s3_env}/p").exists("from-profile.json")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)  # the all-services variable
+    assert S3Storage(f"s3://{s3_env}/p").list() == ["from-profile.json"]
