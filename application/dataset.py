@@ -116,8 +116,9 @@ class DatasetRequest:
         return self.kinds or DEFAULT_KINDS[self.task]
 
     def cache_options(self) -> dict:
-        options = {k: v for k, v in asdict(self).items() if k not in ("num_proc", "use_cache")}
-        return {**options, "kinds": list(self.unit_kinds)}
+        options = {k: list(v) if isinstance(v, tuple) else v
+                   for k, v in asdict(self).items() if k not in ("num_proc", "use_cache")}
+        return {**options, "kinds": list(self.unit_kinds)}  # JSON-shaped: equal after a round trip
 
 
 def parse_list(text: str | None) -> tuple[str, ...]:

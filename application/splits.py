@@ -58,12 +58,12 @@ def assign_groups(sizes: dict[str, int], ratios: Sequence[float], seed: int) -> 
         assignment[group] = "train" if middle < bounds[0] else "validation" if middle < bounds[1] else "test"
         running += sizes[group]
     if len(order) >= 3:
-        used = Counter(assignment.values())
-        for split, group in (("test", order[-1]), ("validation", order[-2])):
-            if not used[split] and ratios[SPLITS.index(split)] > 0 and used[assignment[group]] > 1:
-                used[assignment[group]] -= 1
-                assignment[group] = split
-                used[split] += 1
+        for split in ("test", "validation"):
+            if ratios[SPLITS.index(split)] > 0 and split not in assignment.values():
+                sizes_by_split = Counter(assignment.values())
+                # the last group (in seeded order) whose split keeps another group after giving it up
+                donor = next(g for g in reversed(order) if sizes_by_split[assignment[g]] > 1)
+                assignment[donor] = split
     return assignment
 
 

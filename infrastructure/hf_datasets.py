@@ -46,5 +46,6 @@ def save_dataset_dict(splits: dict[str, dict], path: Path) -> dict[str, int]:
         name: Dataset(split_table(split["row_len"], split["sequences"], split.get("values", {})))
         for name, split in splits.items()
     })
-    dataset.save_to_disk(str(path))
+    # One shard per split at least: datasets writes none for an empty split, then cannot load it.
+    dataset.save_to_disk(str(path), num_shards={name: max(1, len(rows) // 100_000) for name, rows in dataset.items()})
     return {name: len(rows) for name, rows in dataset.items()}

@@ -76,3 +76,11 @@ def test_ratios_are_followed_in_units():
     shares = {name: len(splits[name]) / len(rows) for name in SPLITS}
     assert abs(shares["train"] - 0.8) < 0.02 and abs(shares["validation"] - 0.1) < 0.02
     assert Counter(len(s) for s in owners(rows, splits, lambda r: (r["repo"], r["path"])).values()) == {1: 1000}
+
+
+def test_every_split_gets_a_group_when_there_are_three_or_more():
+    rows = units(repos=5, files=1, per_file=5)
+    for seed in range(40):
+        splits, _ = split_rows(rows, [r["id"] for r in rows], (0.9, 0.05, 0.05), seed=seed)
+        assert all(splits[name] for name in SPLITS), seed
+        assert len(splits["train"]) >= 5
