@@ -99,7 +99,7 @@ class GitHubClient:
     def pages(self, path: str, params: dict, limit: int | None = None) -> Iterator[dict]:
         """Items of a paginated listing, following `Link: <...>; rel="next"` headers."""
         url, sent = path, 0
-        while url:
+        while url and (limit is None or sent < limit):
             status, body, headers = self.get(url, params)
             if status != 200:
                 raise SourceError(f"GitHub API {path}: {_SKIPPED.get(status, f'HTTP {status}')}")
@@ -143,11 +143,12 @@ class GitHubFetcher:
         elif kind == "github-org":
             repos = self.client.pages(f"/orgs/{value}/repos", {"per_page": 100, "type": "public"})
         else:
-            repos = self._search(value)
+            repos = self.search(value)
         for repo in repos:
             yield self._clone(repo, workdir)
 
-    def _search(self, query: str) -> Iterator[dict]:
+    def search(self, query: str) -> Iterator[dict]:
+        """Repositories matching `query`: at most 1,000, the search API's own cap (said aloud)."""
         status, first, _ = self.client.get("/search/repositories", {"q": query, "per_page": 1})
         total = first.get("total_count", 0) if status == 200 and isinstance(first, dict) else 0
         if total > SEARCH_CAP:
