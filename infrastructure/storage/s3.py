@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Iterator
 
 import boto3
-import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError,
+                                 ProfileNotFound)
 from s3transfer.exceptions import RetriesExceededError
 
 from domain.errors import StorageError
@@ -53,20 +53,25 @@ def make_client(settings: S3Settings | None = None):
     """An S3 client for the provider preset; credentials and unset options from boto3's chain."""
     settings = settings or S3Settings()
     options = resolve(settings)
-    # Upgrade botocore's "legacy" default to "standard" (exponential backoff with jitter on
-    # throttling, 5xx and connection errors), unless the user's env/profile chose a mode.
-    configured = botocore.session.get_session().get_config_variable("retry_mode")
-    retries = {"mode": settings.retry_mode or (configured if configured != "legacy" else "standard")}
-    if settings.max_attempts:
-        retries["total_max_attempts"] = settings.max_attempts
     checksums = "when_supported" if options.aws_checksums else "when_required"
-    config = Config(
-        retries=retries, connect_timeout=10, read_timeout=60, tcp_keepalive=True,
-        s3={"addressing_style": "path"} if options.path_style else None,
-        request_checksum_calculation=checksums, response_checksum_validation=checksums,
-    )
-    client = boto3.session.Session().client(
-        "s3", endpoint_url=options.endpoint_url, region_name=options.region, config=config)
+    try:
+        session = boto3.session.Session()
+        # Upgrade botocore's "legacy" default to "standard" (exponential backoff with jitter on
+        # throttling, 5xx and connection errors), unless the user's env/profile chose a mode.
+        configured = session._session.get_config_variable("retry_mode")
+        retries = {"mode": settings.retry_mode or (configured if configured != "legacy" else "standard")}
+        if settings.max_attempts:
+            retries["total_max_attempts"] = settings.max_attempts
+        config = Config(
+            retries=retries, connect_timeout=10, read_timeout=60, tcp_keepalive=True,
+            s3={"addressing_style": "path"} if options.path_style else None,
+            request_checksum_calculation=checksums, response_checksum_validation=checksums,
+        )
+        client = session.client("s3", endpoint_url=options.endpoint_url, region_name=options.region, config=config)
+    except ProfileNotFound as exc:
+        raise StorageError(f"AWS profile {exc.kwargs.get('profile')!r} not found in the AWS config files") from None
+    except BotoCoreError as exc:
+        raise StorageError(f"cannot set up the S3 client ({type(exc).__name__})") from None
     if options.needs_endpoint and "amazonaws.com" in client.meta.endpoint_url:
         raise StorageError(
             f"--s3-provider {settings.provider} needs --s3-endpoint-url (or AWS_ENDPOINT_URL_S3)")
@@ -95,6 +100,7 @@ class S3Storage:
         self._client = client or make_client(settings)
         self._transfer = transfer
         self._bucket_checked = False
+        self._writing = False  # set by the first write, which clears stale multipart uploads
 
     # ---- the Storage port -------------------------------------------------------------------
 
@@ -123,6 +129,7 @@ class S3Storage:
     def write_bytes(self, key: str, data: bytes) -> None:
         digest = hashlib.md5(data)
         with self._errors("write", key):
+            self._before_first_write()
             # Content-MD5 makes the server reject a body corrupted in transit (every provider).
             self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
                                     ContentMD5=base64.b64encode(digest.digest()).decode())
@@ -132,8 +139,7 @@ class S3Storage:
         size = local_path.stat().st_size
         full = self._key(key)
         with self._errors("upload", key):
-            if size >= self._transfer.multipart_threshold:
-                self._abort_uploads(full, exact=True)  # parts left by an interrupted earlier run
+            self._before_first_write()
             try:
                 self._client.upload_file(str(local_path), self.bucket, full, Config=self._transfer)
             except BaseException:
@@ -218,6 +224,13 @@ class S3Storage:
             raise self._error("open bucket", self._where(key), exc) from None
         self._bucket_checked = True
 
+    def _before_first_write(self) -> None:
+        """A verb owns its output prefix: multipart uploads left open there by an interrupted
+        earlier run (its abort could not reach the endpoint) are aborted before writing again."""
+        if not self._writing:
+            self._abort_uploads(f"{self.prefix}/" if self.prefix else "", exact=False)
+            self._writing = True
+
     def _abort_uploads(self, full: str, exact: bool) -> int:
         pages = self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=full)
         uploads = [u for p in pages for u in p.get("Uploads", []) if not exact or u["Key"] == full]
@@ -229,7 +242,7 @@ class S3Storage:
         try:
             self._abort_uploads(full, exact=True)
         except (BotoCoreError, ClientError):
-            pass  # the endpoint is down: the next upload of this key aborts them (see upload_file)
+            self._writing = False  # the endpoint is down: the next write tries again
 
     def _verify(self, key: str, head: dict, local_path: Path, size: int) -> None:
         """Size always; the ETag too when it is an MD5 (or MD5 of part MD5s) we can recompute."""

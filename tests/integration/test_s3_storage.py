@@ -167,3 +167,15 @@ def test_profile_files_and_the_generic_endpoint_variable_are_honoured(s3_env, mo
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)  # the all-services variable
     assert S3Storage(f"s3://{s3_env}/p").list() == ["from-profile.json"]
+
+
+def test_first_write_aborts_uploads_left_open_under_its_prefix_only(s3_env, moto_server):
+    client = s3_client(moto_server.endpoint)
+    for key in ("coll/data/part-00003.parquet", "coll2/data/part-00000.parquet"):
+        upload = client.create_multipart_upload(Bucket=s3_env, Key=key)
+        client.upload_part(Bucket=s3_env, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 1024)
+    storage = S3Storage(f"s3://{s3_env}/coll")
+    assert storage.incomplete_uploads() == ["data/part-00003.parquet"]
+    storage.write_bytes("state/collect.json", b"{}")  # a different key: cleaned up all the same
+    assert storage.incomplete_uploads() == []
+    assert S3Storage(f"s3://{s3_env}/coll2").incomplete_uploads() == ["data/part-00000.parquet"]  # not ours
