@@ -1,0 +1,86 @@
+"""MinHash, the LSH index and the keep/drop decisions, on texts made in the test."""
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from application.collect_dedup import Deduplicator
+from infrastructure.near_dedup import LSHIndex, MinHasher, optimal_bands
+
+BASE = "\n".join(f"def handler_{i}(request, value):\n    total = compute(request.items, value * {i})\n"
+                 f"    return respond(total, status={200 + i})" for i in range(40))
+
+
+def jaccard(a: str, b: str, n: int = 5) -> float:
+    def shingles(text):
+        tokens = re.findall(r"\w+|[^\w\s]", text)
+        return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+    x, y = shingles(a), shingles(b)
+    return len(x & y) / len(x | y)
+
+
+def edited(text: str, share: float, seed: int) -> str:
+    rng = random.Random(seed)
+    return "\n".join(f"x_{rng.randrange(10**9)} = {rng.randrange(10**9)}" if rng.random() < share else line
+                     for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("share", [0.02, 0.1, 0.3, 0.6])
+def test_signature_agreement_estimates_jaccard(share):
+    hasher = MinHasher()
+    other = edited(BASE, share, seed=int(share * 100))
+    a, b = hasher.signature(BASE), hasher.signature(other)
+    estimate = float((a == b).mean())
+    assert abs(estimate - jaccard(BASE, other)) < 0.1  # 256 permutations: std error <= 0.032
+
+
+def test_short_texts_get_no_signature_and_signatures_are_stable():
+    hasher = MinHasher(min_tokens=20)
+    assert hasher.sign("def f(): pass") is None
+    assert hasher.sign(BASE) == MinHasher().sign(BASE)  # same seed, same permutations: resumable
+
+
+def test_index_finds_near_copies_of_the_same_kind_only():
+    hasher, index = MinHasher(), LSHIndex(threshold=0.7)
+    index.add("file", hasher.sign(BASE), "cluster-a")
+    close, far = edited(BASE, 0.02, 1), edited(BASE, 0.7, 2)
+    assert jaccard(BASE, close) > 0.8 and jaccard(BASE, far) < 0.4
+    assert index.query("file", hasher.sign(close)) == "cluster-a"
+    assert index.query("file", hasher.sign(far)) is None
+    assert index.query("function", hasher.sign(close)) is None
+
+
+def test_bands_follow_the_threshold():
+    bands, rows = optimal_bands(0.7, 256)
+    assert bands * rows <= 256
+    assert (1 / bands) ** (1 / rows) == pytest.approx(0.7, abs=0.1)  # the S-curve's midpoint
+
+
+def row(i: str, text: str, kind: str = "file") -> dict:
+    from application.collect_files import content_hash
+    return {"id": i, "kind": kind, "content_hash": content_hash(text)}
+
+
+def test_first_copy_is_kept_and_names_the_cluster_then_replay_restores_every_decision():
+    hasher = MinHasher()
+    texts = [("a", BASE), ("b", "  " + BASE.replace("\n", "\n\n")), ("c", edited(BASE, 0.02, 3)),
+             ("d", edited(BASE, 0.8, 4))]
+    dedup = Deduplicator(LSHIndex())
+    decisions = [dedup.admit(row(i, t), hasher.sign(t)) for i, t in texts]
+    assert decisions == ["a", None, None, "d"]  # b: exact (whitespace only), c: near
+    assert dedup.dropped == {"exact": 1, "near": 1} and dedup.cluster_sizes == {"a": 3}
+
+    again = Deduplicator(LSHIndex())
+    again.replay(dedup.take_journal())
+    assert again.summary() == dedup.summary()
+    assert again.admit(row("e", BASE), hasher.sign(BASE)) is None  # the restored index still knows "a"
+
+
+def test_samples_of_a_previous_collection_are_dropped_but_not_clustered():
+    hasher, dedup = MinHasher(), Deduplicator(LSHIndex())
+    dedup.remember_previous({"id": "old", "kind": "file", "content_hash": row("x", BASE)["content_hash"]},
+                            hasher.sign(BASE))
+    assert dedup.admit(row("new", edited(BASE, 0.02, 5)), hasher.sign(edited(BASE, 0.02, 5))) is None
+    assert dedup.dropped == {"previous": 1} and dedup.cluster_sizes == {}
