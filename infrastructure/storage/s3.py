@@ -144,7 +144,7 @@ class S3Storage:
                 self._client.upload_file(str(local_path), self.bucket, full, Config=self._transfer)
             except BaseException:
                 # s3transfer aborts its multipart upload itself; this covers Ctrl-C as well.
-                self._abort_uploads_quietly(full)
+                self._abort_uploads_quietly(key)
                 raise
             self._verify(key, self._head(key, must_exist=True), local_path, size)
 
@@ -173,16 +173,14 @@ class S3Storage:
     # ---- housekeeping -----------------------------------------------------------------------
 
     def incomplete_uploads(self, prefix: str = "") -> list[str]:
-        """Keys with multipart uploads started and never completed nor aborted."""
+        """Keys under `prefix` with multipart uploads started and never completed nor aborted."""
         with self._errors("list uploads", prefix, prefix=True):
-            pages = self._client.get_paginator("list_multipart_uploads").paginate(
-                Bucket=self.bucket, Prefix=self._key(prefix))
-            return sorted(self._relative(u["Key"]) for p in pages for u in p.get("Uploads", []))
+            return sorted(self._relative(u["Key"]) for u in self._uploads(prefix))
 
     def abort_incomplete_uploads(self, prefix: str = "") -> int:
         """Abort every unfinished multipart upload under `prefix`; returns how many."""
         with self._errors("abort uploads", prefix, prefix=True):
-            return self._abort_uploads(self._key(prefix), exact=False)
+            return self._abort(self._uploads(prefix))
 
     # ---- internals --------------------------------------------------------------------------
 
@@ -228,19 +226,27 @@ class S3Storage:
         """A verb owns its output prefix: multipart uploads left open there by an interrupted
         earlier run (its abort could not reach the endpoint) are aborted before writing again."""
         if not self._writing:
-            self._abort_uploads(f"{self.prefix}/" if self.prefix else "", exact=False)
+            self._abort(self._uploads(""))
             self._writing = True
 
-    def _abort_uploads(self, full: str, exact: bool) -> int:
-        pages = self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=full)
-        uploads = [u for p in pages for u in p.get("Uploads", []) if not exact or u["Key"] == full]
+    def _uploads(self, prefix: str) -> list[dict]:
+        """Open multipart uploads under `prefix`, with folder semantics as in `list`."""
+        query = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        pages = self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=query)
+        uploads = [u for page in pages for u in page.get("Uploads", [])]
+        if prefix:
+            full = self._key(prefix)
+            uploads = [u for u in uploads if u["Key"] == full or u["Key"].startswith(full + "/")]
+        return uploads
+
+    def _abort(self, uploads: list[dict]) -> int:
         for upload in uploads:
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
         return len(uploads)
 
-    def _abort_uploads_quietly(self, full: str) -> None:
+    def _abort_uploads_quietly(self, key: str) -> None:
         try:
-            self._abort_uploads(full, exact=True)
+            self._abort([u for u in self._uploads(key) if u["Key"] == self._key(key)])
         except (BotoCoreError, ClientError):
             self._writing = False  # the endpoint is down: the next write tries again
 
