@@ -143,8 +143,8 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
               help="Also drop units this MinHash-similar to a benchmark problem.")
 @click.option("--severity", type=click.Choice(["low", "medium", "high"]), default="low", show_default=True,
               help="Security: lowest Bandit severity that labels a unit vulnerable.")
-@click.option("--bandit-skip", default="B101", show_default=True, metavar="ID,...",
-              help="Security: Bandit tests to ignore.")
+@click.option("--bandit-skip", default="B101,B110,B112,B403,B404,B603", show_default=True, metavar="ID,...",
+              help="Security: Bandit tests to ignore (these flag a construct, not a misuse).")
 @click.option("--num-proc", type=click.IntRange(1), default=1, show_default=True,
               help="Processes for tokenization and Bandit.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Split and FIM seed.")
