@@ -99,7 +99,7 @@ def metric_rows(steps: int = 20, eval_every: int = 5) -> list[dict]:
         rows.append({"step": step, "loss": 5.0 * math.exp(-step / 8) + 0.5 + 0.05 * (step % 3),
                      "lr": 1e-3 * min(1.0, step / 4), "grad_norm": 1.0 / step})
         if step % eval_every == 0:
-            loss = 4.0 * math.exp(-step / 10) + 0.9 + (0.3 if step == steps else 0.0)  # last one worse
+            loss = 4.0 * math.exp(-step / 10) + 0.9 + (1.0 if step == steps else 0.0)  # last one worse
             rows.append({"step": step, "eval_loss": loss, "eval_perplexity": math.exp(loss)})
     return rows
 
@@ -122,7 +122,9 @@ def run_folder(folder: Path, final_source: Path | None, dataset: Path | str = "f
     evals = [r for r in rows if "eval_loss" in r]
     best = min(evals, key=lambda r: r["eval_loss"]) if evals else None
     for r in evals:
-        (folder / "checkpoints" / f"step-{r['step']:06d}").mkdir(parents=True, exist_ok=True)
+        checkpoint = folder / "checkpoints" / f"step-{r['step']:06d}"
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        (checkpoint / "trainer_state.json").write_text(json.dumps({"step": r["step"]}))
     summary = {"steps": rows[-1]["step"] if rows else 0,
                "eval_loss_before": 4.9, "eval_loss_after": evals[-1]["eval_loss"] if evals else None,
                "best": {"metric": "eval_loss", "value": best["eval_loss"], "step": best["step"]} if best else None}

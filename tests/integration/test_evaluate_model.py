@@ -1,0 +1,101 @@
+"""evaluate with real tiny models: perplexity, classification metrics, pass@k from generation."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from application.evaluate import BenchmarkRequest, DatasetEvalRequest
+from presentation.container import Container
+from tests.eval_fixtures import (classification_dataset, generation_dataset, run_folder, save_model, tiny_gpt2,
+                                 tiny_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    tokenizer = tiny_tokenizer()
+    model_dir = save_model(tiny_gpt2(tokenizer), tokenizer, root / "model")
+    dataset = generation_dataset(root / "dataset", tokenizer)
+    return {"root": root, "tokenizer": tokenizer, "model": model_dir, "dataset": dataset,
+            "run": run_folder(root / "run", final_source=model_dir, dataset=dataset)}
+
+
+def test_perplexity_of_a_run_on_its_own_test_split(assets, tmp_path):
+    import torch
+    from datasets import load_from_disk
+    from transformers import AutoModelForCausalLM
+
+    result = Container().evaluate_dataset(DatasetEvalRequest(split="test", batch_size=3), run=str(assets["run"]),
+                                          output=str(tmp_path))
+    # Independent figure: transformers' own loss per batch, weighted by its target count.
+    model = AutoModelForCausalLM.from_pretrained(str(assets["model"])).eval()
+    test = load_from_disk(str(assets["dataset"]))["test"].with_format("torch")
+    total = count = 0
+    with torch.no_grad():
+        for i in range(len(test)):
+            row = test[i:i + 1]
+            n = int((row["labels"][:, 1:] != -100).sum())
+            loss = model(input_ids=row["input_ids"], position_ids=row["position_ids"], labels=row["labels"],
+                         use_cache=False).loss  # a cache would switch off packed-document isolation
+            total, count = total + loss.item() * n, count + n
+    assert result["tokens"] == count
+    assert result["loss"] == pytest.approx(total / count, rel=1e-5)
+    assert result["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-5)
+    assert json.loads((tmp_path / "dataset-test.json").read_text())["loss"] == result["loss"]
+
+
+def test_classification_metrics_of_a_model_that_always_says_class_zero(assets, tmp_path):
+    import torch
+
+    tokenizer = assets["tokenizer"]
+    model = tiny_gpt2(tokenizer, num_labels=2)
+    with torch.no_grad():
+        model.score.weight.zero_()  # all logits 0: argmax is class 0 for every input
+    model_dir = save_model(model, tokenizer, tmp_path / "classifier")
+    rows = [("def add_1(a, b):", 0), ("eval(input())", 1), ("os.system(cmd)", 1), ("return a + b", 0),
+            ("pickle.loads(data)", 1)]
+    dataset = classification_dataset(tmp_path / "sec", tokenizer, rows, {"clean": 0, "vulnerable": 1})
+    result = Container().evaluate_dataset(DatasetEvalRequest(), model=str(model_dir), dataset=str(dataset),
+                                          output=str(tmp_path / "out"))
+    assert result["labels"] == ["clean", "vulnerable"]
+    assert result["confusion_matrix"] == [[2, 0], [3, 0]]
+    assert result["accuracy"] == pytest.approx(2 / 5)
+    assert result["per_class"]["clean"]["recall"] == 1.0 and result["per_class"]["vulnerable"]["recall"] == 0.0
+
+
+def write_benchmark(path):
+    # "comment": the prompt ends inside a comment, so any one-line completion is harmless and the
+    # tests pass; "wrong": the prompt's own function is wrong, so no completion can pass.
+    problems = [
+        {"task_id": "toy/comment", "prompt": "def inc(x):\n    return x + 1\n# ", "entry_point": "inc",
+         "test": "def check(f):\n    assert f(1) == 2\n"},
+        {"task_id": "toy/wrong", "prompt": "def dec(x):\n    return x + 1\n# ", "entry_point": "dec",
+         "test": "def check(f):\n    assert f(1) == 0\n"},
+    ]
+    path.write_text("".join(json.dumps(p) + "\n" for p in problems))
+    return path
+
+
+def test_pass_at_k_from_sampled_completions_of_a_real_model(assets, tmp_path):
+    bench = write_benchmark(tmp_path / "toy.jsonl")
+    request = BenchmarkRequest(benchmark=str(bench), n=4, ks=(1, 2), temperature=1.0, top_p=0.95,
+                               max_new_tokens=12, stops=("\n",), timeout=10)
+    result = Container().evaluate_benchmark(request, model=str(assets["model"]), output=str(tmp_path / "out"), seed=3)
+    samples = [json.loads(line) for line in (tmp_path / "out" / "toy" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 8 and all("\n" not in s["completion"] for s in samples)
+    assert len({s["completion"] for s in samples}) > 1  # sampling, not one greedy answer copied
+    assert {s["task_id"]: s["passed"] for s in samples if s["task_id"] == "toy/comment"} == {"toy/comment": True}
+    assert not any(s["passed"] for s in samples if s["task_id"] == "toy/wrong")
+    assert result.summary["pass@1"] == 0.5 and result.summary["pass@2"] == 0.5
+    assert result.summary["isolation"] == "namespaces"
+
+
+def test_greedy_generation_is_repeatable(assets, tmp_path):
+    bench = write_benchmark(tmp_path / "toy.jsonl")
+    request = BenchmarkRequest(benchmark=str(bench), max_new_tokens=10, stops=("\n",))
+    first = Container().evaluate_benchmark(request, run=str(assets["run"]), output=str(tmp_path / "a"))
+    second = Container().evaluate_benchmark(request, run=str(assets["run"]), output=str(tmp_path / "b"))
+    assert [s["completion"] for s in first.samples] == [s["completion"] for s in second.samples]
+    assert (tmp_path / "a" / "toy" / "summary.json").exists()
