@@ -299,3 +299,14 @@ def export(container, run_uri, model_path, output, mode, onnx, tolerance):
         if name in manifest:
             click.echo(f"  {name}: max |logit difference| {manifest[name]['max_abs_diff']:.2e} "
                        f"<= {manifest[name]['tolerance']:g}")
+
+
+@cli.command()
+@click.option("--run", "run_uri", required=True, help="Run folder or s3:// URI written by `train`.")
+@click.option("--output", "-o", help="Report folder or URI (default: RUN/report).")
+@click.pass_obj
+def report(container, run_uri, output):
+    """Write a Markdown report of a run: metric curves (PNG), config, lineage, best checkpoint, evals."""
+    result = run(container.report, run_uri, output)
+    click.echo(f"report: {result.uri}/report.md")
+    click.echo(f"  charts: {', '.join(result.figures) or 'none (metrics.jsonl is empty)'}")

@@ -158,3 +158,10 @@ class Container:
                             run=self.storage_for(run) if run else None,
                             model_folder=Path(model) if model else None,
                             export_onnx=export_onnx, after_merge=after_merge)
+
+    def report(self, run: str, output: str | None = None):
+        from application.report import build_report
+        from infrastructure.plots import line_chart
+
+        target = output or f"{run.rstrip('/')}/report"
+        return build_report(self.storage_for(run), self.storage_for(target), plot=line_chart)
