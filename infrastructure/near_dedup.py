@@ -8,7 +8,6 @@ applied as one numpy matrix operation.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 import numpy as np
 import xxhash
@@ -94,17 +93,19 @@ class LSHIndex:
     """
 
     def __init__(self, threshold: float = 0.7, num_perm: int = 256):
-        self.threshold = threshold
+        self.threshold, self.num_perm = threshold, num_perm
         self.bands, self.rows = optimal_bands(threshold, num_perm)
-        self._buckets: dict[int, list[int]] = defaultdict(list)
-        self._signatures: list[np.ndarray] = []
+        # Memory is what limits a streaming run: a bucket holds a bare int until it collides
+        # (most never do), and signatures live in one growing uint32 matrix, 1 KB per entry.
+        self._buckets: dict[int, int | list[int]] = {}
+        self._signatures = np.empty((1024, num_perm), dtype=np.uint32)
         self._clusters: list[str] = []
         mixer = np.random.default_rng(7).integers(1, 2**63, size=self.rows, dtype=np.uint64)
         self._mixer = mixer * np.uint64(2) + np.uint64(1)
         self._band_ids = np.arange(self.bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 
     def __len__(self) -> int:
-        return len(self._signatures)
+        return len(self._clusters)
 
     def _keys(self, scope: str, signature: np.ndarray) -> list[int]:
         bands = signature[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
@@ -115,18 +116,30 @@ class LSHIndex:
     def query(self, scope: str, signature: bytes | np.ndarray) -> str | None:
         """Cluster id of the most similar kept entry in `scope` at or above the threshold."""
         signature = _array(signature)
-        candidates = {i for key in self._keys(scope, signature) for i in self._buckets.get(key, ())}
-        best, best_score = None, self.threshold
-        for index in sorted(candidates):
-            score = float(np.count_nonzero(self._signatures[index] == signature)) / len(signature)
-            if score >= best_score and (best is None or score > best_score):
-                best, best_score = index, score
-        return None if best is None else self._clusters[best]
+        candidates: set[int] = set()
+        for key in self._keys(scope, signature):
+            found = self._buckets.get(key)
+            if found is not None:
+                candidates.update(found) if isinstance(found, list) else candidates.add(found)
+        if not candidates:
+            return None
+        order = np.array(sorted(candidates))
+        scores = np.count_nonzero(self._signatures[order] == signature, axis=1) / self.num_perm
+        best = int(np.argmax(scores))  # the first of equals: the earliest kept entry
+        return self._clusters[order[best]] if scores[best] >= self.threshold else None
 
     def add(self, scope: str, signature: bytes | np.ndarray, cluster_id: str) -> None:
         signature = _array(signature)
-        index = len(self._signatures)
-        self._signatures.append(signature)
+        index = len(self._clusters)
+        if index == len(self._signatures):
+            self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
+        self._signatures[index] = signature
         self._clusters.append(cluster_id)
         for key in self._keys(scope, signature):
-            self._buckets[key].append(index)
+            found = self._buckets.get(key)
+            if found is None:
+                self._buckets[key] = index
+            elif isinstance(found, list):
+                found.append(index)
+            else:
+                self._buckets[key] = [found, index]

@@ -1,0 +1,193 @@
+"""collect throughput (1 vs 2 workers), peak memory, MinHash implementations and near-dup quality.
+
+Run: .venv/bin/python bench/collect.py [--repeats 3] [--skip-throughput]
+
+Corpus (offline, real): the standard library's .py files plus part of the venv's
+site-packages (its C/C++/JS sources and headers and a sample of its Python), copied into one
+folder so the vendored-folder filter does not prune it. Each configuration runs in its own
+subprocess (clean peak RSS), 1 and 2 workers interleaved, medians reported: the machine is
+shared, so absolute numbers are noisy and the ratios are what to read.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SITE = Path(sysconfig.get_paths()["purelib"])
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+RUN_ONE = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from application.collect import CollectRequest
+from presentation.container import Container
+request = CollectRequest(sources=({corpus!r},), output={out!r}, workers={workers})
+started = time.perf_counter()
+manifest = Container().collect(request).manifest
+seconds = time.perf_counter() - started
+print(json.dumps({{"seconds": seconds, "files": manifest["counts"]["files_seen"],
+    "bytes": manifest["counts"]["bytes_read"], "units": manifest["counts"]["units"],
+    "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
+"""
+
+
+def build_corpus(target: Path) -> dict:
+    """Copy the corpus files into `target`; returns files per extension."""
+    chosen = [p for p in sorted(STDLIB.rglob("*.py")) if "site-packages" not in p.parts]
+    native = [p for ext in ("c", "cc", "cpp", "hpp", "js") for p in sorted(SITE.rglob(f"*.{ext}"))]
+    headers = sorted(SITE.rglob("*.h"))[::12]
+    python = sorted(SITE.rglob("*.py"))[::15]
+    counts: dict[str, int] = {}
+    for index, path in enumerate(chosen + native + headers + python):
+        rel = Path(f"{index // 500:02d}") / f"{index}_{path.name}"  # flat-ish, no vendored names
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target / rel)
+        counts[path.suffix] = counts.get(path.suffix, 0) + 1
+    return counts
+
+
+def throughput(corpus: Path, repeats: int) -> None:
+    runs: dict[int, list[dict]] = {1: [], 2: []}
+    for repeat in range(repeats):
+        for workers in (1, 2) if repeat % 2 == 0 else (2, 1):  # interleaved against drifting load
+            with tempfile.TemporaryDirectory() as out:
+                code = RUN_ONE.format(root=str(ROOT), corpus=str(corpus), out=out, workers=workers)
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                runs[workers].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print("\n== collect throughput (parse + filter + redact + exact/near dedup + Parquet), medians ==")
+    print(f"{'workers':>8} {'files':>7} {'units':>7} {'seconds':>8} {'files/s':>8} {'MB/s':>6} "
+          f"{'files/s/worker':>15} {'RSS main MB':>12} {'RSS worker MB':>14}")
+    medians = {}
+    for workers, results in runs.items():
+        seconds = statistics.median(r["seconds"] for r in results)
+        first = results[0]
+        medians[workers] = first["files"] / seconds
+        print(f"{workers:>8} {first['files']:>7} {first['units']:>7} {seconds:>8.2f} {medians[workers]:>8.0f} "
+              f"{first['bytes'] / seconds / 1e6:>6.2f} {medians[workers] / workers:>15.0f} "
+              f"{max(r['rss_main_mb'] for r in results):>12.0f} {max(r['rss_worker_mb'] for r in results):>14.0f}")
+    print(f"speed-up with 2 workers: {medians[2] / medians[1]:.2f}x  (target >= 1.7x; target >= 300 files/s/worker)")
+    print(f"  all runs (s): 1 worker {[round(r['seconds'], 2) for r in runs[1]]}, "
+          f"2 workers {[round(r['seconds'], 2) for r in runs[2]]}")
+
+
+def texts_for_minhash(limit: int = 400) -> list[str]:
+    files = [p for p in sorted(STDLIB.rglob("*.py")) if "site-packages" not in p.parts][::3][:limit]
+    return [p.read_text(encoding="utf-8", errors="replace") for p in files]
+
+
+def minhash_implementations() -> None:
+    from datasketch import MinHash
+
+    from infrastructure.near_dedup import MinHasher
+
+    texts = texts_for_minhash()
+    token = re.compile(r"\w+|[^\w\s]")
+
+    def with_datasketch(text: str):
+        tokens = token.findall(text)
+        shingles = [" ".join(tokens[i:i + 5]).encode() for i in range(len(tokens) - 4)]
+        sketch = MinHash(num_perm=256)
+        sketch.update_batch(shingles)
+        return sketch.hashvalues
+
+    ours = MinHasher()
+    timings: dict[str, list[float]] = {"numpy (ours)": [], "datasketch": []}
+    for _ in range(3):
+        for name, fn in (("numpy (ours)", ours.signature), ("datasketch", with_datasketch)):
+            started = time.perf_counter()
+            for text in texts:
+                fn(text)
+            timings[name].append(time.perf_counter() - started)
+    megabytes = sum(len(t) for t in texts) / 1e6
+    print(f"\n== MinHash signatures, 256 permutations, {len(texts)} stdlib files ({megabytes:.1f} MB), medians ==")
+    for name, values in timings.items():
+        median = statistics.median(values)
+        print(f"{name:>14}: {median:6.2f} s  {len(texts) / median:7.0f} docs/s  {megabytes / median:6.2f} MB/s")
+    ratio = statistics.median(timings["datasketch"]) / statistics.median(timings["numpy (ours)"])
+    print(f"numpy implementation is {ratio:.1f}x faster: kept (datasketch is used only here)")
+
+
+def shingle_set(text: str) -> set:
+    tokens = re.findall(r"\w+|[^\w\s]", text)
+    return {tuple(tokens[i:i + 5]) for i in range(len(tokens) - 4)}
+
+
+def mutate(text: str, rng: random.Random, share: float) -> str:
+    lines = text.split("\n")
+    for _ in range(max(1, int(len(lines) * share))):
+        i = rng.randrange(len(lines))
+        action = rng.random()
+        if action < 0.4:
+            lines[i] = f"    value_{rng.randrange(10**6)} = compute({rng.randrange(10**6)})"
+        elif action < 0.7:
+            del lines[i]
+            if not lines:
+                lines = [""]
+        else:
+            lines.insert(i, f"    # note {rng.randrange(10**6)}")
+    return "\n".join(lines)
+
+
+def near_dup_quality(threshold: float = 0.7) -> None:
+    """Plant near-duplicates with known exact Jaccard and score what the index drops."""
+    from application.collect_dedup import Deduplicator
+    from application.collect_files import content_hash
+    from infrastructure.near_dedup import LSHIndex, MinHasher
+
+    rng, hasher = random.Random(0), MinHasher()
+    originals = [t for t in texts_for_minhash(600) if 400 < len(re.findall(r"\w+", t)) < 20_000][:300]
+    dedup = Deduplicator(LSHIndex(threshold))
+    kept = []
+    for i, text in enumerate(originals):
+        if dedup.admit({"id": f"o{i}", "kind": "file", "content_hash": content_hash(text)}, hasher.sign(text)):
+            kept.append(text)
+    truth, predicted = [], []
+    for i, text in enumerate(kept):
+        share = rng.choice([0.01, 0.03, 0.05, 0.1, 0.2, 0.35, 0.5])
+        variant = mutate(text, rng, share)
+        similarity = len(shingle_set(text) & shingle_set(variant)) / len(shingle_set(text) | shingle_set(variant))
+        dropped = dedup.admit({"id": f"v{i}", "kind": "file", "content_hash": content_hash(variant)},
+                              hasher.sign(variant)) is None
+        truth.append(similarity >= threshold)
+        predicted.append(dropped)
+    tp = sum(t and p for t, p in zip(truth, predicted))
+    fp = sum(p and not t for t, p in zip(truth, predicted))
+    fn = sum(t and not p for t, p in zip(truth, predicted))
+    print(f"\n== near-duplicate detection, planted set: {len(truth)} variants of distinct stdlib files ==")
+    print(f"true Jaccard >= {threshold}: {sum(truth)}, below: {len(truth) - sum(truth)}")
+    print(f"precision {tp / max(tp + fp, 1):.3f}  recall {tp / max(tp + fn, 1):.3f}  "
+          f"(tp {tp}, fp {fp}, fn {fn}; targets P >= 0.95, R >= 0.9)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_throughput:
+        with tempfile.TemporaryDirectory(prefix="bench-collect-") as tmp:
+            corpus = Path(tmp) / "corpus"
+            counts = build_corpus(corpus)
+            total_mb = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file()) / 1e6
+            print(f"corpus: {sum(counts.values())} files, {total_mb:.1f} MB: "
+                  + ", ".join(f"{ext or '(none)'} {n}" for ext, n in sorted(counts.items(), key=lambda kv: -kv[1])))
+            throughput(corpus, args.repeats)
+    minhash_implementations()
+    near_dup_quality()
+
+
+if __name__ == "__main__":
+    main()
