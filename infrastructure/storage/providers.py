@@ -6,6 +6,7 @@ come only from boto3's own chain (environment, profile, config file).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from domain.errors import ConfigError
@@ -54,6 +55,9 @@ PRESETS: dict[str, Preset] = {
     "custom": Preset(None, "us-east-1", path_style=True, needs=("endpoint_url",)),
 }
 
+# S3's rules (lowercase, digits, dots, hyphens) plus the upper case and underscores of legacy
+# us-east-1 buckets and some self-hosted servers; the server has the last word.
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
 _FLAGS = {"region": "--s3-region", "account_id": "--s3-account-id", "endpoint_url": "--s3-endpoint-url"}
 
 
@@ -98,6 +102,6 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://"):
         raise ConfigError(f"{uri}: not an s3:// URI")
     bucket, _, prefix = uri[len("s3://"):].partition("/")
-    if len(bucket) < 3 or "/" in bucket or not bucket.replace("-", "").replace(".", "").isalnum():
-        raise ConfigError(f"{uri}: {bucket!r} is not a valid bucket name")
+    if not _BUCKET.fullmatch(bucket):
+        raise ConfigError(f"{uri}: {bucket!r} is not a valid bucket name (3-63 letters, digits, . - _)")
     return bucket, prefix.strip("/")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 import boto3
+import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
@@ -55,10 +56,11 @@ def make_client(settings: S3Settings | None = None):
     options = resolve(settings)
     checksums = "when_supported" if options.aws_checksums else "when_required"
     try:
-        session = boto3.session.Session()
+        core = botocore.session.get_session()  # reads AWS_PROFILE, AWS_CONFIG_FILE, env...
+        session = boto3.session.Session(botocore_session=core)
         # Upgrade botocore's "legacy" default to "standard" (exponential backoff with jitter on
         # throttling, 5xx and connection errors), unless the user's env/profile chose a mode.
-        configured = session._session.get_config_variable("retry_mode")
+        configured = core.get_config_variable("retry_mode")
         retries = {"mode": settings.retry_mode or (configured if configured != "legacy" else "standard")}
         if settings.max_attempts:
             retries["total_max_attempts"] = settings.max_attempts

@@ -179,3 +179,9 @@ def test_first_write_aborts_uploads_left_open_under_its_prefix_only(s3_env, moto
     storage.write_bytes("state/collect.json", b"{}")  # a different key: cleaned up all the same
     assert storage.incomplete_uploads() == []
     assert S3Storage(f"s3://{s3_env}/coll2").incomplete_uploads() == ["data/part-00000.parquet"]  # not ours
+
+
+def test_an_unknown_profile_is_one_line(s3_env, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "typo")
+    with pytest.raises(StorageError, match="^AWS profile 'typo' not found in the AWS config files$"):
+        S3Storage(f"s3://{s3_env}/p")
