@@ -185,6 +185,9 @@ def build_dataset(
     if request.use_cache and (stats := cached_stats(output, key, STATS)) is not None:
         return DatasetResult(uri=output.uri, stats=stats, cache_hit=True)
 
+    extra_tokens = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
+    # A given tokenizer is loaded first: a wrong path fails before any work is done.
+    given = None if request.tokenizer == "train" else tools.load_tokenizer(request.tokenizer, extra_tokens)
     with tempfile.TemporaryDirectory(prefix="codetrain-dataset-") as tmp:
         units = _read_units(collections, manifests, request, tools, Path(tmp))
         log(f"units: {len(units.rows)} of kinds {', '.join(request.unit_kinds)}")
@@ -198,7 +201,7 @@ def build_dataset(
         if not splits["train"]:
             raise DatasetError("no units left for the training split")
 
-        tokenizer = _tokenizer(splits["train"], request, tools)
+        tokenizer = given or _train_tokenizer(splits["train"], request, tools, extra_tokens)
         log(f"tokenizer: {len(tokenizer)} tokens; laying out {request.task} rows")
         tables, task_stats = build_rows(splits, request, tokenizer, tools)
         staging = Path(tmp) / "out"
@@ -315,9 +318,6 @@ def _multi_unit_clusters(clusters: Sequence[str]) -> int:
     return sum(1 for n in Counter(clusters).values() if n > 1)
 
 
-def _tokenizer(train_rows: list[dict], request: DatasetRequest, tools: DatasetTools):
-    extra = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
-    if request.tokenizer != "train":
-        return tools.load_tokenizer(request.tokenizer, extra)
+def _train_tokenizer(train_rows: list[dict], request: DatasetRequest, tools: DatasetTools, extra_tokens):
     header = request.header and request.task == "generation"
-    return tools.train_tokenizer((document_text(r, header) for r in train_rows), request.vocab_size, extra)
+    return tools.train_tokenizer((document_text(r, header) for r in train_rows), request.vocab_size, extra_tokens)
