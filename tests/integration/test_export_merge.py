@@ -90,3 +90,20 @@ def test_export_to_s3_writes_the_manifest_last(lora_run, s3_env):
     storage = S3Storage(uri, S3Settings())
     assert set(manifest["files"]) | {"export.json"} == set(storage.list())
     assert json.loads(storage.read_bytes("export.json"))["written"] == "merged"
+
+
+def test_onnx_export_runs_in_onnxruntime_with_the_same_logits(lora_run, tmp_path):
+    import numpy as np
+    import onnxruntime
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "onnx"
+    manifest = Container().export(ExportRequest(onnx=True), run=str(lora_run["run"]), output=str(out))
+    assert manifest["onnx"]["max_abs_diff"] <= 1e-4 and (out / "model.onnx").exists()
+    # Independent check on real text of a new length, against the exported transformers model.
+    tokenizer = AutoTokenizer.from_pretrained(str(out))
+    ids = tokenizer(["def scale_2(xs):\n    return [x * 2 for x in xs]"], return_tensors="pt")["input_ids"]
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_logits = session.run(None, {"input_ids": ids.numpy()})[0]
+    torch_logits = logits_of(AutoModelForCausalLM.from_pretrained(str(out)).eval(), ids).numpy()
+    assert np.abs(onnx_logits - torch_logits).max() <= 1e-4
