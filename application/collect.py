@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 from application.artifacts import write_json
 from application.collect_dedup import Deduplicator, NearIndex
 from application.collect_files import (  # noqa: F401  (content_hash, unit_id: public API)
-    CommitChange, RepoContext, WorkContext, content_hash, map_tasks, unit_id,
+    CommitChange, RepoContext, WorkContext, content_hash, map_tasks, sign_text, unit_id,
 )
 from application.collect_filters import FilterConfig, dir_skip_reason
 from application.collect_licenses import LICENSE_FILE, detect_license, license_allowed, permissiveness
@@ -163,9 +163,9 @@ class _Counts:
                 "files_kept": self.files_kept, "bytes_read": self.bytes_read}
 
 
-def _seed_previous(dedup: Deduplicator, read_previous, previous: str, sign) -> None:
+def _seed_previous(dedup: Deduplicator, read_previous, previous: str, sign_spans) -> None:
     for row in read_previous(previous):
-        dedup.remember_previous(row, sign(row["content"]))
+        dedup.remember_previous(row, sign_text(sign_spans, row["content"]))
 
 
 def collect_repositories(
@@ -176,7 +176,7 @@ def collect_repositories(
     storage: Storage,
     walk: Callable[..., Iterator[Path]],
     write_shard: Callable[[list[dict], Path], None],
-    sign: Callable[[str], bytes | None] = lambda text: None,
+    sign_spans: Callable[[bytes, list[tuple[int, int]]], list[bytes | None]] = lambda data, spans: [None] * len(spans),
     near_index: NearIndex | None = None,
     read_previous: Callable[[str], Iterable[dict]] | None = None,
     list_commits: Callable[[Path, int], list[str]] = lambda root, n: [],
@@ -199,7 +199,7 @@ def collect_repositories(
             clear_state(storage)
             storage.delete(MANIFEST)  # whatever was here is no longer a complete collection
         if request.dedup_against and read_previous is not None:
-            _seed_previous(dedup, read_previous, request.dedup_against, sign)
+            _seed_previous(dedup, read_previous, request.dedup_against, sign_spans)
         shards = list(state["shards"]) if state else []
         for index in range(len(shards)):
             dedup.replay(load_journal(storage, index))
@@ -208,7 +208,7 @@ def collect_repositories(
         if state:
             log(f"resuming: {done} of {len(plan.tasks)} files already collected in {len(shards)} shards")
         context = WorkContext(tuple(plan.repos), parser, request.filters, request.granularity,
-                              sign, read_commit)
+                              sign_spans, read_commit)
         buffer: list[dict] = []
 
         def flush() -> None:

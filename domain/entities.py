@@ -45,6 +45,8 @@ class ParsedUnit:
     content: str
     parent: str | None = None  # enclosing class of a method
     docstring: str | None = None
+    start_byte: int = -1  # byte span of `content` in the parsed source, -1 when unknown
+    end_byte: int = -1
 
 
 @dataclass(frozen=True)

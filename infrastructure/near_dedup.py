@@ -1,20 +1,66 @@
 """Near-duplicate detection: vectorised MinHash signatures and an LSH banding index.
 
-Chosen over datasketch after measuring both on the same corpus (bench/collect.py prints the
-side-by-side numbers): datasketch hashes every shingle with SHA-1 in Python, here each token is
-hashed once (xxh3), 5-grams are combined with a rolling polynomial and all 256 permutations are
-applied as one numpy matrix operation.
+Chosen over datasketch after measuring both on the same texts (bench/collect.py prints the
+side-by-side numbers). Here a file is tokenized and hashed once, in numpy: token boundaries
+from byte classes, token hashes from a prefix polynomial hash, 5-gram shingles from a rolling
+combination, 256 permutations as one matrix operation. A function inside the file is a byte
+span of it, so its signature is the minimum over its own rows of that same matrix: the units of
+a file cost little more than the file, and each signature equals what the unit alone would get.
 """
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import xxhash
 
-_TOKEN = re.compile(rb"\w+|[^\w\s]")  # on UTF-8 bytes: non-ASCII bytes are tokens of their own
-_ROLL = np.uint64(0x100000001B3)  # FNV prime: mixes the tokens of one shingle
-_CHUNK = 4096  # shingles per matrix step: 4096 x 256 x 4 bytes = 4 MB at most
+_CHUNK = 4096  # shingle rows per matrix step: 4096 x 256 x 4 bytes = 4 MB at most
+# Token classes on UTF-8 bytes, as the regex rb"\w+|[^\w\s]" would split them: runs of ASCII
+# letters, digits and "_" are one token, whitespace separates, any other byte is a token alone.
+_WORD = np.zeros(256, dtype=bool)
+_WORD[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] = True
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[list(b" \t\n\r\x0b\x0c")] = True
+_P = 0x100000001B3  # odd, so invertible modulo 2**64
+_P_INV = pow(_P, -1, 2**64)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit reaches every output bit (wrapping uint64)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+class _Powers:
+    """P**i and P**-i modulo 2**64 for i < n, grown on demand."""
+
+    def __init__(self):
+        self.up = self.down = np.ones(0, dtype=np.uint64)
+
+    def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.up) < n:
+            size = max(n, 2 * len(self.up), 1 << 16)
+            self.up = np.concatenate([[np.uint64(1)], np.cumprod(np.full(size - 1, _P, dtype=np.uint64))])
+            self.down = np.concatenate([[np.uint64(1)], np.cumprod(np.full(size - 1, _P_INV, dtype=np.uint64))])
+        return self.up[:n], self.down[:n]
+
+
+def tokenize(data: bytes, powers: _Powers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start offsets, end offsets, 64-bit hashes) of the tokens of `data`."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    word, space = _WORD[codes], _SPACE[codes]
+    previous = np.concatenate([[False], word[:-1]])
+    following = np.concatenate([word[1:], [False]])
+    word_start = word & ~previous
+    starts = np.flatnonzero(word_start | ~(word | space))
+    ends = starts + 1
+    ends[word_start[starts]] = np.flatnonzero(word & ~following) + 1
+    up, down = powers.get(len(codes) + 1)
+    # prefix[i] = sum of (byte+1) * P**j for j < i; a token's hash is its slice, shifted to 0
+    prefix = np.concatenate([[np.uint64(0)], np.cumsum((codes.astype(np.uint64) + np.uint64(1)) * up[:len(codes)])])
+    hashes = _mix((prefix[ends] - prefix[starts]) * down[starts])
+    return starts, ends, hashes
 
 
 def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
@@ -47,36 +93,62 @@ class MinHasher:
         rng = np.random.default_rng(seed)
         self.num_perm, self.ngram, self.min_tokens = num_perm, ngram, max(min_tokens, ngram)
         # x -> a*x + b (mod 2**32) with odd a is a permutation of the 32-bit shingle hashes;
-        # 32-bit lanes run about 7x faster than 64-bit ones here (measured, bench/collect.py)
+        # 32-bit lanes run about 7x faster than 64-bit ones here (measured)
         self._a = rng.integers(0, 2**31, size=num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
         self._b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32)
+        self._powers = _Powers()
 
-    def shingles(self, text: str) -> np.ndarray | None:
-        tokens = _TOKEN.findall(text.encode("utf-8", "surrogatepass"))
-        if len(tokens) < self.min_tokens:
-            return None
-        hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, tokens), dtype=np.uint64, count=len(tokens))
-        count = len(tokens) - self.ngram + 1
+    def __getstate__(self):  # workers rebuild the power tables themselves
+        return {k: v for k, v in self.__dict__.items() if k != "_powers"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _powers=_Powers())
+
+    def _shingles(self, hashes: np.ndarray) -> np.ndarray:
+        count = max(len(hashes) - self.ngram + 1, 0)
         rolled = hashes[:count].copy()
         for offset in range(1, self.ngram):
-            rolled = rolled * _ROLL + hashes[offset:offset + count]  # wraps modulo 2**64
-        return (rolled >> np.uint64(32)).astype(np.uint32)
+            rolled = rolled * np.uint64(_P) + hashes[offset:offset + count]  # wraps modulo 2**64
+        return (_mix(rolled) >> np.uint64(32)).astype(np.uint32)
+
+    def signatures(self, data: bytes, spans: list[tuple[int, int]]) -> list[np.ndarray | None]:
+        """Signatures of byte spans of `data` (a file and the units cut from it), in one pass.
+
+        Each equals the signature of the span's bytes on their own. None for a span with fewer
+        than `min_tokens` tokens.
+        """
+        starts, ends, hashes = tokenize(data, self._powers)
+        shingles = self._shingles(hashes)
+        rows = []  # shingle row range of each span, or None
+        for begin, end in spans:
+            first = int(np.searchsorted(starts, begin, "left"))
+            last = int(np.searchsorted(ends, end, "right"))  # tokens ending inside the span
+            rows.append((first, last - self.ngram + 1) if last - first >= self.min_tokens else None)
+        result = [None if r is None else np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32) for r in rows]
+        for block in range(0, len(shingles), _CHUNK):
+            stop = min(block + _CHUNK, len(shingles))
+            matrix = None
+            for span_rows, signature in zip(rows, result):
+                if span_rows is None or span_rows[1] <= block or span_rows[0] >= stop:
+                    continue
+                if matrix is None:
+                    matrix = shingles[block:stop, None] * self._a + self._b  # wraps: a permutation
+                low, high = max(span_rows[0], block) - block, min(span_rows[1], stop) - block
+                np.minimum(signature, matrix[low:high].min(axis=0), out=signature)
+        return result
 
     def signature(self, text: str) -> np.ndarray | None:
         """uint32 signature of length num_perm, or None for a text too short to compare."""
-        shingles = self.shingles(text)
-        if shingles is None:
-            return None
-        signature = np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-        for start in range(0, len(shingles), _CHUNK):
-            block = shingles[start:start + _CHUNK, None] * self._a + self._b  # wraps
-            np.minimum(signature, block.min(axis=0), out=signature)
-        return signature
+        data = text.encode("utf-8", "surrogatepass")
+        return self.signatures(data, [(0, len(data))])[0]
 
     def sign(self, text: str) -> bytes | None:
         """The signature as bytes: what crosses process boundaries and resume journals."""
         signature = self.signature(text)
         return None if signature is None else signature.tobytes()
+
+    def sign_spans(self, data: bytes, spans: list[tuple[int, int]]) -> list[bytes | None]:
+        return [None if s is None else s.tobytes() for s in self.signatures(data, spans)]
 
 
 def _array(signature: bytes | np.ndarray) -> np.ndarray:

@@ -19,25 +19,31 @@ def parse_with_ast(source: bytes) -> list[ParsedUnit] | None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
-    lines = source.decode("utf-8", "replace").splitlines(keepends=True)
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
     units: list[ParsedUnit] = []
-    _visit(tree, None, lines, units)
+    _visit(tree, None, lines, offsets, units)
     units.sort(key=lambda u: u.start_line)
     return units
 
 
-def _visit(node: ast.AST, owner: str | None, lines: list[str], out: list[ParsedUnit]) -> None:
+def _visit(node: ast.AST, owner: str | None, lines: list[bytes], offsets: list[int],
+           out: list[ParsedUnit]) -> None:
     for child in ast.iter_child_nodes(node):
         if not isinstance(child, _DEFS):
-            _visit(child, owner, lines, out)
+            _visit(child, owner, lines, offsets, out)
             continue
         is_class = isinstance(child, ast.ClassDef)
         first = min([d.lineno for d in child.decorator_list] + [child.lineno])
         kind = "class" if is_class else ("method" if owner else "function")
+        # whole lines from the first decorator, like tree-sitter's span without the last newline
+        content = b"".join(lines[first - 1:child.end_lineno]).rstrip(b"\r\n")
         out.append(ParsedUnit(
             kind=kind, name=child.name, start_line=child.lineno, end_line=child.end_lineno,
-            content="".join(lines[first - 1:child.end_lineno]).rstrip("\n"),
-            parent=owner if kind == "method" else None,
+            content=content.decode("utf-8", "replace"), parent=owner if kind == "method" else None,
             docstring=ast.get_docstring(child, clean=False),
+            start_byte=offsets[first - 1], end_byte=offsets[first - 1] + len(content),
         ))
-        _visit(child, child.name if is_class else None, lines, out)
+        _visit(child, child.name if is_class else None, lines, offsets, out)

@@ -174,7 +174,8 @@ def _unit(node: ts.Node, is_class: bool, language: str, spec: LanguageSpec) -> P
     start = node.start_point[0] + 1 if language == "python" else outer.start_point[0] + 1
     docstring = _python_docstring(node) if language == "python" else _comment_docstring(outer)
     return ParsedUnit(kind=kind, name=name, start_line=start, end_line=outer.end_point[0] + 1,
-                      content=_text(outer), parent=parent, docstring=docstring)
+                      content=_text(outer), parent=parent, docstring=docstring,
+                      start_byte=outer.start_byte, end_byte=outer.end_byte)
 
 
 class TreeSitterParser:

@@ -84,3 +84,22 @@ def test_samples_of_a_previous_collection_are_dropped_but_not_clustered():
                             hasher.sign(BASE))
     assert dedup.admit(row("new", edited(BASE, 0.02, 5)), hasher.sign(edited(BASE, 0.02, 5))) is None
     assert dedup.dropped == {"previous": 1} and dedup.cluster_sizes == {}
+
+
+def test_tokens_match_the_regex_and_unit_spans_sign_like_the_unit_alone():
+    import numpy as np
+
+    from infrastructure.near_dedup import _Powers, tokenize
+
+    data = ("class Box:\n    def get(self, key='caf\u00e9'):\n        return self.items[key] + 3.5e-2\n\n"
+            + BASE).encode()
+    starts, ends, hashes = tokenize(data, _Powers())
+    assert [data[a:b] for a, b in zip(starts, ends)] == re.findall(rb"\w+|[^\w\s]", data)
+    first_hash = {}
+    for token, value in zip((data[a:b] for a, b in zip(starts, ends)), hashes):
+        assert first_hash.setdefault(token, int(value)) == int(value)  # same bytes, same hash anywhere
+    hasher = MinHasher(min_tokens=5)
+    spans = [(0, len(data)), (11, data.index(b"\n\n")), (data.index(b"def handler_3"), data.index(b"def handler_4"))]
+    together = hasher.signatures(data, spans)
+    for (begin, end), signature in zip(spans, together):
+        assert np.array_equal(signature, hasher.signature(data[begin:end].decode()))
