@@ -69,7 +69,8 @@ class Container:
         return collect_repositories(
             request, fetchers=self.fetchers_factory(history=request.history, log=log),
             parser=self.parser_factory(), storage=self.storage_for(request.output), walk=walk_files,
-            write_shard=write_shard, sign=MinHasher().sign, near_index=LSHIndex(request.near_threshold),
+            write_shard=write_shard, sign_spans=MinHasher().sign_spans,
+            near_index=LSHIndex(request.near_threshold),
             read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
         )
