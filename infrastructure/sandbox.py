@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from domain.errors import EvaluationError
+
 BOOT = Path(__file__).with_name("sandbox_boot.py")
 SETUP_FAILED = 97  # keep in step with sandbox_boot.SETUP_FAILED
 OUTPUT_TAIL = 2000  # characters of stdout/stderr kept per run: enough for a traceback's end
@@ -100,16 +102,29 @@ class Sandbox:
         first = UID_BASE + (os.getpid() % 10_000) * SLOTS_PER_PROCESS
         for slot in range(SLOTS_PER_PROCESS):
             self._uids.put(first + slot if self._is_root else None)
+        # Without namespaces, root can still drop to a sandbox UID if that UID can read the
+        # standard library; otherwise the program would run as root (see _detect).
+        self._drop_uid_in_rlimits = self._is_root and _readable_by_others(Path(sys.base_prefix))
         self.isolation = isolation or self._detect()
+        if self.isolation == "rlimits":
+            self.warning += ("sandbox runs with resource limits only: no network namespace (sockets are "
+                             "disabled inside Python) and writes are limited by file permissions")
+            if self._is_root and not self._drop_uid_in_rlimits:
+                self.warning += "; programs run as root, so the process-count limit is not enforced"
 
     def _detect(self) -> str:
-        if self._is_root:
-            probe = self.run("pass\n", isolation="namespaces")
-            if probe.exit_code != SETUP_FAILED:
-                return "namespaces"
-            self.warning = f"namespaces unavailable ({probe.stderr.strip()}); "
-        self.warning += ("sandbox runs with resource limits only: no new network namespace, sockets "
-                         "are disabled inside Python, and writes are limited by file permissions")
+        if not self._is_root:
+            return "rlimits"
+        probe = self.run("pass\n", isolation="namespaces")
+        if probe.exit_code != SETUP_FAILED:
+            return "namespaces"
+        if not self._drop_uid_in_rlimits:
+            self.close()
+            raise EvaluationError(
+                f"cannot sandbox untrusted code here: namespaces are refused ({probe.stderr.strip()}) and the "
+                f"Python standard library under {sys.base_prefix} is closed to other users, so programs would "
+                f"run as root; run codetrain as a non-root user, or where root may create namespaces")
+        self.warning = f"namespaces unavailable ({probe.stderr.strip()}); "
         return "rlimits"
 
     def close(self) -> None:
@@ -124,13 +139,16 @@ class Sandbox:
     def run(self, program: str, isolation: str | None = None) -> RunResult:
         """Run one program to completion or to its wall-time limit."""
         mode = isolation or self.isolation
-        uid = self._uids.get()
+        slot = self._uids.get()
+        uid = slot if mode == "namespaces" or self._drop_uid_in_rlimits else None
         workdir = Path(tempfile.mkdtemp(dir=self._root))
         try:
+            if uid is not None and mode == "rlimits":
+                os.chown(workdir, uid, uid)  # namespaces mode mounts a tmpfs owned by uid instead
             return self._spawn(program, mode, workdir, uid)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-            self._uids.put(uid)
+            self._uids.put(slot)
 
     def _spawn(self, program: str, mode: str, workdir: Path, uid: int | None) -> RunResult:
         limits = {"uid": uid, "stdlib_mount": str(self._stdlib_mount), "memory_bytes": self.limits.memory_bytes,
@@ -173,21 +191,29 @@ class Sandbox:
 def _kill_group(child: subprocess.Popen) -> None:
     """Kill a run that outlived its wall time, leaving no process and no zombie behind.
 
-    The program's process (PID 1 of its namespace) goes first, so the supervisor reaps it and
-    the kernel takes down every other process in the namespace; then the process group.
+    Descendants go first, deepest included (the program is PID 1 of its namespace, or the
+    supervisor is their subreaper), so the supervisor reaps them; then its process group.
     """
+    import psutil
+
     try:
-        children = Path(f"/proc/{child.pid}/task/{child.pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for pid in children:
-        _signal(os.kill, int(pid))
+        descendants = psutil.Process(child.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    for process in descendants:
+        _signal(os.kill, process.pid)
     try:
         child.wait(timeout=2)
     except subprocess.TimeoutExpired:
         pass
     _signal(os.killpg, child.pid)
     child.wait()
+
+
+def _readable_by_others(path: Path) -> bool:
+    """Whether a UID with no special rights can reach `path` (every folder on the way is o+x)."""
+    path = path.resolve()
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
 
 
 def _signal(kill, pid: int) -> None:

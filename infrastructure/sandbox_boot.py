@@ -10,8 +10,9 @@ under an unprivileged UID with resource limits, so its descendants die with it a
 neither reach a network nor write anywhere but WORKDIR. If any step fails the run exits with
 SETUP_FAILED: it never silently runs with less isolation than asked.
 
-MODE `rlimits` (no root, or namespaces refused): resource limits only, sockets disabled in
-the interpreter (a program using ctypes could get around that; the sandbox says so).
+MODE `rlimits` (no root, or namespaces refused): resource limits, the program under a sandbox
+UID when started as root, sockets disabled in the interpreter (a program using ctypes could
+get around that; the sandbox says so), and every leftover descendant killed at the end.
 """
 import ctypes
 import json
@@ -26,7 +27,7 @@ CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x1
 SYS_MOUNT_SETATTR = 442  # the same number on x86_64 and aarch64
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 
 
 class MountAttr(ctypes.Structure):
@@ -120,19 +121,46 @@ def run_program(source: str) -> None:
     os._exit(0)
 
 
+def reap_descendants() -> None:
+    """Kill and reap every process left under this one (orphans re-parent here: subreaper)."""
+    me = os.getpid()
+    while True:
+        try:
+            with open(f"/proc/{me}/task/{me}/children") as handle:
+                children = [int(pid) for pid in handle.read().split()]
+        except OSError:
+            children = []
+        if not children:
+            return
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for _ in children:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+
+
 def main() -> None:
     mode, workdir, limits = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     source = sys.stdin.read()
     libc = ctypes.CDLL(None, use_errno=True)
     if mode == "namespaces":
         isolate(libc, workdir, limits)
+    else:
+        # No PID namespace: descendants that escape their parent (setsid, double fork) re-parent
+        # to this supervisor instead of init, so it can kill them when the program ends.
+        check(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl subreaper")
     pid = os.fork()  # in `namespaces` mode the child is PID 1 of the new PID namespace
     if pid == 0:
         if mode == "namespaces":
             # If the supervisor is killed (wall-time limit), take the whole namespace down.
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         try:
-            if mode == "namespaces":
+            if limits["uid"] is not None:
                 drop_privileges(limits["uid"])
             os.chdir(workdir)
             os.umask(0o077)
@@ -143,6 +171,8 @@ def main() -> None:
             die("limits/privileges", exc.errno or 0)
         run_program(source)
     _, status = os.waitpid(pid, 0)
+    if mode != "namespaces":
+        reap_descendants()
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
