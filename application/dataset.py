@@ -35,6 +35,7 @@ from application.dataset_decontamination import Benchmark, ContainmentIndex, ben
 from application.dataset_rows import build_rows
 from application.dataset_tasks import FIM_TOKENS, SEVERITIES, TASKS, document_text
 from application.splits import SPLITS, split_rows
+from domain.entities import UNIT_KINDS
 from domain.errors import DatasetError, StorageError
 from domain.ports import Storage
 
@@ -110,6 +111,9 @@ class DatasetRequest:
             bad("--recency-half-life", self.recency_half_life_days, "must be a positive number of days")
         if self.severity.lower() not in SEVERITIES:
             bad("--severity", self.severity, f"choose from {', '.join(SEVERITIES)}")
+        unknown = [k for k in self.kinds or () if k not in UNIT_KINDS]
+        if unknown:
+            bad("--kinds", ",".join(unknown), f"unknown unit kind (choose from {', '.join(UNIT_KINDS)})")
         if self.num_proc < 1:
             bad("--num-proc", self.num_proc, "must be at least 1")
 
@@ -234,11 +238,20 @@ def build_dataset(
             "options": request.cache_options(),
             "seconds": round(time.time() - started, 2),
         }
-        if output.exists(STATS):
-            output.delete(STATS)  # the old dataset stops being complete before it is overwritten
+        _clear_previous_dataset(output)
         publish_tree(staging, output)
         write_json(output, STATS, stats)
     return DatasetResult(uri=output.uri, stats=stats)
+
+
+def _clear_previous_dataset(output: Storage) -> None:
+    """Remove an earlier dataset's files (stats.json first: it stops being complete at once),
+    so no stale shard or tokenizer file survives next to the new ones. Other keys are kept."""
+    if output.exists(STATS):
+        output.delete(STATS)
+    for prefix in (*[f"{name}/" for name in SPLITS], "tokenizer/", "dataset_dict.json"):
+        for key in output.list(prefix):
+            output.delete(key)
 
 
 def _manifest(collection: Storage) -> dict:

@@ -258,3 +258,17 @@ def test_classification_labels_come_from_the_label_field(tmp_path):
             assert result.stats["label_names"][row["labels"]] == language[text]
     balance = result.stats["class_balance"]
     assert sum(sum(b.values()) for b in balance.values()) == len(rows)
+
+
+def test_rebuilding_over_an_old_dataset_leaves_no_stale_files(planted, tmp_path):
+    out = tmp_path / "ds"
+    build(planted["collection"], out)
+    (out / "train" / "data-00001-of-00002.arrow").write_text("stale shard of an older build")
+    (out / "tokenizer" / "vocab.json").write_text("{}")
+    (out / "NOTES.md").write_text("the user's own file")
+    build(planted["collection"], out, seq_len=32)
+    assert not (out / "train" / "data-00001-of-00002.arrow").exists()
+    assert not (out / "tokenizer" / "vocab.json").exists()
+    assert (out / "NOTES.md").exists()
+    data, _ = load(out)
+    assert len(data["train"][0]["input_ids"]) == 32

@@ -86,3 +86,8 @@ def test_default_kinds_follow_the_task():
     assert DatasetRequest().unit_kinds == ("file",)
     assert DatasetRequest(task="security").unit_kinds == ("function", "method")
     assert DatasetRequest(task="security", kinds=("file",)).unit_kinds == ("file",)
+
+
+def test_unknown_unit_kinds_are_refused():
+    with pytest.raises(DatasetError, match="--kinds functions"):
+        DatasetRequest(kinds=("functions",))
