@@ -311,7 +311,7 @@ def _clusters(units: Units, request: DatasetRequest, tools: DatasetTools) -> tup
     if all(r.get("cluster_id") is not None for r in units.rows):
         return [r["cluster_id"] for r in units.rows], "collection"
     if request.near_dup_threshold <= 0:
-        return [f"unit:{r['id']}" for r in units.rows], "none"
+        return [f"unit:{i}" for i in range(len(units.rows))], "none"
     return tools.near_duplicates.clusters(units.signatures, request.near_dup_threshold), "minhash"
 
 

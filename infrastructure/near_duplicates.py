@@ -17,10 +17,11 @@ BRUTE_FORCE_REFERENCES = 2000
 
 
 class NearDuplicates:
-    """MinHash signatures of word 5-grams and LSH lookups at a Jaccard threshold."""
+    """MinHash signatures of token 5-grams (words and punctuation) and lookups at a Jaccard threshold."""
 
-    def __init__(self, num_perm: int = NUM_PERM):
+    def __init__(self, num_perm: int = NUM_PERM, brute_force_references: int = BRUTE_FORCE_REFERENCES):
         self.num_perm = num_perm
+        self.brute_force_references = brute_force_references
         self._hasher = MinHasher(num_perm=num_perm)
 
     def sign(self, texts: Sequence[str]) -> list:
@@ -43,7 +44,7 @@ class NearDuplicates:
     def matches(self, reference: Sequence, queries: Sequence, threshold: float) -> list[bool]:
         """For each query signature: does it nearly duplicate some reference signature?"""
         kept = [s for s in reference if s is not None]
-        if len(kept) <= BRUTE_FORCE_REFERENCES:
+        if len(kept) <= self.brute_force_references:
             return self._compare_all(kept, queries, threshold)
         index = LSHIndex(threshold=threshold, num_perm=self.num_perm)
         for i, signature in enumerate(reference):
