@@ -144,7 +144,7 @@ def run_benchmark(
     *,
     problems: list[dict],
     complete: Callable[[str, int], list[str]] | None,
-    execute: Callable[[list[str]], Iterator[tuple[int, RunOutcome]]],
+    execute: Callable[[Iterable[str]], Iterator[tuple[int, RunOutcome]]],
     output: Storage,
     prefix: str = "",
     describe: dict | None = None,
@@ -154,27 +154,34 @@ def run_benchmark(
 
     Args:
         complete: prompt, n -> n raw completions; None with `request.oracle`.
-        execute: programs -> (index, outcome) pairs in any order.
+        execute: programs (a lazy iterable) -> (index, outcome) pairs in any order.
         output: Where `{prefix}samples.jsonl` and `{prefix}summary.json` (last) go.
         describe: Extra facts for the summary (model, sandbox isolation, limits).
     """
     problems = problems[: request.limit] if request.limit else problems
     check_problems(problems, request.benchmark, request.oracle)
-    samples = []
+    samples: list[dict] = []
     total = len(problems) * (1 + request.n)  # one generation step per problem, one run per sample
-    for done, problem in enumerate(problems):
-        if request.oracle:
-            completions = [problem["canonical_solution"]]
-        else:
-            completions = [truncate_at_stops(c, request.stops) for c in complete(problem["prompt"], request.n)]
-        samples += [{"task_id": problem["task_id"], "sample": i, "completion": c} for i, c in enumerate(completions)]
-        on_progress(done + 1, total)
-    by_id = {problem["task_id"]: problem for problem in problems}
-    programs = [build_program(by_id[s["task_id"]], s["completion"]) for s in samples]
-    for done, (index, outcome) in enumerate(execute(programs), 1):
+    progress = {"generated": 0, "ran": 0}  # both sides advance the same bar
+
+    def programs() -> Iterator[str]:
+        # A generator: the sandbox starts on the first problems while later ones are generated.
+        for problem in problems:
+            if request.oracle:
+                completions = [problem["canonical_solution"]]
+            else:
+                completions = [truncate_at_stops(c, request.stops) for c in complete(problem["prompt"], request.n)]
+            for i, completion in enumerate(completions):
+                samples.append({"task_id": problem["task_id"], "sample": i, "completion": completion})
+                yield build_program(problem, completion)
+            progress["generated"] += 1
+            on_progress(sum(progress.values()), total)
+
+    for index, outcome in execute(programs()):
         samples[index].update(passed=outcome.passed, status=outcome.status, reason=outcome.reason,
                               seconds=round(outcome.seconds, 3))
-        on_progress(len(problems) + done, total)
+        progress["ran"] += 1
+        on_progress(sum(progress.values()), total)
     summary = summarize(request, problems, samples, describe or {})
     output.write_bytes(f"{prefix}samples.jsonl", "".join(json.dumps(s) + "\n" for s in samples).encode())
     output.write_bytes(f"{prefix}summary.json", json.dumps(summary, indent=2).encode())

@@ -24,6 +24,23 @@ class Sampling:
     seed: int = 0
 
 
+def context_length(model) -> int | None:
+    """Longest sequence the model has position embeddings for (None: no fixed limit known)."""
+    config = model.config
+    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+
+def fit_context(ids, mask, max_new_tokens: int, limit: int | None):
+    """Prompt and completion budget that fit the context: the prompt loses its *start* first
+    (the end, where the function to complete is, matters most), and the completion gets at
+    most half the context."""
+    if limit is None or ids.shape[1] + max_new_tokens <= limit:
+        return ids, mask, max_new_tokens
+    new_tokens = min(max_new_tokens, limit // 2)
+    keep = limit - new_tokens
+    return ids[:, -keep:], mask[:, -keep:], new_tokens
+
+
 class Completer:
     """`complete(prompt, n)` -> n completions (text after the prompt) from one model."""
 
@@ -36,6 +53,8 @@ class Completer:
 
         s = self.sampling
         encoded = self.tokenizer(prompt, return_tensors="pt")
+        ids, mask, new_tokens = fit_context(encoded["input_ids"], encoded["attention_mask"], s.max_new_tokens,
+                                            context_length(self.model))
         greedy = s.temperature <= 0
         kwargs = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=s.temperature, top_p=s.top_p)
         if s.stops:
@@ -43,10 +62,9 @@ class Completer:
         set_seed(s.seed)
         with torch.no_grad():
             out = self.model.generate(
-                input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"],
-                max_new_tokens=s.max_new_tokens, num_return_sequences=1 if greedy else n,
-                pad_token_id=self.tokenizer.pad_token_id, **kwargs)
-        start = encoded["input_ids"].shape[1]
+                input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens,
+                num_return_sequences=1 if greedy else n, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+        start = ids.shape[1]
         texts = [self.tokenizer.decode(row[start:], skip_special_tokens=True) for row in out]
         return texts * n if greedy else texts  # greedy: n identical samples, generated once
 

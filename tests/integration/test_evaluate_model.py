@@ -99,3 +99,17 @@ def test_greedy_generation_is_repeatable(assets, tmp_path):
     second = Container().evaluate_benchmark(request, run=str(assets["run"]), output=str(tmp_path / "b"))
     assert [s["completion"] for s in first.samples] == [s["completion"] for s in second.samples]
     assert (tmp_path / "a" / "toy" / "summary.json").exists()
+
+
+def test_a_prompt_longer_than_the_context_is_cut_from_its_start(assets):
+    from infrastructure.evaluation.generation import Completer, Sampling
+
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(assets["model"]))  # 256 positions
+    tokenizer = assets["tokenizer"]
+    prompt = "".join(f"def add_{i}(a, b):\n    return a + b + {i}\n" for i in range(40)) + "def scale_3(xs):\n"
+    assert len(tokenizer(prompt)["input_ids"]) > 256
+    completions = Completer(model, tokenizer, Sampling(max_new_tokens=200)).complete(prompt, 2)
+    assert len(completions) == 2 and completions[0] == completions[1]  # greedy, generated once
+    assert 0 < len(tokenizer(completions[0])["input_ids"]) <= 128 + 2  # budget capped at half the context
