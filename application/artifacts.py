@@ -8,6 +8,7 @@ record first, and the run's summary goes last of all.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -100,7 +101,9 @@ def open_run_mirror(output: Storage, run_dir: Path, summary: str, resume: str | 
     checkpoints when resuming from `latest`/`best`. None when `output` is a local folder."""
     if output.local_root() is not None:
         return None
-    mirror = RunMirror(run_dir, output, summary)
+    # Under accelerate/torchrun every rank runs this; all fetch (each loads the checkpoint), only
+    # rank 0 -- the one that saves checkpoints -- writes to the remote run.
+    mirror = RunMirror(run_dir, output, summary, writer=os.environ.get("RANK", "0") == "0")
     if resume in ("latest", "best"):
         fetched = mirror.fetch()
         if not fetched:
@@ -118,14 +121,16 @@ class RunMirror:
     """
 
     def __init__(self, local_dir: Path, storage: Storage, summary: str,
-                 folder_marker: str = CHECKPOINT_RECORD):
-        self.local_dir, self.storage = Path(local_dir), storage
+                 folder_marker: str = CHECKPOINT_RECORD, writer: bool = True):
+        self.local_dir, self.storage, self.writer = Path(local_dir), storage, writer
         self.summary, self.folder_marker = summary, folder_marker
         self.known: dict[str, tuple[int, int]] = {}  # key -> (size, mtime_ns) when last in sync
 
     def start(self, fresh: bool) -> None:
         """The remote run stops being complete before anything in it changes. A `fresh` run also
         drops the old run's checkpoints and final model, as the trainer does in a local folder."""
+        if not self.writer:
+            return
         if self.storage.exists(self.summary):
             self.storage.delete(self.summary)
         if fresh:
@@ -178,6 +183,8 @@ class RunMirror:
 
         Usable as the trainer's `on_checkpoint` callback.
         """
+        if not self.writer:
+            return 0, 0
         local = {p.relative_to(self.local_dir).as_posix(): p for p in local_files(self.local_dir)}
         if not final:
             local.pop(self.summary, None)

@@ -151,3 +151,17 @@ def test_open_run_mirror_only_for_remote_outputs_and_resume_needs_a_remote_check
     storage.write_bytes("checkpoints/step-000004/model.bin", b"no record: incomplete")
     with pytest.raises(TrainingError, match="--resume latest: no complete checkpoint under fake://store/checkpoints"):
         open_run_mirror(storage, tmp_path / "run", "summary.json", resume="latest")
+
+
+def test_only_rank_zero_writes_to_a_remote_run_but_every_rank_fetches(tmp_path, monkeypatch):
+    storage = FakeStorage()
+    for key in ("summary.json", "checkpoints/step-000002/model.bin", "checkpoints/step-000002/checkpoint.json"):
+        storage.write_bytes(key, b"x")
+    monkeypatch.setenv("RANK", "1")
+    mirror = open_run_mirror(storage, tmp_path, "summary.json", resume="latest", log=lambda line: None)
+    assert (tmp_path / "checkpoints/step-000002/model.bin").exists()  # rank 1 loads it too
+    write(tmp_path, {"checkpoints/step-000003/checkpoint.json": "{}", "summary.json": "{}"})
+    storage.events.clear()
+    mirror.hook()(tmp_path / "checkpoints/step-000003")
+    mirror.finish({"steps": 3})
+    assert storage.events == [] and storage.exists("summary.json")  # rank 1 never writes
