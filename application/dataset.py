@@ -24,7 +24,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -33,114 +33,14 @@ from application.collect import MANIFEST
 from application.dataset_cache import FORMAT, cache_key, cached_stats
 from application.dataset_decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
 from application.dataset_rows import build_rows
-from application.dataset_tasks import FIM_TOKENS, SEVERITIES, TASKS, document_text
+from application.dataset_request import DatasetRequest, parse_list, parse_ratios  # noqa: F401 (the verb's input)
+from application.dataset_tasks import FIM_TOKENS, document_text
 from application.splits import SPLITS, split_rows
-from domain.entities import UNIT_KINDS
 from domain.errors import DatasetError, StorageError
 from domain.ports import Storage
 
 STATS = "stats.json"
-DEFAULT_KINDS = {"generation": ("file",), "classification": ("file",), "security": ("function", "method")}
 REQUIRED_COLUMNS = ("id", "repo", "path", "language", "kind", "content")
-
-
-@dataclass(frozen=True)
-class DatasetRequest:
-    """Options of `python main.py dataset`; every field changes the output except `num_proc`/`use_cache`."""
-
-    task: str = "generation"
-    """generation (causal LM), classification (label from a column) or security (Bandit label)."""
-    seq_len: int = 2048
-    """Tokens per row (packed block, padded row, or classification cut-off)."""
-    pack: bool = True
-    """Pack documents into blocks; False pads one document (piece) per row."""
-    seed: int = 42
-    """Seed of the split assignment and of the FIM coin flips."""
-    ratios: tuple[float, float, float] = (0.9, 0.05, 0.05)
-    """Shares of units for train, validation and test."""
-    tokenizer: str = "train"
-    """`train` (byte-level BPE on the train split) or a tokenizer folder / hub name."""
-    vocab_size: int = 8000
-    """Vocabulary of a trained tokenizer."""
-    kinds: tuple[str, ...] | None = None
-    """Unit kinds used; None = the task's default (files; functions and methods for security)."""
-    label_field: str = "language"
-    """Column holding the class of a unit (classification)."""
-    header: bool = False
-    """Generation: prefix each document with `# path:` and `# language:` lines."""
-    fim_rate: float = 0.0
-    """Generation: share of documents rewritten prefix/suffix/middle with sentinel tokens."""
-    recency_half_life_days: float | None = None
-    """Generation: weight rows by commit date, halving per this many days of age; None = off."""
-    near_dup_threshold: float = 0.8
-    """Jaccard similarity at which units count as near-duplicates; 0 = no near-dup handling."""
-    decontaminate: tuple[str, ...] = ()
-    """Benchmarks to remove: `humaneval` and/or JSONL files with prompt/canonical_solution."""
-    decontaminate_near: float | None = None
-    """Also drop units whose MinHash similarity to a benchmark problem reaches this; None = exact only."""
-    severity: str = "low"
-    """Security: lowest Bandit severity that makes a unit vulnerable."""
-    bandit_skip: tuple[str, ...] = ("B101", "B110", "B112", "B403", "B404", "B603")
-    """Security: Bandit tests ignored. The defaults flag a construct, not a misuse: `assert`
-    (B101), `except: pass/continue` (B110, B112), importing pickle/subprocess (B403, B404),
-    subprocess without a shell (B603); the misuses (B301 pickle.loads, B602 shell=True) stay."""
-    num_proc: int = 1
-    """Processes for tokenization and Bandit."""
-    use_cache: bool = True
-    """Reuse the dataset already in the output when inputs and options are unchanged."""
-
-    def __post_init__(self):
-        def bad(option: str, value, why: str):
-            raise DatasetError(f"{option} {value}: {why}")
-
-        if self.task not in TASKS:
-            bad("--task", self.task, f"unknown task (choose from {', '.join(TASKS)})")
-        if len(self.ratios) != 3 or min(self.ratios) < 0 or abs(sum(self.ratios) - 1.0) > 1e-6:
-            bad("--split", ",".join(map(str, self.ratios)), "three non-negative ratios summing to 1")
-        if self.ratios[0] <= 0:
-            bad("--split", ",".join(map(str, self.ratios)), "the training share must be above 0")
-        if self.seq_len < 8:
-            bad("--seq-len", self.seq_len, "must be at least 8")
-        if not 0.0 <= self.fim_rate <= 1.0:
-            bad("--fim-rate", self.fim_rate, "must be between 0 and 1")
-        if not 0.0 <= self.near_dup_threshold <= 1.0:
-            bad("--near-dup-threshold", self.near_dup_threshold, "must be between 0 and 1")
-        if self.decontaminate_near is not None and not 0.0 < self.decontaminate_near <= 1.0:
-            bad("--decontaminate-near", self.decontaminate_near, "must be in (0, 1]")
-        if self.recency_half_life_days is not None and self.recency_half_life_days <= 0:
-            bad("--recency-half-life", self.recency_half_life_days, "must be a positive number of days")
-        if self.severity.lower() not in SEVERITIES:
-            bad("--severity", self.severity, f"choose from {', '.join(SEVERITIES)}")
-        unknown = [k for k in self.kinds or () if k not in UNIT_KINDS]
-        if unknown:
-            bad("--kinds", ",".join(unknown), f"unknown unit kind (choose from {', '.join(UNIT_KINDS)})")
-        if self.num_proc < 1:
-            bad("--num-proc", self.num_proc, "must be at least 1")
-
-    @property
-    def unit_kinds(self) -> tuple[str, ...]:
-        return self.kinds or DEFAULT_KINDS[self.task]
-
-    def cache_options(self) -> dict:
-        options = {k: list(v) if isinstance(v, tuple) else v
-                   for k, v in asdict(self).items() if k not in ("num_proc", "use_cache")}
-        return {**options, "kinds": list(self.unit_kinds)}  # JSON-shaped: equal after a round trip
-
-
-def parse_list(text: str | None) -> tuple[str, ...]:
-    """`"a, b,,c"` -> ("a", "b", "c")."""
-    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
-
-
-def parse_ratios(text: str) -> tuple[float, float, float]:
-    """`"0.9,0.05,0.05"` -> (0.9, 0.05, 0.05); DatasetRequest checks they sum to 1."""
-    try:
-        ratios = tuple(float(part) for part in parse_list(text))
-    except ValueError:
-        raise DatasetError(f"--split {text}: expected three numbers such as 0.9,0.05,0.05") from None
-    if len(ratios) != 3:
-        raise DatasetError(f"--split {text}: expected three numbers such as 0.9,0.05,0.05")
-    return ratios
 
 
 @dataclass(frozen=True)
