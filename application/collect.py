@@ -21,7 +21,7 @@ from application.collect_files import (  # noqa: F401  (content_hash, unit_id: p
 )
 from application.collect_filters import FilterConfig, dir_skip_reason
 from application.collect_licenses import LICENSE_FILE, detect_license, license_allowed, permissiveness
-from application.collect_state import STATE, clear_state, fingerprint, load_journal, load_state, save_progress
+from application.collect_state import clear_state, fingerprint, load_journal, load_state, save_progress
 from domain.entities import Checkout, SkippedSource
 from domain.errors import SourceError
 from domain.ports import CodeParser, RepositoryFetcher, Storage

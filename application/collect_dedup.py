@@ -7,7 +7,6 @@ sample's id is its cluster id; exact copies (same whitespace-normalised hash) an
 """
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from typing import Protocol
 
@@ -66,10 +65,7 @@ class Deduplicator:
         self._exact[(kind, digest)] = cluster
         if signature is not None and self.index is not None:
             self.index.add(kind, signature, cluster)
-        self._journal.append({
-            "k": kind, "h": digest, "c": cluster,
-            "s": base64.b64encode(signature).decode() if signature is not None else None,
-        })
+        self._journal.append({"k": kind, "h": digest, "c": cluster, "s": signature})
 
     def take_journal(self) -> list[dict]:
         """Decisions since the last call: saved with each shard so a resumed run replays them."""
@@ -86,8 +82,7 @@ class Deduplicator:
                     self.dropped[entry["d"]] += 1
                     self.cluster_sizes[entry["c"]] = self.cluster_sizes.get(entry["c"], 1) + 1
             else:
-                signature = base64.b64decode(entry["s"]) if entry["s"] is not None else None
-                self._keep(entry["k"], entry["h"], signature, entry["c"])
+                self._keep(entry["k"], entry["h"], entry["s"], entry["c"])
         self._journal = []
 
     def summary(self) -> dict:

@@ -89,7 +89,9 @@ class MinHasher:
         seed: Permutation seed; signatures are comparable only between equal seeds.
     """
 
-    def __init__(self, num_perm: int = 256, ngram: int = 5, min_tokens: int = 20, seed: int = 1):
+    def __init__(self, num_perm: int = 256, ngram: int = 5, min_tokens: int = 20, seed: int = 1,
+                 banding: "Banding | None" = None):
+        self.banding = banding  # band hashes travel with each signature: workers compute them
         rng = np.random.default_rng(seed)
         self.num_perm, self.ngram, self.min_tokens = num_perm, ngram, max(min_tokens, ngram)
         # x -> a*x + b (mod 2**32) with odd a is a permutation of the 32-bit shingle hashes;
@@ -143,18 +145,33 @@ class MinHasher:
         return self.signatures(data, [(0, len(data))])[0]
 
     def sign(self, text: str) -> bytes | None:
-        """The signature as bytes: what crosses process boundaries and resume journals."""
-        signature = self.signature(text)
-        return None if signature is None else signature.tobytes()
+        """The signature of a whole text as bytes (see `sign_spans`)."""
+        data = text.encode("utf-8", "surrogatepass")
+        return self.sign_spans(data, [(0, len(data))])[0]
 
     def sign_spans(self, data: bytes, spans: list[tuple[int, int]]) -> list[bytes | None]:
-        return [None if s is None else s.tobytes() for s in self.signatures(data, spans)]
+        """Signatures as bytes (what crosses processes and resume journals), band hashes appended."""
+        return [None if s is None else self._blob(s) for s in self.signatures(data, spans)]
+
+    def _blob(self, signature: np.ndarray) -> bytes:
+        if self.banding is None:
+            return signature.tobytes()
+        return signature.tobytes() + self.banding.hashes(signature).tobytes()
 
 
-def _array(signature: bytes | np.ndarray) -> np.ndarray:
-    if isinstance(signature, (bytes, bytearray)):
-        return np.frombuffer(signature, dtype=np.uint32)
-    return signature
+class Banding:
+    """LSH banding: `bands` groups of `rows` signature values, each hashed to one bucket key."""
+
+    def __init__(self, threshold: float = 0.7, num_perm: int = 256):
+        self.num_perm = num_perm
+        self.bands, self.rows = optimal_bands(threshold, num_perm)
+        mixer = np.random.default_rng(7).integers(1, 2**63, size=self.rows, dtype=np.uint64)
+        self._mixer = mixer * np.uint64(2) + np.uint64(1)
+        self._band_ids = np.arange(self.bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+
+    def hashes(self, signature: np.ndarray) -> np.ndarray:
+        bands = signature[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
+        return (bands * self._mixer).sum(axis=1) ^ self._band_ids  # wraps modulo 2**64
 
 
 class LSHIndex:
@@ -162,34 +179,44 @@ class LSHIndex:
 
     Each entry carries the cluster id of its kept sample; `query` answers the cluster a new
     signature belongs to when its estimated Jaccard similarity reaches the threshold.
+    Signatures arrive as bytes, with their band hashes appended when a MinHasher built with
+    this index's `banding` made them (the main process then only looks buckets up).
     """
 
     def __init__(self, threshold: float = 0.7, num_perm: int = 256):
         self.threshold, self.num_perm = threshold, num_perm
-        self.bands, self.rows = optimal_bands(threshold, num_perm)
+        self.banding = Banding(threshold, num_perm)
+        self.bands, self.rows = self.banding.bands, self.banding.rows
         # Memory is what limits a streaming run: a bucket holds a bare int until it collides
         # (most never do), and signatures live in one growing uint32 matrix, 1 KB per entry.
         self._buckets: dict[int, int | list[int]] = {}
         self._signatures = np.empty((1024, num_perm), dtype=np.uint32)
         self._clusters: list[str] = []
-        mixer = np.random.default_rng(7).integers(1, 2**63, size=self.rows, dtype=np.uint64)
-        self._mixer = mixer * np.uint64(2) + np.uint64(1)
-        self._band_ids = np.arange(self.bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        self._salts: dict[str, np.uint64] = {}
 
     def __len__(self) -> int:
         return len(self._clusters)
 
-    def _keys(self, scope: str, signature: np.ndarray) -> list[int]:
-        bands = signature[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
-        mixed = (bands * self._mixer).sum(axis=1) ^ self._band_ids  # wraps modulo 2**64
-        salt = xxhash.xxh3_64_intdigest(scope.encode())
-        return [int(key) ^ salt for key in mixed]
+    def _split(self, scope: str, blob: bytes | np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """(signature, bucket keys of `scope`) of a signature blob."""
+        if isinstance(blob, np.ndarray):
+            blob = blob.tobytes()
+        width = self.num_perm * 4
+        signature = np.frombuffer(blob, dtype=np.uint32, count=self.num_perm)
+        if len(blob) > width:
+            hashes = np.frombuffer(blob, dtype=np.uint64, offset=width)
+        else:
+            hashes = self.banding.hashes(signature)
+        salt = self._salts.get(scope)
+        if salt is None:
+            salt = self._salts[scope] = np.uint64(xxhash.xxh3_64_intdigest(scope.encode()))
+        return signature, (hashes ^ salt).tolist()
 
     def query(self, scope: str, signature: bytes | np.ndarray) -> str | None:
         """Cluster id of the most similar kept entry in `scope` at or above the threshold."""
-        signature = _array(signature)
+        signature, keys = self._split(scope, signature)
         candidates: set[int] = set()
-        for key in self._keys(scope, signature):
+        for key in keys:
             found = self._buckets.get(key)
             if found is not None:
                 candidates.update(found) if isinstance(found, list) else candidates.add(found)
@@ -201,13 +228,13 @@ class LSHIndex:
         return self._clusters[order[best]] if scores[best] >= self.threshold else None
 
     def add(self, scope: str, signature: bytes | np.ndarray, cluster_id: str) -> None:
-        signature = _array(signature)
+        signature, keys = self._split(scope, signature)
         index = len(self._clusters)
         if index == len(self._signatures):
             self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
         self._signatures[index] = signature
         self._clusters.append(cluster_id)
-        for key in self._keys(scope, signature):
+        for key in keys:
             found = self._buckets.get(key)
             if found is None:
                 self._buckets[key] = index
