@@ -66,11 +66,11 @@ class Container:
         from infrastructure.walker import walk_files
 
         columns = ["id", "kind", "content", "content_hash", "cluster_id"]
+        index = LSHIndex(request.near_threshold)
         return collect_repositories(
             request, fetchers=self.fetchers_factory(history=request.history, log=log),
             parser=self.parser_factory(), storage=self.storage_for(request.output), walk=walk_files,
-            write_shard=write_shard, sign_spans=MinHasher().sign_spans,
-            near_index=LSHIndex(request.near_threshold),
+            write_shard=write_shard, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
             read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
         )
