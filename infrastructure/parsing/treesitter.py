@@ -133,6 +133,8 @@ def _python_docstring(node: ts.Node) -> str | None:
 def _comment_docstring(outer: ts.Node) -> str | None:
     """The comment block right above a definition (no blank line between)."""
     lines, row, sibling = [], outer.start_point[0], outer.prev_named_sibling
+    if sibling is None and outer.parent is not None and outer.parent.type == "body_statement":
+        sibling = outer.parent.prev_named_sibling  # Ruby keeps a class's first comment outside its body
     while sibling is not None and sibling.type in COMMENTS and sibling.end_point[0] >= row - 1:
         lines[:0] = _text(sibling).splitlines()
         row, sibling = sibling.start_point[0], sibling.prev_named_sibling

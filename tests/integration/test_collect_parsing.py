@@ -27,9 +27,9 @@ CASES = {
     "a.cpp": (b"class W {\n  void draw() {}\n};\nvoid W::resize(int w) {}\ntemplate <typename T> T id(T x) { return x; }\n",
               {("class", "W", None, 1, None), ("method", "draw", "W", 2, None),
                ("method", "resize", "W", 4, None), ("function", "id", None, 5, None)}),
-    "a.rb": (b"class Dog\n  def bark; end\n  def self.make; end\nend\ndef helper; end\n",
-             {("class", "Dog", None, 1, None), ("method", "bark", "Dog", 2, None),
-              ("method", "make", "Dog", 3, None), ("function", "helper", None, 5, None)}),
+    "a.rb": (b"class Dog\n  # Barks.\n  def bark; end\n  def self.make; end\nend\ndef helper; end\n",
+             {("class", "Dog", None, 1, None), ("method", "bark", "Dog", 3, "Barks."),
+              ("method", "make", "Dog", 4, None), ("function", "helper", None, 6, None)}),
     "a.php": (b"<?php\n// Hi.\nfunction hi() {}\nclass U {\n  public function name() {}\n}\n",
               {("function", "hi", None, 3, "Hi."), ("class", "U", None, 4, None), ("method", "name", "U", 5, None)}),
 }
