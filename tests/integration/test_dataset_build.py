@@ -272,3 +272,16 @@ def test_rebuilding_over_an_old_dataset_leaves_no_stale_files(planted, tmp_path)
     assert (out / "NOTES.md").exists()
     data, _ = load(out)
     assert len(data["train"][0]["input_ids"]) == 32
+
+
+def test_several_collections_are_merged_and_all_recorded(planted, tmp_path):
+    rng = random.Random(8)
+    extra = [unit(f"other{k % 3}", f"x{k}.py", random_module(rng)) for k in range(9)]
+    second = write_collection(tmp_path / "second", extra)
+    request = DatasetRequest(seq_len=64, vocab_size=600)
+    result = Container().build_dataset(request, [str(planted["collection"]), str(second)], str(tmp_path / "ds"))
+    stats = result.stats
+    assert stats["collection"]["uris"] == [str(planted["collection"]), str(second)]
+    assert {s["repo"] for s in stats["collection"]["sources"]} == set(REPOS) | {"other0", "other1", "other2"}
+    assert sum(stats["units"].values()) + sum(stats["removed"]["near_duplicates_of_train"].values()) \
+        == len(planted["rows"]) + len(extra)
