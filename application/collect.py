@@ -110,24 +110,38 @@ class _Plan:
     walk_skips: Counter
 
 
-def _plan(request, fetchers, walk, list_commits, workdir: Path, log) -> _Plan:
-    checkouts: list[Checkout] = []
-    skipped_sources: list[dict] = []
+def _fetch_all(request, fetchers, workdir: Path, log) -> tuple[list[Checkout], list[dict]]:
+    """Every checkout of every source, and the sources that could not be had (with why)."""
+    checkouts, skipped = [], []
     for source in request.sources:
         for item in pick_fetcher(source, fetchers).fetch(source, workdir):
             if isinstance(item, SkippedSource):
                 log(f"skipped {item.origin}: {item.reason}")
-                skipped_sources.append({"origin": item.origin, "reason": item.reason})
+                skipped.append({"origin": item.origin, "reason": item.reason})
             else:
                 checkouts.append(item)
-    licensed = [(c, repository_license(c.root)) for c in checkouts]
-    for checkout, spdx in licensed:
-        if not license_allowed(spdx, request.licenses):
-            reason = f"licence {spdx or 'unknown'} not in --licenses"
-            skipped_sources.append({"origin": checkout.origin, "reason": reason})
-    kept = [(c, s) for c, s in licensed if license_allowed(s, request.licenses)]
-    # most permissive licence first, then the order given: the first copy seen is kept
-    kept = [kept[i] for i in sorted(range(len(kept)), key=lambda i: (permissiveness(kept[i][1]), i))]
+    return checkouts, skipped
+
+
+def _by_licence(checkouts: list[Checkout], allowed: tuple[str, ...], skipped: list[dict]) -> list[tuple]:
+    """(checkout, SPDX id) of the allowed licences, most permissive first, then in the order given.
+
+    Since the first copy of duplicated code is the one kept, this order is the keep policy.
+    """
+    kept = []
+    for checkout in checkouts:
+        spdx = repository_license(Path(checkout.root))
+        if license_allowed(spdx, allowed):
+            kept.append((checkout, spdx))
+        else:
+            skipped.append({"origin": checkout.origin, "reason": f"licence {spdx or 'unknown'} not in --licenses"})
+    order = sorted(range(len(kept)), key=lambda i: (permissiveness(kept[i][1]), i))
+    return [kept[i] for i in order]
+
+
+def _plan(request, fetchers, walk, list_commits, workdir: Path, log) -> _Plan:
+    checkouts, skipped_sources = _fetch_all(request, fetchers, workdir, log)
+    kept = _by_licence(checkouts, request.licenses, skipped_sources)
     plan = _Plan([], [], skipped_sources, [], Counter())
     for index, (checkout, spdx) in enumerate(kept):
         def on_skip(reason: str, rel: str) -> None:
