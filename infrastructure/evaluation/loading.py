@@ -27,11 +27,18 @@ def model_task(folder: Path) -> str:
     return "sequence-classification" if architectures[0].endswith("ForSequenceClassification") else "causal-lm"
 
 
-def load_model(folder: Path, task: str | None = None):
-    """The model in `folder` in fp32 eval mode; an adapter folder is loaded over its base."""
+def load_model(folder: Path, task: str | None = None, threads: int | None = None):
+    """The model in `folder` in fp32 eval mode; an adapter folder is loaded over its base.
+
+    Args:
+        threads: torch CPU threads to use from now on (None: leave torch's choice). One thread
+            measured ~15x faster than two for a 2-layer model generating next to busy cores.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
+    if threads:
+        torch.set_num_threads(threads)
     folder = Path(folder)
     task = task or model_task(folder)
     try:
