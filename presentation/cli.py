@@ -226,116 +226,6 @@ def train(container, config_path, overrides, resume):
 @click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
               help="Wall-time limit per sandboxed run, seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
-@click.option("--output", "-o", help="Results folder or URI (default: RUN/eval).")
-@click.pass_obj
-def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, batch_size, benchmark, oracle, n,
-             ks, temperature, top_p, max_new_tokens, stops, limit, workers, timeout, seed, output):
-    """Score a model: perplexity / classification metrics, or sandboxed pass@k on a code benchmark."""
-    from application.evaluate import (DEFAULT_STOPS, BenchmarkRequest, DatasetEvalRequest, benchmark_label,
-                                      output_location)
-
-    if run_uri and model_path:
-        raise click.UsageError("give --run or --model, not both")
-    if not (run_uri or model_path or oracle):
-        raise click.UsageError("give --run RUN or --model PATH (or --benchmark ... --oracle)")
-    output = run(output_location, run_uri, output)
-    if benchmark:
-        request = run(BenchmarkRequest, benchmark=benchmark, n=n, ks=tuple(sorted(set(ks))),
-                      temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-                      stops=tuple(stops) or DEFAULT_STOPS, oracle=oracle, limit=limit, workers=workers,
-                      timeout=timeout)
-        with click.progressbar(length=1, label="evaluating", file=sys.stderr) as bar:
-            def on_progress(done, total):
-                bar.length = total
-                bar.update(done - bar.pos)
-
-            result = run(container.evaluate_benchmark, request, run=run_uri, model=model_path, output=output,
-                         seed=seed, on_progress=on_progress)
-        summary = result.summary
-        click.echo(f"{benchmark_label(request)}: {summary['problems']} problems, {summary['samples']} samples "
-                   f"({summary['isolation']} sandbox)")
-        if summary.get("sandbox_warning"):
-            click.echo(f"  warning: {summary['sandbox_warning']}", err=True)
-        click.echo("  " + ", ".join(f"pass@{k} {summary[f'pass@{k}']:.4f}" for k in request.ks)
-                   + f"; runs ended: {summary['statuses']}")
-        click.echo(f"  results: {output}/{benchmark_label(request)}/")
-        return
-    if oracle:
-        raise click.UsageError("--oracle needs --benchmark")
-    request = DatasetEvalRequest(split=split, max_batches=max_batches, batch_size=batch_size)
-    result = run(container.evaluate_dataset, request, run=run_uri, model=model_path, dataset=dataset_uri,
-                 output=output)
-    if "perplexity" in result:
-        click.echo(f"{split}: loss {result['loss']:.4f}, perplexity {result['perplexity']:.2f} "
-                   f"over {result['tokens']} tokens")
-    else:
-        click.echo(f"{split}: accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f} "
-                   f"over {result['examples']} examples")
-        click.echo(f"  confusion matrix (rows = truth, {result['labels']}): {result['confusion_matrix']}")
-    click.echo(f"  results: {output}/dataset-{split}.json")
-
-
-@cli.command()
-@click.option("--run", "run_uri", help="Run folder or s3:// URI written by `train`: exports its final/ model.")
-@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False),
-              help="A model folder instead of a run (full model or peft adapter).")
-@click.option("--output", "-o", required=True, help="Export folder or s3:// URI (must not exist yet).")
-@click.option("--merge", "mode", flag_value="merge", help="Fold the LoRA adapter into the base (default for adapters).")
-@click.option("--adapter-only", "mode", flag_value="adapter-only", help="Write the adapter alone.")
-@click.option("--onnx", is_flag=True, help="Also write model.onnx, checked against the exported model.")
-@click.option("--tolerance", type=click.FloatRange(0), default=1e-4, show_default=True,
-              help="Largest max |logit difference| allowed between the export and the model it came from.")
-@click.pass_obj
-def export(container, run_uri, model_path, output, mode, onnx, tolerance):
-    """Write a deployable model: LoRA merged (parity-checked) or adapter only, optionally ONNX."""
-    from application.export import ExportRequest
-
-    if bool(run_uri) == bool(model_path):
-        raise click.UsageError("give exactly one of --run RUN or --model PATH")
-    request = run(ExportRequest, mode=mode or "auto", onnx=onnx, tolerance=tolerance)
-    manifest = run(container.export, request, run=run_uri, model=model_path, output=output)
-    click.echo(f"export: {output} ({manifest['written']} {manifest['task']} model, {len(manifest['files'])} files)")
-    for name in ("parity", "onnx"):
-        if name in manifest:
-            click.echo(f"  {name}: max |logit difference| {manifest[name]['max_abs_diff']:.2e} "
-                       f"<= {manifest[name]['tolerance']:g}")
-
-
-@cli.command()
-@click.option("--run", "run_uri", required=True, help="Run folder or s3:// URI written by `train`.")
-@click.option("--output", "-o", help="Report folder or URI (default: RUN/report).")
-@click.pass_obj
-def report(container, run_uri, output):
-    """Write a Markdown report of a run: metric curves (PNG), config, lineage, best checkpoint, evals."""
-    result = run(container.report, run_uri, output)
-    click.echo(f"report: {result.uri}/report.md")
-    click.echo(f"  charts: {', '.join(result.figures) or 'none (metrics.jsonl is empty)'}")
-
-
-@cli.command()
-@click.option("--run", "run_uri", help="Run folder or s3:// URI written by `train`: evaluates its final/ model.")
-@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False),
-              help="A model folder instead of a run (full model or peft adapter).")
-@click.option("--dataset", "dataset_uri", help="Dataset for perplexity / classification metrics (default: the run's).")
-@click.option("--split", default="test", show_default=True, help="Dataset split to score.")
-@click.option("--max-batches", type=click.IntRange(1), help="Score only the first N batches of the split.")
-@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Rows per forward pass.")
-@click.option("--benchmark", help="`humaneval` or a JSONL file of problems: run pass@k instead of dataset metrics.")
-@click.option("--oracle", is_flag=True, help="Run the benchmark's canonical solutions (checks the harness).")
-@click.option("--n", "n", type=click.IntRange(1), default=1, show_default=True, help="Samples per problem.")
-@click.option("--k", "ks", type=click.IntRange(1), multiple=True, default=[1], show_default=True,
-              help="pass@k to report (repeatable, each <= --n).")
-@click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True, help="0 = greedy.")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=0.95, show_default=True,
-              help="Nucleus sampling mass.")
-@click.option("--max-new-tokens", type=click.IntRange(1), default=256, show_default=True,
-              help="Longest completion.")
-@click.option("--stop", "stops", multiple=True, help="Stop sequence (repeatable; default: HumanEval's).")
-@click.option("--limit", type=click.IntRange(1), help="Only the first N problems.")
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel sandboxes.")
-@click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
-              help="Wall-time limit per sandboxed run, seconds.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
               help="torch CPU threads for the model (1 suits small models and leaves cores to the sandboxes).")
 @click.option("--output", "-o", help="Results folder or URI (default: RUN/eval).")
@@ -385,3 +275,40 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
                    f"over {result['examples']} examples")
         click.echo(f"  confusion matrix (rows = truth, {result['labels']}): {result['confusion_matrix']}")
     click.echo(f"  results: {output}/dataset-{split}.json")
+
+
+@cli.command()
+@click.option("--run", "run_uri", help="Run folder or s3:// URI written by `train`: exports its final/ model.")
+@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False),
+              help="A model folder instead of a run (full model or peft adapter).")
+@click.option("--output", "-o", required=True, help="Export folder or s3:// URI (must not exist yet).")
+@click.option("--merge", "mode", flag_value="merge", help="Fold the LoRA adapter into the base (default for adapters).")
+@click.option("--adapter-only", "mode", flag_value="adapter-only", help="Write the adapter alone.")
+@click.option("--onnx", is_flag=True, help="Also write model.onnx, checked against the exported model.")
+@click.option("--tolerance", type=click.FloatRange(0), default=1e-4, show_default=True,
+              help="Largest max |logit difference| allowed between the export and the model it came from.")
+@click.pass_obj
+def export(container, run_uri, model_path, output, mode, onnx, tolerance):
+    """Write a deployable model: LoRA merged (parity-checked) or adapter only, optionally ONNX."""
+    from application.export import ExportRequest
+
+    if bool(run_uri) == bool(model_path):
+        raise click.UsageError("give exactly one of --run RUN or --model PATH")
+    request = run(ExportRequest, mode=mode or "auto", onnx=onnx, tolerance=tolerance)
+    manifest = run(container.export, request, run=run_uri, model=model_path, output=output)
+    click.echo(f"export: {output} ({manifest['written']} {manifest['task']} model, {len(manifest['files'])} files)")
+    for name in ("parity", "onnx"):
+        if name in manifest:
+            click.echo(f"  {name}: max |logit difference| {manifest[name]['max_abs_diff']:.2e} "
+                       f"<= {manifest[name]['tolerance']:g}")
+
+
+@cli.command()
+@click.option("--run", "run_uri", required=True, help="Run folder or s3:// URI written by `train`.")
+@click.option("--output", "-o", help="Report folder or URI (default: RUN/report).")
+@click.pass_obj
+def report(container, run_uri, output):
+    """Write a Markdown report of a run: metric curves (PNG), config, lineage, best checkpoint, evals."""
+    result = run(container.report, run_uri, output)
+    click.echo(f"report: {result.uri}/report.md")
+    click.echo(f"  charts: {', '.join(result.figures) or 'none (metrics.jsonl is empty)'}")

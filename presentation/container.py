@@ -105,68 +105,6 @@ class Container:
             run_training=run_training, log=log, resume=resume, on_checkpoint=on_checkpoint,
         )
 
-    def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, on_progress=None):
-        import tempfile
-        from pathlib import Path
-
-        from application.evaluate import benchmark_label, run_benchmark
-        from application.run_inputs import final_model
-        from infrastructure.evaluation.benchmarks import load_problems
-        from infrastructure.evaluation.generation import completer_for
-        from infrastructure.sandbox import Limits, Sandbox
-
-        with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp, \
-                Sandbox(Limits(wall_seconds=request.timeout)) as sandbox:
-            folder = None if request.oracle else (final_model(self.storage_for(run), Path(tmp)) if run else Path(model))
-            return run_benchmark(
-                request, problems=load_problems(request.benchmark),
-                complete=None if folder is None else completer_for(folder, request, seed).complete,
-                execute=lambda programs: sandbox.run_many(programs, request.workers),
-                output=self.storage_for(output), prefix=f"{benchmark_label(request)}/",
-                describe={"model": run or model, "isolation": sandbox.isolation,
-                          "sandbox_warning": sandbox.warning, "limits": sandbox.limits.__dict__},
-                on_progress=on_progress or (lambda done, total: None))
-
-    def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str):
-        import tempfile
-        from pathlib import Path
-
-        from application.artifacts import fetch_tree, read_json
-        from application.evaluate import evaluate_dataset
-        from application.run_inputs import choose_dataset, final_model
-        from infrastructure.evaluation import loading, scoring
-
-        with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp:
-            folder = final_model(self.storage_for(run), Path(tmp)) if run else Path(model)
-            data = self.storage_for(choose_dataset(dataset, self.storage_for(run) if run else None))
-            data_dir = fetch_tree(data, Path(tmp) / "dataset", "stats.json", "dataset")
-            task = loading.model_task(folder)
-            net = loading.load_model(folder, task)
-            return evaluate_dataset(
-                request, stats=read_json(data, "stats.json"), model_task=task,
-                perplexity=lambda split, mb, bs: scoring.token_loss(net, scoring.load_split(data_dir, split), bs, mb),
-                predict=lambda split, mb, bs: scoring.predictions(net, scoring.load_split(data_dir, split), bs, mb),
-                output=self.storage_for(output), key=f"dataset-{request.split}.json",
-                describe={"model": run or model, "dataset": data.uri})
-
-    def export(self, request, *, run=None, model=None, output: str, after_merge=None):
-        from pathlib import Path
-
-        from application.export import export_model
-        from infrastructure.export import ExportSource, export_onnx
-
-        return export_model(request, output=self.storage_for(output), open_source=ExportSource,
-                            run=self.storage_for(run) if run else None,
-                            model_folder=Path(model) if model else None,
-                            export_onnx=export_onnx, after_merge=after_merge)
-
-    def report(self, run: str, output: str | None = None):
-        from application.report import build_report
-        from infrastructure.plots import line_chart
-
-        target = output or f"{run.rstrip('/')}/report"
-        return build_report(self.storage_for(run), self.storage_for(target), plot=line_chart)
-
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
                            on_progress=None):
         import tempfile
@@ -211,3 +149,21 @@ class Container:
                 predict=lambda split, mb, bs: scoring.predictions(net, scoring.load_split(data_dir, split), bs, mb),
                 output=self.storage_for(output), key=f"dataset-{request.split}.json",
                 describe={"model": run or model, "dataset": data.uri})
+
+    def export(self, request, *, run=None, model=None, output: str, after_merge=None):
+        from pathlib import Path
+
+        from application.export import export_model
+        from infrastructure.export import ExportSource, export_onnx
+
+        return export_model(request, output=self.storage_for(output), open_source=ExportSource,
+                            run=self.storage_for(run) if run else None,
+                            model_folder=Path(model) if model else None,
+                            export_onnx=export_onnx, after_merge=after_merge)
+
+    def report(self, run: str, output: str | None = None):
+        from application.report import build_report
+        from infrastructure.plots import line_chart
+
+        target = output or f"{run.rstrip('/')}/report"
+        return build_report(self.storage_for(run), self.storage_for(target), plot=line_chart)
