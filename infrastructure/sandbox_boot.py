@@ -24,7 +24,7 @@ import sys
 SETUP_FAILED = 97  # exit code the host reads as "the sandbox could not be set up"
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x1000, 0x4000, 0x40000
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x1
 SYS_MOUNT_SETATTR = 442  # the same number on x86_64 and aarch64
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
@@ -159,6 +159,8 @@ def main() -> None:
         if mode == "namespaces":
             # If the supervisor is killed (wall-time limit), take the whole namespace down.
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            # A /proc of its own: the program sees its processes, not the host's command lines.
+            check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
         try:
             if limits["uid"] is not None:
                 drop_privileges(limits["uid"])

@@ -49,6 +49,7 @@ def test_isolation_is_kernel_enforced_here(sandbox):
         assert os.getuid() >= 1_000_000 and os.getpid() == 1, (os.getuid(), os.getpid())
         open("scratch.txt", "w").write("mine")  # its own folder is writable
         assert open("scratch.txt").read() == "mine"
+        assert [p for p in os.listdir("/proc") if p.isdigit()] == ["1"]  # host processes are invisible
     """)
     assert result.passed, result.stderr
 
