@@ -114,7 +114,10 @@ class EvalConfig(Section):
     """Validation during training and early stopping."""
 
     every_steps: int | None = Field(None, ge=1, description="Steps between evaluations; null = end only.")
-    metric: str = Field("eval_loss", description="Metric that ranks checkpoints.")
+    metric: str = Field(
+        "eval_loss", description="Metric that ranks checkpoints and drives early stopping: eval_loss or "
+        "eval_perplexity (causal-lm); eval_loss, eval_accuracy, eval_precision, eval_recall or eval_f1 "
+        "(sequence-classification, macro averages).")
     mode: Literal["min", "max"] = Field("min", description="Whether lower or higher `metric` is better.")
     early_stopping_patience: int | None = Field(
         None, ge=1, description="Evaluations without improvement before stopping; null = off."

@@ -40,7 +40,7 @@ def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: 
     progress = ProgressDisplay(r.max_steps, r.step, t.progress_bar and acc.is_main_process, r.log)
     stream = r.batches.stream(r.position)
     interrupted = stopped_early = False
-    checkpoint = None
+    checkpoint, saved_step = None, None  # the folder is known on the main process only; the step everywhere
     tokens, busy = 0, 0.0  # tokens/s counts step time only, not evaluation or checkpoint time
     r.model.train()
     while r.step < r.max_steps:
@@ -74,7 +74,7 @@ def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: 
             stopped_early = _evaluate_and_decide(r)
         stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
         if (c.every_steps and r.step % c.every_steps == 0) or stopping or stopped_early:
-            checkpoint = save_checkpoint(r, on_checkpoint)
+            checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
         if stopping:
             interrupted = True
             r.log(f"stopped at step {r.step} ({stop.reason or 'stop requested'}); checkpoint saved: {checkpoint}")
@@ -88,7 +88,7 @@ def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: 
     if not interrupted:
         if r.last_eval_step != r.step:
             _evaluate_and_decide(r)
-        if checkpoint is None or not checkpoint.name.endswith(f"{r.step:06d}"):
+        if saved_step != r.step:  # every rank takes the same branch: saving has a barrier
             checkpoint = save_checkpoint(r, on_checkpoint)
         r.log(f"validation loss after training: {r.last_eval['eval_loss']:.4f}")
     return _summary(r, interrupted, stopped_early, checkpoint)

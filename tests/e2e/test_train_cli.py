@@ -87,6 +87,10 @@ def test_sigterm_saves_a_checkpoint_prints_the_resume_command_and_it_finishes(da
     stopped = json.loads((checkpoints[0] / "checkpoint.json").read_text())["step"]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["interrupted"] and summary["steps"] == stopped
+    manifest = json.loads((run_dir / "run_manifest.json").read_text())  # lineage back to the commits
+    assert manifest["collection"]["sources"] == [{"repo": "fixture", "commit": "f" * 40}]
+    assert manifest["dataset"]["stats"]["task"] == "generation"
+    assert json.loads((run_dir / "config.resolved.json").read_text())["training"]["lr"] == 0.004
 
     # The printed command resumes; a later --set only shortens the run so the test ends soon.
     done = run_cli(*command[2:], "--set", f"training.max_steps={stopped + 3}")

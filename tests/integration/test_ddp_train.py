@@ -34,7 +34,7 @@ def test_two_cpu_processes_train_like_one(tmp_path):
     dataset = build_generation_dataset(tmp_path / "ds", docs=60)
     settings = dict(model={"architecture": {"type": "gpt2", "n_layer": 1, "n_embd": 32, "n_head": 2,
                                             "max_position_embeddings": 64, "dropout": 0.0}},
-                    eval={"every_steps": 3, "max_batches": 4})
+                    eval={"every_steps": 3, "max_batches": 4}, checkpoints={"every_steps": 3})
     single = tiny_config(dataset, tmp_path / "single", training={"max_steps": 6, "micro_batch_size": 4}, **settings)
     run_training(single, dataset, tmp_path / "single", lambda _: None)
 
