@@ -60,7 +60,7 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
         raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
     size = len(labels)
     confusion = [[0] * size for _ in range(size)]
-    for truth, guess in zip(y_true, y_pred):
+    for truth, guess in zip(y_true, y_pred, strict=True):
         confusion[truth][guess] += 1
     per_class = {}
     for i, name in enumerate(labels):

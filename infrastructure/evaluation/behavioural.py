@@ -25,7 +25,7 @@ def pass_at_1(model, tokenizer, problems: list[dict], *, max_new_tokens: int = 1
         completions = [truncate_at_stops(completer.complete(p["prompt"], 1)[0], stops) for p in problems]
     finally:
         model.train(was_training)
-    programs = [build_program(p, c) for p, c in zip(problems, completions)]
+    programs = [build_program(p, c) for p, c in zip(problems, completions, strict=True)]
     with Sandbox(Limits(wall_seconds=timeout)) as sandbox:
         passed = sum(result.passed for _, result in sandbox.run_many(programs, workers))
     return {"pass@1": passed / len(problems) if problems else 0.0, "problems": len(problems)}

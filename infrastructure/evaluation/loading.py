@@ -41,13 +41,14 @@ def load_model(folder: Path, task: str | None = None, threads: int | None = None
         torch.set_num_threads(threads)
     folder = Path(folder)
     task = task or model_task(folder)
+    classify = task == "sequence-classification"
     try:
         if is_adapter(folder):
             from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification
 
-            cls = AutoPeftModelForSequenceClassification if task == "sequence-classification" else AutoPeftModelForCausalLM
+            cls = AutoPeftModelForSequenceClassification if classify else AutoPeftModelForCausalLM
         else:
-            cls = AutoModelForSequenceClassification if task == "sequence-classification" else AutoModelForCausalLM
+            cls = AutoModelForSequenceClassification if classify else AutoModelForCausalLM
         model = cls.from_pretrained(str(folder), dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise EvaluationError(f"{folder}: cannot load the model ({str(exc).splitlines()[0]})") from None
