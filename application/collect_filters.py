@@ -29,6 +29,7 @@ _GENERATED = re.compile(
     re.IGNORECASE,
 )
 _ALPHANUMERIC = re.compile(r"[^\W_]+")  # letters and digits of every script, not "_"
+_ASCII_ALPHANUMERIC = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _MINIFIABLE = frozenset({"javascript", "typescript"})
 
 
@@ -55,6 +56,14 @@ class FilterConfig:
             raise ValueError("size and line-length thresholds must be positive")
         if not 0.0 <= self.min_alphanumeric <= 1.0:
             raise ValueError(f"min_alphanumeric={self.min_alphanumeric} must be within [0, 1]")
+
+
+def _alphanumeric_count(text: str) -> int:
+    """Letters and digits in `text` (any script), at C speed for the usual all-ASCII file."""
+    if text.isascii():
+        data = text.encode("ascii")
+        return len(data) - len(data.translate(None, _ASCII_ALPHANUMERIC))
+    return len(text) - len(_ALPHANUMERIC.sub("", text))
 
 
 def dir_skip_reason(name: str) -> str | None:
@@ -91,7 +100,7 @@ def text_skip_reason(path: str, text: str, language: str, config: FilterConfig) 
         return "long_line"
     if len(text) / len(lines) > config.max_mean_line_length:
         return "long_mean_line"
-    alphanumeric = len(text) - len(_ALPHANUMERIC.sub("", text))
+    alphanumeric = _alphanumeric_count(text)
     if text and alphanumeric / len(text) < config.min_alphanumeric:
         return "low_alphanumeric"
     return None

@@ -37,7 +37,9 @@ request = CollectRequest(sources=({corpus!r},), output={out!r}, workers={workers
 started = time.perf_counter()
 manifest = Container().collect(request).manifest
 seconds = time.perf_counter() - started
+own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({{"seconds": seconds, "files": manifest["counts"]["files_seen"],
+    "cpu": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
     "bytes": manifest["counts"]["bytes_read"], "units": manifest["counts"]["units"],
     "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
@@ -67,20 +69,25 @@ def throughput(corpus: Path, repeats: int) -> None:
                 code = RUN_ONE.format(root=str(ROOT), corpus=str(corpus), out=out, workers=workers)
                 done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
                 runs[workers].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print("\n== collect throughput (parse + filter + redact + exact/near dedup + Parquet), medians ==")
-    print(f"{'workers':>8} {'files':>7} {'units':>7} {'seconds':>8} {'files/s':>8} {'MB/s':>6} "
-          f"{'files/s/worker':>15} {'RSS main MB':>12} {'RSS worker MB':>14}")
-    medians = {}
+    print("\n== collect throughput (parse + filter + redact + exact/near dedup + Parquet) ==")
+    print(f"{'workers':>7} {'files':>6} {'units':>6} {'median s':>8} {'best s':>7} {'files/s':>8} {'MB/s':>5} "
+          f"{'best files/s':>12} {'files/CPU-s':>11} {'RSS main MB':>11} {'RSS worker MB':>13}")
+    median_rate, best_rate = {}, {}
     for workers, results in runs.items():
         seconds = statistics.median(r["seconds"] for r in results)
+        best = min(r["seconds"] for r in results)
         first = results[0]
-        medians[workers] = first["files"] / seconds
-        print(f"{workers:>8} {first['files']:>7} {first['units']:>7} {seconds:>8.2f} {medians[workers]:>8.0f} "
-              f"{first['bytes'] / seconds / 1e6:>6.2f} {medians[workers] / workers:>15.0f} "
-              f"{max(r['rss_main_mb'] for r in results):>12.0f} {max(r['rss_worker_mb'] for r in results):>14.0f}")
-    print(f"speed-up with 2 workers: {medians[2] / medians[1]:.2f}x  (target >= 1.7x; target >= 300 files/s/worker)")
+        median_rate[workers], best_rate[workers] = first["files"] / seconds, first["files"] / best
+        per_cpu = first["files"] / statistics.median(r["cpu"] for r in results)
+        print(f"{workers:>7} {first['files']:>6} {first['units']:>6} {seconds:>8.2f} {best:>7.2f} "
+              f"{median_rate[workers]:>8.0f} {first['bytes'] / seconds / 1e6:>5.2f} {best_rate[workers]:>12.0f} "
+              f"{per_cpu:>11.0f} {max(r['rss_main_mb'] for r in results):>11.0f} "
+              f"{max(r['rss_worker_mb'] for r in results):>13.0f}")
+    print(f"speed-up with 2 workers: median {median_rate[2] / median_rate[1]:.2f}x, best-of-{len(runs[1])} "
+          f"{best_rate[2] / best_rate[1]:.2f}x  (targets: >= 1.7x, >= 300 files/s per worker)")
     print(f"  all runs (s): 1 worker {[round(r['seconds'], 2) for r in runs[1]]}, "
           f"2 workers {[round(r['seconds'], 2) for r in runs[2]]}")
+    print("  files/CPU-s counts every process's CPU time: the per-worker rate free of other load")
 
 
 def texts_for_minhash(limit: int = 400) -> list[str]:
@@ -174,7 +181,7 @@ def near_dup_quality(threshold: float = 0.7) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     if not args.skip_throughput:

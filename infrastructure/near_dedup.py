@@ -99,12 +99,18 @@ class MinHasher:
         self._a = rng.integers(0, 2**31, size=num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
         self._b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32)
         self._powers = _Powers()
+        self._scratch: np.ndarray | None = None
 
-    def __getstate__(self):  # workers rebuild the power tables themselves
-        return {k: v for k, v in self.__dict__.items() if k != "_powers"}
+    def __getstate__(self):  # workers rebuild their power tables and scratch buffer themselves
+        return {k: v for k, v in self.__dict__.items() if k not in ("_powers", "_scratch")}
 
     def __setstate__(self, state):
-        self.__dict__.update(state, _powers=_Powers())
+        self.__dict__.update(state, _powers=_Powers(), _scratch=None)
+
+    def _buffer(self) -> np.ndarray:
+        if self._scratch is None:
+            self._scratch = np.empty((_CHUNK, self.num_perm), dtype=np.uint32)
+        return self._scratch
 
     def _shingles(self, hashes: np.ndarray) -> np.ndarray:
         count = max(len(hashes) - self.ngram + 1, 0)
@@ -133,8 +139,10 @@ class MinHasher:
             for span_rows, signature in zip(rows, result):
                 if span_rows is None or span_rows[1] <= block or span_rows[0] >= stop:
                     continue
-                if matrix is None:
-                    matrix = shingles[block:stop, None] * self._a + self._b  # wraps: a permutation
+                if matrix is None:  # into a reused buffer: fresh 4 MB arrays cost 4x in page faults
+                    matrix = self._buffer()[: stop - block]
+                    np.multiply(shingles[block:stop, None], self._a, out=matrix)
+                    matrix += self._b  # wraps: x -> a*x + b is a permutation of 32-bit values
                 low, high = max(span_rows[0], block) - block, min(span_rows[1], stop) - block
                 np.minimum(signature, matrix[low:high].min(axis=0), out=signature)
         return result

@@ -104,3 +104,10 @@ def test_licence_filter_and_permissiveness():
     assert license_allowed("MIT", ("mit", "apache-2.0")) and not license_allowed("GPL-3.0", ("mit",))
     assert license_allowed(None, ("unknown",)) and license_allowed("GPL-3.0", ())
     assert permissiveness("MIT") < permissiveness("Apache-2.0") < permissiveness("GPL-3.0") < permissiveness(None)
+
+
+def test_alphanumeric_share_counts_every_script():
+    from application.collect_filters import _alphanumeric_count
+
+    assert _alphanumeric_count("ab_1 +") == 3
+    assert _alphanumeric_count("caf\u00e9 = \u65e5\u672c") == 6  # é and CJK letters count too
