@@ -44,8 +44,9 @@ def fit_context(ids, mask, max_new_tokens: int, limit: int | None):
 def _stop_on_text(tokenizer, stops: tuple[str, ...], start: int):
     """Stop each sequence once its decoded completion holds a stop string.
 
-    transformers' own `stop_strings` criterion measured 2.5x slower per token here (tiny
-    models, batch of one); decoding the completion each step is cheap at these lengths.
+    transformers' own `stop_strings` criterion measured 1.3x (bench/generation_speed.py) to 2.5x
+    (the 8000-token demo model) slower per prompt here; decoding the completion each step is
+    cheap at these lengths.
     """
     import torch
     from transformers import StoppingCriteria

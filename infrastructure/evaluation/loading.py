@@ -31,8 +31,9 @@ def load_model(folder: Path, task: str | None = None, threads: int | None = None
     """The model in `folder` in fp32 eval mode; an adapter folder is loaded over its base.
 
     Args:
-        threads: torch CPU threads to use from now on (None: leave torch's choice). One thread
-            measured ~15x faster than two for a 2-layer model generating next to busy cores.
+        threads: torch CPU threads to use from now on (None: leave torch's choice). For a
+            2-layer model generating on 2 busy cores, one thread measured 8-15x faster than two
+            (bench/generation_speed.py): per-token work is too small to split.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
