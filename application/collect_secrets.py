@@ -33,6 +33,10 @@ _ASSIGNED_VALUE = re.compile(r"(?::=|=>|=|:)[ \t]*+(['\"])([^'\"\s]{8,200})\1")
 _NAME_BEFORE = re.compile(r"([\w.-]+)(['\"]?[ \t]*)$")
 _SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key",
                  "access_key", "access-key", "auth_key", "auth-key", "private_key", "private-key", "credential")
+# The name must END with one: `auth_token` holds a secret, `token_type` and `password_hash` do not.
+_SECRET_NAME_END = re.compile(
+    r"(?i)(password|passwd|pwd|secret|token|api_?key|access_?key|secret_?key|auth_?key|private_?key"
+    r"|credentials?)$")
 _HASH_NAMES = re.compile(r"(?i)sha|hash|digest|checksum|md5|crc|etag|commit")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 # e-mail: the domain part is matched from the `@` (fast), the local part read backwards
@@ -52,8 +56,13 @@ def _keep_lines(match_text: str, placeholder: str) -> str:
 
 
 def _looks_secret(name: str, value: str, min_entropy: float) -> bool:
+    if not _SECRET_NAME_END.search(name.replace("-", "_").strip("'\"")):
+        return False
     if _PLACEHOLDER.match(value) or value.startswith("<REDACTED"):
         return False
+    classes = sum(any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit))
+    if classes < 2:
+        return False  # `obs-local-part`, `UTF8`: words and constants, not random credentials
     if _HEX.fullmatch(value) and _HASH_NAMES.search(name):
         return False  # a commit SHA or content hash, not a credential
     return entropy(value) >= min_entropy
@@ -97,9 +106,7 @@ def _replace_assigned(text: str, counts: Counter, min_entropy: float) -> str:
     for match in _ASSIGNED_VALUE.finditer(text):
         name = _NAME_BEFORE.search(text, max(0, match.start() - 100), match.start())
         value = match.group(2)
-        if name is None or not any(w in name.group(1).lower() for w in _SECRET_WORDS):
-            continue
-        if not _looks_secret(name.group(1), value, min_entropy):
+        if name is None or not _looks_secret(name.group(1), value, min_entropy):
             continue
         counts["high_entropy_secret"] += 1
         out += [text[last:match.start(2)], "<REDACTED_SECRET>"]

@@ -54,7 +54,7 @@ def test_secrets_of_every_kind_are_redacted_and_counted():
         'gh = "ghp_0123456789abcdefghijABCDEFGHIJ012345"\n'
         'gl = "glpat-abcdefghij0123456789"\n'
         'slack = "xoxb-123456789012-abcdefghijkl"\n'
-        'api_key = "f8Kq2#Lm9$Vx4!Rt"\n'
+        'self.api_key = "f8Kq2#Lm9$Vx4!Rt"\n'
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----\n"
         "author: ada@example.org\n"
     )
@@ -77,6 +77,9 @@ def test_secrets_of_every_kind_are_redacted_and_counted():
     "y = x @ w.T",
     "@property",
     'sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"',
+    "obs_local_part.token_type = 'obs-local-part'",  # stdlib email: a token *type*, not a token
+    'password_hash = "pbkdf2:sha256:260000$Xy7Qw2Lp$9f86d081884c7d659a2f"',
+    'secret = "ALWAYS_UPPERCASE_CONSTANT"',
 ])
 def test_ordinary_code_and_hashes_are_not_flagged(line):
     assert redact(line) == (line, {})
