@@ -107,3 +107,32 @@ def test_onnx_export_runs_in_onnxruntime_with_the_same_logits(lora_run, tmp_path
     onnx_logits = session.run(None, {"input_ids": ids.numpy()})[0]
     torch_logits = logits_of(AutoModelForCausalLM.from_pretrained(str(out)).eval(), ids).numpy()
     assert np.abs(onnx_logits - torch_logits).max() <= 1e-4
+
+
+def test_a_classifier_adapter_merges_and_scores_the_same_as_before(tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSequenceClassification
+
+    from application.evaluate import DatasetEvalRequest
+    from tests.eval_fixtures import classification_dataset
+
+    tokenizer = tiny_tokenizer()
+    save_model(tiny_gpt2(tokenizer, num_labels=2), tokenizer, tmp_path / "base")
+    torch.manual_seed(0)
+    adapter = get_peft_model(AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "base")),
+                             LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True,
+                                        init_lora_weights=False, task_type="SEQ_CLS"))
+    save_model(adapter, tokenizer, tmp_path / "adapter")
+    run = run_folder(tmp_path / "run", final_source=tmp_path / "adapter")
+    manifest = Container().export(ExportRequest(), run=str(run), output=str(tmp_path / "merged"))
+    assert manifest["written"] == "merged" and manifest["task"] == "sequence-classification"
+    assert manifest["parity"]["max_abs_diff"] <= 1e-4
+
+    rows = [(f"def add_{i}(a, b):", i % 2) for i in range(12)] + [("eval(input())", 1), ("pickle.loads(x)", 1)]
+    data = classification_dataset(tmp_path / "sec", tokenizer, rows, {"clean": 0, "vulnerable": 1})
+    scores = [Container().evaluate_dataset(DatasetEvalRequest(), model=str(tmp_path / name), dataset=str(data),
+                                           output=str(tmp_path / f"eval-{name}"))
+              for name in ("adapter", "merged")]
+    assert scores[0]["confusion_matrix"] == scores[1]["confusion_matrix"]
+    assert sum(map(sum, scores[0]["confusion_matrix"])) == 14
