@@ -110,7 +110,7 @@ class BenchmarkRequest:
     stops: tuple[str, ...] = DEFAULT_STOPS
     oracle: bool = False  # run the canonical solutions instead of a model's
     limit: int | None = None  # first N problems only
-    workers: int = 2
+    workers: int = 4
     timeout: float = 10.0
 
     def __post_init__(self):

@@ -222,7 +222,8 @@ def train(container, config_path, overrides, resume):
               help="Longest completion.")
 @click.option("--stop", "stops", multiple=True, help="Stop sequence (repeatable; default: HumanEval's).")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N problems.")
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel sandboxes.")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Parallel sandboxes (4 beat 2 on 2 cores: runs wait on process start-up; bench/).")
 @click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
               help="Wall-time limit per sandboxed run, seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
