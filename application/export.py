@@ -54,6 +54,8 @@ class ExportRequest:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ExportError(f"export mode {self.mode!r}: use one of {', '.join(MODES)}")
+        if self.onnx and self.mode == "adapter-only":
+            raise ExportError("--onnx exports a whole model: use it with --merge (or no mode flag), not --adapter-only")
 
 
 def check_parity(figures: dict, tolerance: float, what: str) -> None:

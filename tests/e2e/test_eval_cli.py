@@ -32,6 +32,9 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
         (["evaluate", "--run", str(tmp_path / "norun")], "not a complete run"),
         (["evaluate"], "give --run RUN or --model PATH"),
         (["export", "--run", str(tmp_path / "norun"), "-o", str(tmp_path / "e")], "not a complete run"),
+        (["export", "--run", str(tmp_path / "r"), "-o", str(tmp_path / "e"), "--adapter-only", "--onnx"],
+         "not --adapter-only"),
+        (["export", "-o", str(tmp_path / "e")], "exactly one of --run RUN or --model PATH"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(cli, args)
