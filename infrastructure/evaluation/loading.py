@@ -43,6 +43,13 @@ def load_model(folder: Path, task: str | None = None, threads: int | None = None
     folder = Path(folder)
     task = task or model_task(folder)
     classify = task == "sequence-classification"
+    if is_adapter(folder):
+        base = adapter_base(folder)
+        if not base:
+            raise EvaluationError(f"{folder}: adapter without a recorded base model (base_model_name_or_path); "
+                                  f"export or evaluate needs the base it was trained on")
+        if base.startswith(("/", ".", "~")) and not Path(base).expanduser().is_dir():
+            raise EvaluationError(f"{folder}: the adapter's base model {base} is not there any more")
     try:
         if is_adapter(folder):
             from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification

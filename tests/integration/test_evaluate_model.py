@@ -113,3 +113,18 @@ def test_a_prompt_longer_than_the_context_is_cut_from_its_start(assets):
     completions = Completer(model, tokenizer, Sampling(max_new_tokens=200)).complete(prompt, 2)
     assert len(completions) == 2 and completions[0] == completions[1]  # greedy, generated once
     assert 0 < len(tokenizer(completions[0])["input_ids"]) <= 128 + 2  # budget capped at half the context
+
+
+def test_an_adapter_whose_base_is_gone_is_a_one_line_error(tmp_path):
+    from domain.errors import EvaluationError
+    from infrastructure.evaluation.loading import load_model
+    from tests.eval_fixtures import lora_adapter
+
+    tokenizer = tiny_tokenizer()
+    base = save_model(tiny_gpt2(tokenizer), tokenizer, tmp_path / "base")
+    adapter = lora_adapter(base, tmp_path / "adapter")
+    import shutil
+
+    shutil.rmtree(base)
+    with pytest.raises(EvaluationError, match="base model .* is not there any more"):
+        load_model(adapter)
