@@ -182,6 +182,53 @@ class Banding:
         return (bands * self._mixer).sum(axis=1) ^ self._band_ids  # wraps modulo 2**64
 
 
+class _Buckets:
+    """Band key -> entry indices, 12 bytes an entry.
+
+    A dict of Python ints costs about 110 bytes an entry, and an index holds `bands` entries per
+    kept unit (25 at the default threshold). So recent keys sit in a small dict (65,536 keys at
+    most) that is then merged into sorted numpy arrays searched with searchsorted.
+    """
+
+    def __init__(self):
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.values = np.empty(0, dtype=np.int32)
+        self.recent: dict[int, list[int]] = {}
+        self._recent_keys: list[int] = []
+        self._recent_values: list[int] = []
+
+    def add(self, keys: list[int], index: int) -> None:
+        for key in keys:
+            self.recent.setdefault(key, []).append(index)
+        self._recent_keys += keys
+        self._recent_values += [index] * len(keys)
+        if len(self._recent_keys) >= 1 << 16:  # about 10 MB of dict; each merge is linear
+            self._merge()
+
+    def _merge(self) -> None:
+        keys = np.concatenate([self.keys, np.array(self._recent_keys, dtype=np.uint64)])
+        values = np.concatenate([self.values, np.array(self._recent_values, dtype=np.int32)])
+        order = np.argsort(keys, kind="stable")  # equal keys keep insertion (index) order
+        self.keys, self.values = keys[order], values[order]
+        self.recent, self._recent_keys, self._recent_values = {}, [], []
+
+    def lookup(self, keys: list[int]) -> set[int]:
+        found: set[int] = set()
+        for key in keys:
+            found.update(self.recent.get(key, ()))
+        if len(self.keys):
+            wanted = np.sort(np.array(keys, dtype=np.uint64))  # sorted needles: fewer cache misses
+            at = np.searchsorted(self.keys, wanted)
+            hit = at < len(self.keys)
+            hit[hit] = self.keys[at[hit]] == wanted[hit]
+            for start, key in zip(at[hit].tolist(), wanted[hit].tolist()):
+                stop = start + 1
+                while stop < len(self.keys) and int(self.keys[stop]) == key:  # rare: shared bucket
+                    stop += 1
+                found.update(self.values[start:stop].tolist())
+        return found
+
+
 class LSHIndex:
     """Kept signatures, banded so that near-duplicates of a new one are found without a scan.
 
@@ -195,9 +242,9 @@ class LSHIndex:
         self.threshold, self.num_perm = threshold, num_perm
         self.banding = Banding(threshold, num_perm)
         self.bands, self.rows = self.banding.bands, self.banding.rows
-        # Memory is what limits a streaming run: a bucket holds a bare int until it collides
-        # (most never do), and signatures live in one growing uint32 matrix, 1 KB per entry.
-        self._buckets: dict[int, int | list[int]] = {}
+        # Memory is what limits a streaming run: buckets take 12 bytes a key (_Buckets) and the
+        # signatures live in one growing uint32 matrix, 1 KB per entry.
+        self._buckets = _Buckets()
         self._signatures = np.empty((1024, num_perm), dtype=np.uint32)
         self._clusters: list[str] = []
         self._salts: dict[str, np.uint64] = {}
@@ -223,11 +270,7 @@ class LSHIndex:
     def query(self, scope: str, signature: bytes | np.ndarray) -> str | None:
         """Cluster id of the most similar kept entry in `scope` at or above the threshold."""
         signature, keys = self._split(scope, signature)
-        candidates: set[int] = set()
-        for key in keys:
-            found = self._buckets.get(key)
-            if found is not None:
-                candidates.update(found) if isinstance(found, list) else candidates.add(found)
+        candidates = self._buckets.lookup(keys)
         if not candidates:
             return None
         order = np.array(sorted(candidates))
@@ -242,11 +285,4 @@ class LSHIndex:
             self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
         self._signatures[index] = signature
         self._clusters.append(cluster_id)
-        for key in keys:
-            found = self._buckets.get(key)
-            if found is None:
-                self._buckets[key] = index
-            elif isinstance(found, list):
-                found.append(index)
-            else:
-                self._buckets[key] = [found, index]
+        self._buckets.add(keys, index)

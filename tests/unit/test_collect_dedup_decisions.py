@@ -103,3 +103,19 @@ def test_tokens_match_the_regex_and_unit_spans_sign_like_the_unit_alone():
     together = hasher.signatures(data, spans)
     for (begin, end), signature in zip(spans, together):
         assert np.array_equal(signature, hasher.signature(data[begin:end].decode()))
+
+
+def test_the_index_still_finds_near_copies_after_its_buckets_are_compacted():
+    import numpy as np
+
+    rng, index = np.random.default_rng(0), LSHIndex()
+    signatures = [rng.integers(0, 2**32, size=256, dtype=np.uint32) for _ in range(4000)]
+    for i, signature in enumerate(signatures):  # 4000 x 25 band keys: past the 65,536-key merge
+        index.add("function", signature.tobytes(), f"c{i}")
+    assert len(index._buckets.keys) >= 65_536  # the sorted arrays are in use
+    for i in (0, 1999, 3999):
+        near = signatures[i].copy()
+        near[:40] = rng.integers(0, 2**32, size=40, dtype=np.uint32)  # 84 % of values equal
+        assert index.query("function", near.tobytes()) == f"c{i}"
+    unrelated = rng.integers(0, 2**32, size=256, dtype=np.uint32)
+    assert index.query("function", unrelated.tobytes()) is None
