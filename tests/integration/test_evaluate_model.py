@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 
@@ -102,9 +103,9 @@ def test_greedy_generation_is_repeatable(assets, tmp_path):
 
 
 def test_a_prompt_longer_than_the_context_is_cut_from_its_start(assets):
-    from infrastructure.evaluation.generation import Completer, Sampling
-
     from transformers import AutoModelForCausalLM
+
+    from infrastructure.evaluation.generation import Completer, Sampling
 
     model = AutoModelForCausalLM.from_pretrained(str(assets["model"]))  # 256 positions
     tokenizer = assets["tokenizer"]
@@ -123,8 +124,6 @@ def test_an_adapter_whose_base_is_gone_is_a_one_line_error(tmp_path):
     tokenizer = tiny_tokenizer()
     base = save_model(tiny_gpt2(tokenizer), tokenizer, tmp_path / "base")
     adapter = lora_adapter(base, tmp_path / "adapter")
-    import shutil
-
     shutil.rmtree(base)
     with pytest.raises(EvaluationError, match="base model .* is not there any more"):
         load_model(adapter)
