@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from domain.errors import EvaluationError
 
@@ -176,16 +176,17 @@ class Sandbox:
         err_path.unlink(missing_ok=True)
         return result
 
-    def run_many(self, programs: Iterable[str], workers: int = 2,
-                 on_result: Callable[[int, RunResult], None] = lambda i, r: None) -> Iterator[tuple[int, RunResult]]:
-        """Run programs on `workers` parallel slots; yields (index, result) as runs finish."""
+    def run_many(self, programs: Iterable[str], workers: int = 4) -> Iterator[tuple[int, RunResult]]:
+        """Run programs on `workers` parallel slots; yields (index, result) as runs finish.
+
+        `programs` may be a lazy iterable (e.g. completions still being generated): runs start
+        as soon as each program is submitted.
+        """
         workers = max(1, min(workers, SLOTS_PER_PROCESS))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sandbox") as pool:
             futures = {pool.submit(self.run, program): i for i, program in enumerate(programs)}
             for future in concurrent.futures.as_completed(futures):
-                index, result = futures[future], future.result()
-                on_result(index, result)
-                yield index, result
+                yield futures[future], future.result()
 
 
 def _kill_group(child: subprocess.Popen) -> None:
