@@ -49,6 +49,12 @@ def test_train_then_evaluate_export_report(tmp_path):
     out = invoke("evaluate", "--run", run)
     perplexity = json.loads((run / "eval" / "dataset-test.json").read_text())
     assert f"perplexity {perplexity['perplexity']:.2f}" in out and perplexity["tokens"] > 0
+    # Our scorer and the trainer's evaluation are separate code: on the batches the trainer
+    # scored (validation, 2 batches of 4) they must agree on the final model.
+    invoke("evaluate", "--run", run, "--split", "validation", "--max-batches", 2, "--batch-size", 4)
+    validation = json.loads((run / "eval" / "dataset-validation.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    assert validation["loss"] == pytest.approx(summary["eval_loss_after"], abs=1e-5)
 
     bench = tmp_path / "toy.jsonl"
     bench.write_text("".join(json.dumps(p) + "\n" for p in TOY_BENCH))
