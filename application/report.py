@@ -137,8 +137,8 @@ def build_report(run: Storage, output: Storage, plot: Callable[[str, str, Series
     for filename, title, ylabel, series in chart_plan(curves(rows)):
         output.write_bytes(filename, plot(title, ylabel, series))
         figures.append(filename)
-    headline = {k: summary.get(k) for k in ("steps", "eval_loss_before", "eval_loss_after", "perplexity_after")
-                if k in summary}
+    headline = {k: summary.get(k) for k in ("steps", "eval_loss_before", "eval_loss_after", "perplexity_after",
+                                            "stopped_early", "interrupted", "num_processes") if k in summary}
     lines = [f"# Training report: `{run.uri}`", "", f"Generated {now().isoformat(timespec='seconds')}.", "",
              "## Summary", "", "| figure | value |", "|---|---|",
              *[f"| {k} | {_fmt(v)} |" for k, v in headline.items()], "", "## Best checkpoint", ""]
