@@ -121,10 +121,13 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
 
     max_steps = t.max_steps or max(1, int(batches.per_epoch * t.epochs) // t.gradient_accumulation_steps)
     warmup = t.warmup_steps or int(max_steps * t.warmup_ratio)
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]
+    # Fused AdamW (CPU and CUDA) is one kernel for all tensors: ~3x faster than the per-tensor
+    # default on CPU, which matters for the small models this runs on (transformers.Trainer uses it too).
+    fused = accelerator.device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
     optimizer = torch.optim.AdamW(
-        [{"params": [p for n, p in params if p.ndim >= 2], "weight_decay": t.weight_decay},
-         {"params": [p for n, p in params if p.ndim < 2], "weight_decay": 0.0}], lr=t.lr)
+        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": t.weight_decay},
+         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=t.lr, fused=fused)
     plateau = PlateauCuts(e.mode, t.plateau_factor, t.plateau_patience)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, warmup, max_steps, t.scheduler, plateau))
