@@ -183,49 +183,71 @@ class Banding:
 
 
 class _Buckets:
-    """Band key -> entry indices, 12 bytes an entry.
+    """Band key -> entry indices, about 12 bytes an entry.
 
     A dict of Python ints costs about 110 bytes an entry, and an index holds `bands` entries per
     kept unit (25 at the default threshold). So recent keys sit in a small dict (65,536 keys at
-    most) that is then merged into sorted numpy arrays searched with searchsorted.
+    most) that is then merged into sorted numpy arrays searched with searchsorted; a 16 MB
+    bitmap of the merged keys answers most misses without a search.
     """
+
+    _BITS = 1 << 27  # bitmap size in bits: 2.5 M keys set ~2 % of it, so few false "maybe"s
 
     def __init__(self):
         self.keys = np.empty(0, dtype=np.uint64)
         self.values = np.empty(0, dtype=np.int32)
-        self.recent: dict[int, list[int]] = {}
-        self._recent_keys: list[int] = []
-        self._recent_values: list[int] = []
+        self.bitmap = np.zeros(self._BITS // 8, dtype=np.uint8)
+        self.recent: dict[int, int] = {}  # key -> latest index; earlier ones of a shared key in `shared`
+        self.shared: dict[int, list[int]] = {}
+        self._pending_keys: list[int] = []
+        self._pending_values: list[int] = []
 
     def add(self, keys: list[int], index: int) -> None:
-        for key in keys:
-            self.recent.setdefault(key, []).append(index)
-        self._recent_keys += keys
-        self._recent_values += [index] * len(keys)
-        if len(self._recent_keys) >= 1 << 16:  # about 10 MB of dict; each merge is linear
+        recent = self.recent
+        for key in [k for k in keys if k in recent]:  # rare: a bucket that already holds an entry
+            self.shared.setdefault(key, []).append(recent[key])
+        recent.update(dict.fromkeys(keys, index))
+        self._pending_keys += keys
+        self._pending_values += [index] * len(keys)
+        if len(self._pending_keys) >= 1 << 16:  # about 10 MB of dict; each merge is linear
             self._merge()
 
     def _merge(self) -> None:
-        keys = np.concatenate([self.keys, np.array(self._recent_keys, dtype=np.uint64)])
-        values = np.concatenate([self.values, np.array(self._recent_values, dtype=np.int32)])
-        order = np.argsort(keys, kind="stable")  # equal keys keep insertion (index) order
+        new_keys = np.array(self._pending_keys, dtype=np.uint64)
+        keys = np.concatenate([self.keys, new_keys])
+        values = np.concatenate([self.values, np.array(self._pending_values, dtype=np.int32)])
+        order = np.argsort(keys, kind="stable")  # two sorted runs: merged in linear time
         self.keys, self.values = keys[order], values[order]
-        self.recent, self._recent_keys, self._recent_values = {}, [], []
+        bits = new_keys % np.uint64(self._BITS)
+        np.bitwise_or.at(self.bitmap, (bits >> np.uint64(3)).astype(np.int64),
+                         (np.uint8(1) << (bits & np.uint64(7)).astype(np.uint8)))
+        self.recent, self.shared, self._pending_keys, self._pending_values = {}, {}, [], []
 
     def lookup(self, keys: list[int]) -> set[int]:
-        found: set[int] = set()
-        for key in keys:
-            found.update(self.recent.get(key, ()))
+        recent, shared = self.recent, self.shared
+        found = {recent[k] for k in keys if k in recent}
+        if shared:
+            for key in [k for k in keys if k in shared]:
+                found.update(shared[key])
         if len(self.keys):
-            wanted = np.sort(np.array(keys, dtype=np.uint64))  # sorted needles: fewer cache misses
-            at = np.searchsorted(self.keys, wanted)
-            hit = at < len(self.keys)
-            hit[hit] = self.keys[at[hit]] == wanted[hit]
-            for start, key in zip(at[hit].tolist(), wanted[hit].tolist()):
-                stop = start + 1
-                while stop < len(self.keys) and int(self.keys[stop]) == key:  # rare: shared bucket
-                    stop += 1
-                found.update(self.values[start:stop].tolist())
+            wanted = np.array(keys, dtype=np.uint64)
+            bits = wanted % np.uint64(self._BITS)
+            maybe = (self.bitmap[(bits >> np.uint64(3)).astype(np.int64)] >> (bits & np.uint64(7)).astype(np.uint8)) & 1
+            wanted = np.sort(wanted[maybe.astype(bool)])
+            if len(wanted):
+                found.update(self._search(wanted))
+        return found
+
+    def _search(self, wanted: np.ndarray) -> list[int]:
+        at = np.searchsorted(self.keys, wanted)
+        hit = at < len(self.keys)
+        hit[hit] = self.keys[at[hit]] == wanted[hit]
+        found = []
+        for start, key in zip(at[hit].tolist(), wanted[hit].tolist()):
+            stop = start + 1
+            while stop < len(self.keys) and int(self.keys[stop]) == key:  # rare: shared bucket
+                stop += 1
+            found += self.values[start:stop].tolist()
         return found
 
 
