@@ -48,7 +48,6 @@ def resume_config(dataset, run_dir, seed=7):
                        eval={"every_steps": 5, "max_batches": 2})
 
 
-@pytest.mark.slow
 def test_interrupted_then_resumed_run_logs_exactly_what_the_uninterrupted_run_logs(dataset, tmp_path):
     full = train(resume_config(dataset, tmp_path / "full"), tmp_path / "full")
     expected = read_metrics(tmp_path / "full")
