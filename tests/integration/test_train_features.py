@@ -93,3 +93,16 @@ def test_lora_with_gradient_checkpointing_trains_only_the_adapter(dataset, tmp_p
     assert summary["parameters"]["trainable"] < summary["parameters"]["total"] / 4
     assert all(row["grad_norm"] > 0 for row in read_metrics(tmp_path) if "grad_norm" in row)
     assert (tmp_path / "final" / "adapter_model.safetensors").exists()
+
+
+def test_merged_lora_export_is_a_plain_transformers_model(dataset, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    config = tiny_config(dataset, tmp_path, adapter={"type": "lora", "r": 4, "alpha": 8, "merge_on_export": True},
+                         training={"max_steps": 3, "lr": 0.02})
+    summary = train(config, tmp_path)
+    final = tmp_path / "final"
+    assert not (final / "adapter_config.json").exists() and (final / "tokenizer.json").exists()
+    model = AutoModelForCausalLM.from_pretrained(str(final))
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    assert summary["eval_loss_after"] < summary["eval_loss_before"]
