@@ -102,3 +102,20 @@ def test_corrupt_latest_checkpoint_is_skipped_with_a_warning_and_the_previous_on
     (root / "step-000006" / "checkpoint.json").write_text(json.dumps({**record, "files": {"gone.bin": {"size": 1, "xxh64": "0"}}}))
     with pytest.raises(TrainingError, match="not a usable checkpoint"):
         train(config, tmp_path / "run", resume=str(root / "step-000006"))
+
+
+def test_reduce_on_plateau_cuts_the_rate_and_resumes_with_its_cuts(dataset, tmp_path):
+    def config(run_dir):
+        # A rate this high makes evaluations stop improving, so the plateau rule has to act.
+        return tiny_config(dataset, run_dir, training={"max_steps": 12, "lr": 0.3, "warmup_steps": 0,
+                                                       "scheduler": "reduce_on_plateau", "plateau_patience": 0},
+                           eval={"every_steps": 1, "max_batches": 1})
+
+    train(config(tmp_path / "full"), tmp_path / "full")
+    rates = [r["lr"] for r in read_metrics(tmp_path / "full") if "lr" in r]
+    assert rates[0] == pytest.approx(0.3) and rates[-1] < 0.3
+    assert all(round(r / 0.3, 9) in {0.5 ** k for k in range(12)} for r in rates)  # only whole cuts
+
+    train(config(tmp_path / "part"), tmp_path / "part", stop_when=lambda step: step == 6)
+    train(config(tmp_path / "part"), tmp_path / "part", resume="latest")
+    assert_same_rows(read_metrics(tmp_path / "part"), read_metrics(tmp_path / "full"))
