@@ -71,12 +71,15 @@ class MetricsTracker:
         self.csv.writerow(row)
         self.csv_file.flush()
 
-    def log(self, row: dict) -> None:
-        """Write one row (must have `step`) and fold its numbers into the running stats."""
-        self._write(row)
+    def log(self, row: dict, write: bool = True) -> None:
+        """Fold a row's numbers (it must have `step`) into the running stats; write it unless
+        `write` is False (steps between log lines still count in mean/std/min/max)."""
         numbers = {k: v for k, v in row.items() if k != "step" and isinstance(v, (int, float)) and math.isfinite(v)}
         for key, value in numbers.items():
             self.stats.setdefault(key, RunningStats()).add(float(value))
+        if not write:
+            return
+        self._write(row)
         if self.tb is not None:
             for key, value in numbers.items():
                 self.tb.add_scalar(key, value, row["step"])

@@ -64,8 +64,8 @@ def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: 
         if logged:
             row.update(tokens_per_s=round(tokens / busy, 1), **monitor.sample())
             tokens, busy = 0, 0.0
-            if r.tracker is not None:
-                r.tracker.log(row)
+        if r.tracker is not None:
+            r.tracker.log(row, write=logged)
         if rank_log is not None:
             rank_log.write(f"step {r.step} rank {acc.process_index}/{acc.num_processes} loss {loss:.6f}\n")
         progress.update(r.step, row, r.max_steps, logged)

@@ -65,3 +65,12 @@ def test_checkpoints_are_sealed_renamed_and_pruned(tmp_path):
     assert "checksum" in warnings[-1]
     with pytest.raises(TrainingError, match="no complete checkpoint"):
         CheckpointManager(tmp_path / "empty", 1, "min").resolve("latest")
+
+
+def test_rows_not_written_still_count_in_the_running_statistics(tmp_path):
+    tracker = MetricsTracker(tmp_path, ["eval_loss"])
+    for step in range(1, 11):
+        tracker.log({"step": step, "loss": float(step)}, write=step % 5 == 0)
+    tracker.close()
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+    assert tracker.summary()["loss"]["count"] == 10 and tracker.summary()["loss"]["mean"] == 5.5
