@@ -170,6 +170,8 @@ def _restore(recipe: Recipe, state: dict) -> None:
         recipe.tracker.load_state(state["metrics"])
     recipe.step, recipe.position = state["step"], DataPosition(**state["position"])
     recipe.before, recipe.last_eval, recipe.last_eval_step = state["before"], state["last_eval"], state["last_eval_step"]
+    if state.get("scaler") and recipe.accelerator.scaler is not None:
+        recipe.accelerator.scaler.load_state_dict(state["scaler"])
     restore_rng(state["rng"])
 
 
@@ -177,7 +179,9 @@ def _trainer_state(r: Recipe) -> dict:
     return {"step": r.step, "position": vars(r.position), "optimizer": r.optimizer.state_dict(),
             "scheduler": r.scheduler.state_dict(), "early_stopping": r.early.state(),
             "plateau": r.plateau.state(), "metrics": r.tracker.state(), "before": r.before,
-            "last_eval": r.last_eval, "last_eval_step": r.last_eval_step}
+            "last_eval": r.last_eval, "last_eval_step": r.last_eval_step,
+            # fp16 on CUDA: accelerate's gradient scaler carries its loss scale across steps.
+            "scaler": r.accelerator.scaler.state_dict() if r.accelerator.scaler is not None else None}
 
 
 def save_checkpoint(r: Recipe, on_checkpoint: Callable[[Path], None] | None) -> Path | None:
