@@ -13,6 +13,7 @@ import numpy as np
 import xxhash
 
 _CHUNK = 4096  # shingle rows per matrix step: 4096 x 256 x 4 bytes = 4 MB at most
+_BLOCK = 16384  # kept signatures per storage block of the LSH index: 16 MB
 # Token classes on UTF-8 bytes, as the regex rb"\w+|[^\w\s]" would split them: runs of ASCII
 # letters, digits and "_" are one token, whitespace separates, any other byte is a token alone.
 _WORD = np.zeros(256, dtype=bool)
@@ -265,9 +266,9 @@ class LSHIndex:
         self.banding = Banding(threshold, num_perm)
         self.bands, self.rows = self.banding.bands, self.banding.rows
         # Memory is what limits a streaming run: buckets take 12 bytes a key (_Buckets) and the
-        # signatures live in one growing uint32 matrix, 1 KB per entry.
+        # signatures live in fixed 16 MB blocks, 1 KB per entry (no doubling, no copy spikes).
         self._buckets = _Buckets()
-        self._signatures = np.empty((1024, num_perm), dtype=np.uint32)
+        self._blocks: list[np.ndarray] = []
         self._clusters: list[str] = []
         self._salts: dict[str, np.uint64] = {}
 
@@ -295,16 +296,17 @@ class LSHIndex:
         candidates = self._buckets.lookup(keys)
         if not candidates:
             return None
-        order = np.array(sorted(candidates))
-        scores = np.count_nonzero(self._signatures[order] == signature, axis=1) / self.num_perm
+        order = sorted(candidates)
+        kept = np.stack([self._blocks[i // _BLOCK][i % _BLOCK] for i in order])
+        scores = np.count_nonzero(kept == signature, axis=1) / self.num_perm
         best = int(np.argmax(scores))  # the first of equals: the earliest kept entry
         return self._clusters[order[best]] if scores[best] >= self.threshold else None
 
     def add(self, scope: str, signature: bytes | np.ndarray, cluster_id: str) -> None:
         signature, keys = self._split(scope, signature)
         index = len(self._clusters)
-        if index == len(self._signatures):
-            self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
-        self._signatures[index] = signature
+        if index % _BLOCK == 0:
+            self._blocks.append(np.empty((_BLOCK, self.num_perm), dtype=np.uint32))
+        self._blocks[index // _BLOCK][index % _BLOCK] = signature
         self._clusters.append(cluster_id)
         self._buckets.add(keys, index)
