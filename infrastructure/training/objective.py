@@ -40,8 +40,10 @@ def summed_loss(model, batch: dict, causal: bool, use_weights: bool, device):
     logits = model(**model_inputs(batch, device), **kwargs).logits.float()
     labels = batch["labels"].to(device)
     if causal:
-        logits, labels = logits[:, :-1], labels[:, 1:]
-        losses = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+        # Shift the labels, not the logits: slicing logits[:, :-1] would copy the largest tensor
+        # of the step (batch x seq x vocab) on every micro-batch. The padded last target is ignored.
+        labels = F.pad(labels, (0, 1), value=IGNORE_INDEX)[:, 1:]
+        losses = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.reshape(-1),
                                  ignore_index=IGNORE_INDEX, reduction="none").view(labels.shape)
     else:
         losses = F.cross_entropy(logits, labels, reduction="none")
