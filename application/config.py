@@ -124,6 +124,13 @@ class EvalConfig(Section):
     )
     early_stopping_min_delta: float = Field(0.0, ge=0, description="Smallest change that counts.")
     max_batches: int | None = Field(None, ge=1, description="Cap on validation batches per evaluation.")
+    behavioural_every_steps: int | None = Field(
+        None, ge=1, description="Steps between greedy pass@1 checks on a code benchmark, run in the sandbox "
+        "and logged as eval_pass@1 (causal-lm only); null = off.")
+    behavioural_benchmark: str = Field(
+        "humaneval", description="`humaneval` or a JSONL file of problems in its format for the pass@1 check.")
+    behavioural_problems: int = Field(10, ge=1, description="How many problems (the first N) each check runs.")
+    behavioural_max_new_tokens: int = Field(128, ge=1, description="Longest completion in a pass@1 check.")
 
 
 class CheckpointConfig(Section):

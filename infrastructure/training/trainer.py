@@ -72,6 +72,8 @@ def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: 
 
         if e.every_steps and r.step % e.every_steps == 0:
             stopped_early = _evaluate_and_decide(r)
+        if e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
+            _behavioural_eval(r)
         stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
         if (c.every_steps and r.step % c.every_steps == 0) or stopping or stopped_early:
             checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
@@ -104,6 +106,23 @@ def _evaluate_and_decide(r: Recipe) -> bool:
     if r.config.training.scheduler == "reduce_on_plateau":
         r.plateau.update(value)
     return r.early.update(value, r.step)
+
+
+def _behavioural_eval(r: Recipe) -> None:
+    """Greedy pass@1 on the first few benchmark problems, logged as eval_pass@1 (main process;
+    the others wait at the next collective)."""
+    if not (r.causal and r.accelerator.is_main_process):
+        return
+    from infrastructure.evaluation.behavioural import pass_at_1
+    from infrastructure.evaluation.benchmarks import load_problems
+
+    e = r.config.eval
+    problems = load_problems(e.behavioural_benchmark)[: e.behavioural_problems]
+    result = pass_at_1(r.accelerator.unwrap_model(r.model), r.tokenizer, problems,
+                       max_new_tokens=e.behavioural_max_new_tokens)
+    if r.tracker is not None:
+        r.tracker.log({"step": r.step, "eval_pass@1": result["pass@1"]})
+    r.log(f"pass@1 {result['pass@1']:.3f} on {result['problems']} problems at step {r.step}")
 
 
 def _rank_log(r: Recipe):
