@@ -32,7 +32,7 @@ def load_model(folder: Path, task: str | None = None, threads: int | None = None
 
     Args:
         threads: torch CPU threads to use from now on (None: leave torch's choice). For a
-            2-layer model generating on 2 busy cores, one thread measured 8-15x faster than two
+            2-layer model generating on 2 shared cores, one thread measured 8x to 47x faster than two
             (bench/generation_speed.py): per-token work is too small to split.
     """
     import torch
