@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from application.artifacts import fetch_tree, publish_tree
+from application.artifacts import fetch_tree, open_run_mirror
 from application.config import TrainConfig
 from domain.ports import Storage
 
@@ -64,10 +64,14 @@ def train_model(
         dataset_dir = fetch_tree(dataset, Path(tmp) / "dataset", STATS, "dataset")
         run_dir = output.local_root() or Path(tmp) / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
+        # s3:// output: checkpoints go up as they are saved, pruned ones come down, --resume
+        # fetches the remote run first; summary.json goes up last (application/artifacts.py).
+        mirror = open_run_mirror(output, run_dir, RUN_SUMMARY, resume, log)
         stats = json.loads((dataset_dir / STATS).read_text())
         _write_json(run_dir / RESOLVED_CONFIG, config.model_dump(mode="json"))
         _write_json(run_dir / RUN_MANIFEST, run_manifest(config, dataset.uri, stats))
-        summary = run_training(config, dataset_dir, run_dir, log, resume=resume, on_checkpoint=on_checkpoint)
-        if output.local_root() is None:
-            publish_tree(run_dir, output, marker=RUN_SUMMARY)
+        summary = run_training(config, dataset_dir, run_dir, log, resume=resume,
+                               on_checkpoint=mirror.hook(on_checkpoint) if mirror else on_checkpoint)
+        if mirror:
+            summary = mirror.finish(summary)
     return TrainResult(uri=output.uri, summary=summary)
