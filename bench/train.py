@@ -11,9 +11,10 @@ One thread by default: on a shared 2-core machine, two intra-op threads per proc
 measure how often the scheduler parks one of them (per-rep swings of 3x were seen), not the
 trainers. Tokens per CPU-second are printed too: they barely move with outside load.
 
-Measured 2026-11-22 (1 thread, 9 reps, shared machine): ours 17.0k tok/s, plain 17.5k, Trainer
-17.4k; ours/plain 0.980 wall-clock (0.983 per CPU-s), ours/Trainer 0.963 (0.949 per CPU-s);
-peak RSS 566 / 570 / 625 MB.
+Measured 2026-11-22, quiet machine (1 thread, 9 interleaved reps): ours 19.8k tok/s, plain 19.6k,
+Trainer 19.8k; ours/plain 0.995, ours/Trainer 0.997 (per-rep medians); peak RSS 567 / 567 / 622 MB.
+Before the Trainer runner set use_cache=False it measured ours/Trainer 0.978: it was computing
+cross-document attention on packed rows (cheaper, and not the same model).
 """
 from __future__ import annotations
 
@@ -114,7 +115,12 @@ def run_hf(dataset: Path, steps: int, threads: int, marks: dict) -> None:
                              logging_steps=10, save_strategy="no", eval_strategy="no", report_to=[],
                              dataloader_num_workers=0, use_cpu=True, disable_tqdm=True, seed=0)
     train = load_from_disk(str(dataset))["train"]
-    Trainer(model=fresh_model(dataset), args=args, train_dataset=train, callbacks=[Mark()]).train()
+    model = fresh_model(dataset)
+    # Trainer never passes use_cache=False, and with the cache on transformers silently drops
+    # the packed-document isolation that position_ids give (logits differ by ~0.65 on these rows:
+    # see ../shared/ENVIRONMENT.md): it would train a cheaper, different model. Same work as ours.
+    model.config.use_cache = False
+    Trainer(model=model, args=args, train_dataset=train, callbacks=[Mark()]).train()
 
 
 RUNNERS = {"ours": run_ours, "plain": run_plain, "hf": run_hf}
