@@ -33,3 +33,27 @@ def make_git_repo(root: Path, files: dict[str, str]) -> str:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
     return git(root, "rev-parse", "HEAD")
+
+
+# A small Python module per index: a class with methods, a function and an async function.
+SHAPES_MODULE = '''"""Module {i}: small helpers for shapes."""
+
+
+class Shape{i}:
+    """A shape with {i} sides."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def area(self):
+        return self.size * self.size * {i}
+
+
+def scale_{i}(values, factor={i}):
+    """Multiply every value by the factor."""
+    return [value * factor for value in values]
+
+
+async def fetch_{i}(client, key):
+    return await client.get(key + "{i}")
+'''

@@ -9,36 +9,15 @@ import pytest
 from click.testing import CliRunner
 
 from presentation.cli import cli
-from tests.conftest import make_git_repo
+from tests.conftest import SHAPES_MODULE, make_git_repo
 
-TEMPLATE = '''"""Module {i}: small helpers for shapes."""
-
-
-class Shape{i}:
-    """A shape with {i} sides."""
-
-    def __init__(self, size):
-        self.size = size
-
-    def area(self):
-        return self.size * self.size * {i}
-
-
-def scale_{i}(values, factor={i}):
-    """Multiply every value by the factor."""
-    return [value * factor for value in values]
-
-
-async def fetch_{i}(client, key):
-    return await client.get(key + "{i}")
-'''
 DUPLICATE = "def twin():\n    return 'same'\n"
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     root = tmp_path_factory.mktemp("src") / "shapes"
-    files = {f"pkg/mod_{i}.py": TEMPLATE.format(i=i) for i in range(40)}
+    files = {f"pkg/mod_{i}.py": SHAPES_MODULE.format(i=i) for i in range(40)}
     files["a/twin.py"] = DUPLICATE
     files["b/twin.py"] = DUPLICATE  # exact duplicate of a/twin.py
     files["README.md"] = "not code\n"

@@ -9,28 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from presentation.cli import cli
-from tests.conftest import make_git_repo
+from tests.conftest import SHAPES_MODULE, make_git_repo
 from tests.s3_server import FAKE_KEY_ID, FAKE_SECRET, s3_client
 
 pytestmark = pytest.mark.s3
 
-MODULE = '''"""Module {i}: helpers for shapes."""
-
-
-class Shape{i}:
-    """A shape with {i} sides."""
-
-    def __init__(self, size):
-        self.size = size
-
-    def area(self):
-        return self.size * self.size * {i}
-
-
-def scale_{i}(values, factor={i}):
-    """Multiply every value by the factor."""
-    return [value * factor for value in values]
-'''
 TINY = ["--set", "model.architecture={type: gpt2, n_layer: 1, n_embd: 32, n_head: 2, max_position_embeddings: 64}",
         "--set", "training.micro_batch_size=2", "--set", "training.progress_bar=false",
         "--set", "training.warmup_steps=1", "--set", "checkpoints.every_steps=1",
@@ -56,7 +39,7 @@ def checkpoint_folders(keys: list[str]) -> set[str]:
 def test_collect_dataset_train_and_resume_through_s3(s3_env, moto_server, tmp_path, monkeypatch):
     bucket, endpoint = s3_env, moto_server.endpoint
     repo = tmp_path / "shapes"
-    make_git_repo(repo, {f"pkg/mod_{i}.py": MODULE.format(i=i) for i in range(30)})
+    make_git_repo(repo, {f"pkg/mod_{i}.py": SHAPES_MODULE.format(i=i) for i in range(30)})
     outputs = []
 
     # collect with the provider flags (no endpoint in the environment) ...
