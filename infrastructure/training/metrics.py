@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 from application.metric_stats import RunningStats
@@ -61,7 +62,12 @@ class MetricsTracker:
     def _mlflow(run_dir: Path, uri: str):
         import mlflow
 
-        mlflow.set_tracking_uri(uri or (run_dir / "mlruns").resolve().as_uri())
+        uri = uri or (run_dir / "mlruns").resolve().as_uri()
+        if uri.startswith("file:"):
+            # MLflow 3 refuses its file store unless asked for it; a file store inside the run
+            # folder is our documented default (no server, no database to set up).
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        mlflow.set_tracking_uri(uri)
         mlflow.start_run()
         return mlflow
 

@@ -1,0 +1,65 @@
+"""TensorBoard and MLflow, when enabled, receive exactly the metrics written to metrics.jsonl."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infrastructure.training.metrics import MetricsTracker
+
+pytest.importorskip("tensorboard")
+pytest.importorskip("mlflow")
+
+
+def test_tensorboard_and_mlflow_file_store_hold_the_logged_metrics(tmp_path):
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    store = (tmp_path / "mlruns").as_uri()
+    tracker = MetricsTracker(tmp_path, ["eval_loss"], tensorboard=True, mlflow_uri=store)
+    losses = [4.0, 3.25, 2.5]
+    for step, loss in enumerate(losses, start=1):
+        tracker.log({"step": step, "loss": loss, "lr": 0.01 * step})
+    tracker.log({"step": 3, "eval_loss": 2.75})
+    tracker.close()
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in logged if "loss" in r] == losses
+
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("loss")] == list(enumerate(losses, start=1))
+    assert [(e.step, e.value) for e in events.Scalars("eval_loss")] == [(3, 2.75)]
+
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs(experiment_ids=["0"])
+    history = client.get_metric_history(run.info.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == list(enumerate(losses, start=1))
+    assert run.info.status == "FINISHED"
+
+
+def test_a_training_run_with_both_sinks_enabled_fills_them(tmp_path):
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from infrastructure.training.trainer import run_training
+    from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
+
+    dataset = build_generation_dataset(tmp_path / "ds")
+    run_dir = tmp_path / "run"
+    config = tiny_config(dataset, run_dir, training={"max_steps": 4, "log_every_steps": 1},
+                         tracking={"tensorboard": True, "mlflow": True})
+    run_training(config, dataset, run_dir, lambda line: None)
+    losses = [(r["step"], r["loss"]) for r in read_metrics(run_dir) if "loss" in r]
+    assert len(losses) == 4
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    steps, values = [s for s, _ in losses], [v for _, v in losses]
+    scalars = events.Scalars("loss")
+    assert [e.step for e in scalars] == steps
+    assert [e.value for e in scalars] == pytest.approx(values, rel=1e-6)  # TensorBoard keeps float32
+    client = MlflowClient(tracking_uri=(run_dir / "mlruns").as_uri())
+    (run,) = client.search_runs(experiment_ids=["0"])
+    history = client.get_metric_history(run.info.run_id, "loss")
+    assert [m.step for m in history] == steps
+    assert [m.value for m in history] == pytest.approx(values, rel=1e-9)
