@@ -112,7 +112,7 @@ class Container:
 
         from application.evaluate import benchmark_label, run_benchmark
         from application.run_inputs import final_model
-        from infrastructure.evaluation.benchmarks import load_problems
+        from infrastructure.benchmarks import load_problems
         from infrastructure.evaluation.generation import completer_for
         from infrastructure.sandbox import Limits, Sandbox
 

@@ -114,7 +114,7 @@ def _behavioural_eval(r: Recipe) -> None:
     if not (r.causal and r.accelerator.is_main_process):
         return
     from infrastructure.evaluation.behavioural import pass_at_1
-    from infrastructure.evaluation.benchmarks import load_problems
+    from infrastructure.benchmarks import load_problems
 
     e = r.config.eval
     problems = load_problems(e.behavioural_benchmark)[: e.behavioural_problems]

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from application.evaluate import BenchmarkRequest, run_benchmark
-from infrastructure.evaluation.benchmarks import load_problems
+from infrastructure.benchmarks import load_problems
 from infrastructure.sandbox import Limits, Sandbox
 from infrastructure.storage.local import LocalStorage
 
