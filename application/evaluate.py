@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
+from application.metric_stats import classification_scores, per_class_scores
 from domain.errors import EvaluationError
 from domain.ports import Storage
 
@@ -53,8 +54,8 @@ def build_program(problem: dict, completion: str) -> str:
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> dict:
     """Accuracy, per-class and macro precision/recall/F1, and the confusion matrix.
 
-    `confusion[i][j]` counts examples of true class i predicted as class j. A class never
-    predicted has precision 0 (not NaN), so the macro average stays defined.
+    `confusion[i][j]` counts examples of true class i predicted as class j. Per-class and macro
+    figures come from `application.metric_stats`, the same code training's evaluation uses.
     """
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
@@ -62,22 +63,15 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
     confusion = [[0] * size for _ in range(size)]
     for truth, guess in zip(y_true, y_pred, strict=True):
         confusion[truth][guess] += 1
-    per_class = {}
-    for i, name in enumerate(labels):
-        tp = confusion[i][i]
-        predicted = sum(row[i] for row in confusion)
-        actual = sum(confusion[i])
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / actual if actual else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
-    total = len(y_true)
+    per_class = {name: {k: c[k] for k in ("precision", "recall", "f1", "support")}
+                 for name, c in zip(labels, per_class_scores(confusion))}
+    scores = classification_scores(confusion)
     return {
-        "examples": total,
-        "accuracy": sum(confusion[i][i] for i in range(size)) / total if total else 0.0,
-        "macro_precision": sum(c["precision"] for c in per_class.values()) / size,
-        "macro_recall": sum(c["recall"] for c in per_class.values()) / size,
-        "macro_f1": sum(c["f1"] for c in per_class.values()) / size,
+        "examples": len(y_true),
+        "accuracy": scores["accuracy"],
+        "macro_precision": scores["precision"],
+        "macro_recall": scores["recall"],
+        "macro_f1": scores["f1"],
         "per_class": per_class,
         "labels": list(labels),
         "confusion_matrix": confusion,

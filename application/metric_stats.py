@@ -35,27 +35,32 @@ class RunningStats:
         return asdict(self)
 
 
+def per_class_scores(confusion: list[list[int]]) -> list[dict[str, float]]:
+    """Precision, recall, F1, support and predicted count of each class of a confusion matrix
+    [true][predicted]. A class never predicted has precision 0 (not NaN)."""
+    n = len(confusion)
+    scores = []
+    for k in range(n):
+        support = sum(confusion[k])
+        predicted = sum(confusion[i][k] for i in range(n))
+        tp = confusion[k][k]
+        p = tp / predicted if predicted else 0.0
+        r = tp / support if support else 0.0
+        scores.append({"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+                       "support": support, "predicted": predicted})
+    return scores
+
+
 def classification_scores(confusion: list[list[int]]) -> dict[str, float]:
     """Accuracy and macro precision / recall / F1 from a confusion matrix [true][predicted].
 
     Classes absent from both truth and predictions are left out of the macro average, so a
-    validation split without some label does not drag the score to zero.
+    validation split without some label does not drag the score to zero. Training's eval and
+    `evaluate` both use this, so they report the same numbers for the same model and split.
     """
-    n = len(confusion)
     total = sum(sum(row) for row in confusion)
-    correct = sum(confusion[i][i] for i in range(n))
-    precisions, recalls, f1s = [], [], []
-    for k in range(n):
-        true_k = sum(confusion[k])
-        pred_k = sum(confusion[i][k] for i in range(n))
-        if not true_k and not pred_k:
-            continue
-        tp = confusion[k][k]
-        p = tp / pred_k if pred_k else 0.0
-        r = tp / true_k if true_k else 0.0
-        precisions.append(p)
-        recalls.append(r)
-        f1s.append(2 * p * r / (p + r) if p + r else 0.0)
-    mean = lambda xs: sum(xs) / len(xs) if xs else 0.0  # noqa: E731
-    return {"accuracy": correct / total if total else 0.0, "precision": mean(precisions),
-            "recall": mean(recalls), "f1": mean(f1s)}
+    correct = sum(confusion[i][i] for i in range(len(confusion)))
+    present = [c for c in per_class_scores(confusion) if c["support"] or c["predicted"]]
+    mean = lambda key: sum(c[key] for c in present) / len(present) if present else 0.0  # noqa: E731
+    return {"accuracy": correct / total if total else 0.0, "precision": mean("precision"),
+            "recall": mean("recall"), "f1": mean("f1")}

@@ -145,3 +145,15 @@ def test_output_and_label_names():
         output_location(None, None)
     assert benchmark_label(BenchmarkRequest(oracle=True)) == "humaneval-oracle"
     assert benchmark_label(BenchmarkRequest(benchmark="/x/my-bench.jsonl.gz")) == "my-bench"
+
+
+def test_evaluate_and_training_report_the_same_macro_scores_when_a_label_is_absent():
+    from application.metric_stats import classification_scores
+
+    # Label "c" has no example and is never predicted: it stays out of both macro averages.
+    metrics = classification_metrics([0, 0, 1, 1], [0, 1, 1, 1], ["a", "b", "c"])
+    trained = classification_scores(metrics["confusion_matrix"])
+    assert metrics["macro_f1"] == pytest.approx(trained["f1"]) == pytest.approx((2 / 3 + 0.8) / 2)
+    assert metrics["macro_precision"] == pytest.approx(trained["precision"])
+    assert metrics["macro_recall"] == pytest.approx(trained["recall"])
+    assert metrics["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
