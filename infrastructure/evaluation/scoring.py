@@ -1,21 +1,14 @@
 """Scoring a model on a dataset split: summed token loss (causal LM) or predicted labels.
 
-Same conventions as training: packed rows carry `position_ids` and no attention mask (which
-keeps documents apart), padded rows an attention mask; labels of -100 are not targets.
+The batches, model inputs and loss are the training loop's own (`infrastructure.training`),
+so `evaluate` reports exactly what training's evaluation would on the same rows.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-IGNORE_INDEX = -100
-MODEL_INPUTS = ("input_ids", "position_ids", "attention_mask")
-
-
-def _batches(split, batch_size: int, max_batches: int | None):
-    split = split.with_format("torch")
-    count = -(-len(split) // batch_size)
-    for b in range(min(count, max_batches) if max_batches else count):
-        yield split[b * batch_size:(b + 1) * batch_size]
+from infrastructure.training.data import model_inputs, sequential_batches
+from infrastructure.training.objective import summed_loss, target_weight
 
 
 def load_split(dataset_dir: Path, split: str):
@@ -32,17 +25,13 @@ def load_split(dataset_dir: Path, split: str):
 def token_loss(model, split, batch_size: int = 8, max_batches: int | None = None) -> dict:
     """Mean cross-entropy per target token over the split (or its first `max_batches`)."""
     import torch
-    import torch.nn.functional as F
 
+    device = next(model.parameters()).device
     total, targets = 0.0, 0
     with torch.no_grad():
-        for batch in _batches(split, batch_size, max_batches):
-            inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
-            logits = model(**inputs, use_cache=False).logits.float()[:, :-1]
-            labels = batch["labels"][:, 1:]
-            total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                     ignore_index=IGNORE_INDEX, reduction="sum").item()
-            targets += int((labels != IGNORE_INDEX).sum())
+        for batch in sequential_batches(split, batch_size, max_batches=max_batches):
+            total += summed_loss(model, batch, True, False, device)[0].item()
+            targets += int(target_weight(batch, True, False))
     return {"loss": total / max(targets, 1), "tokens": targets}
 
 
@@ -50,10 +39,12 @@ def predictions(model, split, batch_size: int = 8, max_batches: int | None = Non
     """(true labels, predicted labels) of a sequence-classification model over the split."""
     import torch
 
+    device = next(model.parameters()).device
     truth, predicted = [], []
     with torch.no_grad():
-        for batch in _batches(split, batch_size, max_batches):
-            inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch and k != "position_ids"}
+        for batch in sequential_batches(split, batch_size, max_batches=max_batches):
+            inputs = model_inputs(batch, device)
+            inputs.pop("position_ids", None)
             predicted += model(**inputs).logits.argmax(-1).tolist()
             truth += batch["labels"].tolist()
     return truth, predicted
