@@ -50,9 +50,8 @@ class Container:
 
     storage_for: Callable[[str], Storage] | None = None  # None: open_storage with s3_options
     s3_options: dict = field(default_factory=dict)  # the --s3-* flags (provider, endpoint...)
-    fetchers_factory: Callable[[], list[RepositoryFetcher]] = default_fetchers
+    fetchers_factory: Callable[..., list[RepositoryFetcher]] = default_fetchers  # (history, log)
     parser_factory: Callable[[], CodeParser] = default_parser
-    _cache: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.storage_for is None:  # read s3_options at call time: the CLI group fills them in

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
+from application.packing import IGNORE_INDEX
 from infrastructure.training.data import model_inputs
-
-IGNORE_INDEX = -100
 
 
 def _row_weights(batch: dict, use_weights: bool):
