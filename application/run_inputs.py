@@ -11,12 +11,11 @@ from pathlib import Path
 import yaml
 
 from application.artifacts import fetch_prefix, require_complete
+from application.train import RUN_MANIFEST, RUN_SUMMARY
 from domain.errors import EvaluationError
 from domain.ports import Storage
 
-RUN_SUMMARY = "summary.json"  # written last by `train`: the run is complete once it exists
 RESOLVED_CONFIG = ("config.resolved.json", "config.resolved.yaml")
-RUN_MANIFEST = "run_manifest.json"
 METRICS = "metrics.jsonl"
 FINAL = "final"
 

@@ -11,9 +11,9 @@ from typing import Callable
 
 from application.artifacts import fetch_tree, open_run_mirror
 from application.config import TrainConfig
+from application.dataset import STATS
 from domain.ports import Storage
 
-STATS = "stats.json"  # the dataset's completeness marker, written last by the dataset verb
 RUN_SUMMARY = "summary.json"
 RUN_MANIFEST = "run_manifest.json"
 RESOLVED_CONFIG = "config.resolved.json"

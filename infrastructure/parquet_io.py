@@ -8,6 +8,8 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from application.collect import MANIFEST
+
 SCHEMA_COLUMNS = (
     "id", "repo", "commit", "path", "language", "kind", "name", "parent", "start_line",
     "end_line", "content", "docstring", "content_hash", "license",
@@ -50,9 +52,9 @@ def iter_collection(storage, columns: list[str] | None = None) -> Iterator[dict]
 
     from domain.errors import StorageError
 
-    if not storage.exists("manifest.json"):
+    if not storage.exists(MANIFEST):
         raise StorageError(f"{storage.uri}: no manifest.json; not a complete collection")
-    manifest = json.loads(storage.read_bytes("manifest.json"))
+    manifest = json.loads(storage.read_bytes(MANIFEST))
     root = storage.local_root()
     for shard in manifest["shards"]:
         if root is not None:

@@ -132,6 +132,7 @@ class Container:
         from pathlib import Path
 
         from application.artifacts import fetch_tree, read_json
+        from application.dataset import STATS
         from application.evaluate import evaluate_dataset
         from application.run_inputs import choose_dataset, final_model
         from infrastructure.evaluation import loading, scoring
@@ -139,11 +140,11 @@ class Container:
         with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp:
             folder = final_model(self.storage_for(run), Path(tmp)) if run else Path(model)
             data = self.storage_for(choose_dataset(dataset, self.storage_for(run) if run else None))
-            data_dir = fetch_tree(data, Path(tmp) / "dataset", "stats.json", "dataset")
+            data_dir = fetch_tree(data, Path(tmp) / "dataset", STATS, "dataset")
             task = loading.model_task(folder)
             net = loading.load_model(folder, task, threads)
             return evaluate_dataset(
-                request, stats=read_json(data, "stats.json"), model_task=task,
+                request, stats=read_json(data, STATS), model_task=task,
                 perplexity=lambda split, mb, bs: scoring.token_loss(net, scoring.load_split(data_dir, split), bs, mb),
                 predict=lambda split, mb, bs: scoring.predictions(net, scoring.load_split(data_dir, split), bs, mb),
                 output=self.storage_for(output), key=f"dataset-{request.split}.json",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from application.config import CAUSAL_METRICS, CLASSIFICATION_METRICS, TrainConfig
+from application.dataset import STATS
 from application.early_stopping import EarlyStopping, PlateauCuts
 from domain.errors import TrainingError
 from infrastructure.training.checkpoints import CheckpointManager
@@ -60,7 +61,7 @@ def _check_device(config: TrainConfig) -> None:
 
 def _read_labels(config: TrainConfig, dataset_dir: Path) -> list[str]:
     """Class names for a classifier (empty for a causal LM); refuse a dataset of the wrong task."""
-    stats = json.loads((dataset_dir / "stats.json").read_text())
+    stats = json.loads((dataset_dir / STATS).read_text())
     task = stats.get("task", "generation")
     if config.model.task == "causal-lm" and task != "generation":
         raise TrainingError(f"model.task=causal-lm but the dataset at {dataset_dir} is a {task} dataset")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from application.config import TrainConfig
+from application.train import RUN_SUMMARY
 from infrastructure.training.data import input_tokens
 from infrastructure.training.interrupt import StopRequest
 from infrastructure.training.monitor import HardwareMonitor, ProgressDisplay
@@ -170,7 +171,7 @@ def cleanup(r: Recipe, summary: dict) -> dict:
             summary["final"] = str(final)
         tmp = r.run_dir / ".tmp-summary.json"
         tmp.write_text(json.dumps(summary, indent=2, default=str))
-        tmp.replace(r.run_dir / "summary.json")
+        tmp.replace(r.run_dir / RUN_SUMMARY)
     r.accelerator.wait_for_everyone()
     r.accelerator.end_training()
     return summary
