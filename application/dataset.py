@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from application.artifacts import fetch_tree, publish_tree, read_json, write_json
+from application.artifacts import fetch_tree, publish_tree, read_json, require_complete, write_json
 from application.collect import MANIFEST
 from application.dataset_cache import FORMAT, cache_key, cached_stats
 from application.dataset_decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
@@ -36,7 +36,7 @@ from application.dataset_rows import build_rows
 from application.dataset_request import DatasetRequest, parse_list, parse_ratios  # noqa: F401 (the verb's input)
 from application.dataset_tasks import FIM_TOKENS, document_text
 from application.splits import SPLITS, split_rows
-from domain.errors import DatasetError, StorageError
+from domain.errors import DatasetError
 from domain.ports import Storage
 
 STATS = "stats.json"
@@ -155,8 +155,7 @@ def _clear_previous_dataset(output: Storage) -> None:
 
 
 def _manifest(collection: Storage) -> dict:
-    if not collection.exists(MANIFEST):
-        raise StorageError(f"{collection.uri}: no {MANIFEST}; not a complete collection (run `collect` first)")
+    require_complete(collection, MANIFEST, "collection")
     return read_json(collection, MANIFEST)
 
 
