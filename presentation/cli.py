@@ -89,6 +89,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
 
     from application.collect import CollectRequest
     from application.collect_filters import FilterConfig
+    from application.dataset_request import parse_list
     from presentation.collect_progress import collect_progress
 
     sources = (*sources, *(f"github-org:{o}" for o in github_orgs),
@@ -99,7 +100,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
                            max_mean_line_length=max_mean_line_length, min_alphanumeric=min_alphanumeric)
     request = CollectRequest(
         sources=sources, output=output, granularity=granularity, filters=filters, history=history,
-        licenses=tuple(x.strip() for x in licenses.split(",") if x.strip()), near_dedup=not no_near_dedup,
+        licenses=parse_list(licenses), near_dedup=not no_near_dedup,
         near_threshold=near_threshold, dedup_against=dedup_against,
         workers=workers or os.cpu_count() or 1, shard_rows=shard_rows,
     )
