@@ -112,6 +112,8 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
                f"units {counts['units']} {counts['by_kind']}")
     click.echo(f"  skipped {counts['skipped']}")
     click.echo(f"  duplicates dropped {counts['duplicates']}, redactions {counts['redactions']}")
+    for skipped in result.manifest.get("skipped_sources", []):
+        click.echo(f"  source skipped: {skipped['origin']} ({skipped['reason']})")
 
 
 @cli.command()

@@ -96,3 +96,10 @@ def test_dataset_then_train_then_transformers_loads_the_model(collection, tmp_pa
     resumed = json.loads((second / "summary.json").read_text())
     # Starting from trained weights, the new run begins where the first one ended.
     assert resumed["eval_loss_before"] == pytest.approx(summary["eval_loss_after"], rel=1e-4)
+
+
+def test_a_source_left_out_by_licence_is_named_with_its_reason(repo, tmp_path):
+    root, _ = repo  # no LICENSE file: its licence is unknown
+    output = invoke("collect", str(root), "--output", str(tmp_path / "c"), "--licenses", "mit", "--workers", "1")
+    assert f"source skipped: {root} (licence unknown not in --licenses)" in output
+    assert json.loads((tmp_path / "c" / "manifest.json").read_text())["counts"]["units"] == 0
