@@ -143,9 +143,11 @@ def _plan(request, fetchers, walk, list_commits, workdir: Path, log) -> _Plan:
     checkouts, skipped_sources = _fetch_all(request, fetchers, workdir, log)
     kept = _by_licence(checkouts, request.licenses, skipped_sources)
     plan = _Plan([], [], skipped_sources, [], Counter())
+
+    def on_skip(reason: str, rel: str) -> None:
+        plan.walk_skips[reason] += 1
+
     for index, (checkout, spdx) in enumerate(kept):
-        def on_skip(reason: str, rel: str) -> None:
-            plan.walk_skips[reason] += 1
         root = Path(checkout.root)
         files = [p.relative_to(root.resolve()).as_posix() for p in walk(root, dir_skip_reason, on_skip)]
         plan.tasks += [(index, "file", rel) for rel in files]
