@@ -14,10 +14,8 @@ from typing import Callable, Iterable
 
 from domain.errors import StorageError, TrainingError
 from domain.ports import Storage
+from domain.layout import CHECKPOINTS, CHECKPOINT_RECORD, FINAL, atomic_write
 
-# infrastructure/training/checkpoints.py seals each checkpoint folder with this record, last.
-CHECKPOINT_RECORD = "checkpoint.json"
-CHECKPOINTS = "checkpoints"
 
 
 def _join(prefix: str, rel: str) -> str:
@@ -134,7 +132,7 @@ class RunMirror:
         if self.storage.exists(self.summary):
             self.storage.delete(self.summary)
         if fresh:
-            for folder in (CHECKPOINTS, "final"):
+            for folder in (CHECKPOINTS, FINAL):
                 self.storage.delete(folder)
 
     def hook(self, also: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
@@ -157,9 +155,7 @@ class RunMirror:
         if path.exists():  # the trainer wrote it with local paths; the published copy names remote ones
             written = json.loads(path.read_text())
             written.update({k: v for k, v in remote.items() if k in written and isinstance(v, str)})
-            tmp = path.with_name(f".tmp-{path.name}")
-            tmp.write_text(json.dumps(written, indent=2, default=str))
-            tmp.replace(path)
+            atomic_write(path, json.dumps(written, indent=2, default=str))
         self.sync(final=True)
         return remote
 

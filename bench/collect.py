@@ -37,7 +37,7 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 RUN_ONE = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from application.collect import CollectRequest
+from application.collect.pipeline import CollectRequest
 from presentation.container import Container
 request = CollectRequest(sources=({corpus!r},), output={out!r}, workers={workers})
 started = time.perf_counter()
@@ -104,7 +104,7 @@ def texts_for_minhash(limit: int = 400) -> list[str]:
 def minhash_implementations() -> None:
     from datasketch import MinHash
 
-    from infrastructure.near_dedup import MinHasher
+    from infrastructure.dedup.minhash import MinHasher
 
     texts = texts_for_minhash()
     token = re.compile(r"\w+|[^\w\s]")
@@ -156,9 +156,9 @@ def mutate(text: str, rng: random.Random, share: float) -> str:
 
 def near_dup_quality(threshold: float = 0.7) -> None:
     """Plant near-duplicates with known exact Jaccard and score what the index drops."""
-    from application.collect_dedup import Deduplicator
-    from application.collect_files import content_hash
-    from infrastructure.near_dedup import LSHIndex, MinHasher
+    from application.collect.dedup import Deduplicator
+    from application.collect.files import content_hash
+    from infrastructure.dedup.minhash import LSHIndex, MinHasher
 
     rng, hasher = random.Random(0), MinHasher()
     originals = [t for t in texts_for_minhash(600) if 400 < len(re.findall(r"\w+", t)) < 20_000][:300]

@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from application.packing import pack_documents, pad_documents  # noqa: E402
+from application.dataset.packing import pack_documents, pad_documents  # noqa: E402
 
 
 def collection_rows(path: Path | None) -> list[dict]:
     """File and function units of a collection; builds one from the stdlib when none is given."""
-    from infrastructure.parquet_io import read_shards
+    from infrastructure.data.parquet import read_shards
     import json
 
     if path is None or not (path / "manifest.json").exists():
@@ -44,8 +44,8 @@ def collection_rows(path: Path | None) -> list[dict]:
 
 
 def ours(tokenizer, texts, seq_len, num_proc):
-    from infrastructure.hf_datasets import split_table
-    from infrastructure.tokenization import tokenize_texts
+    from infrastructure.data.hf import split_table
+    from infrastructure.data.tokenization import tokenize_texts
 
     docs = tokenize_texts(tokenizer, texts, num_proc)
     layout = pack_documents(docs, seq_len, tokenizer.eos_token_id, tokenizer.pad_token_id)
@@ -82,7 +82,7 @@ def throughput(tokenizer, texts, seq_len: int, repeats: int) -> None:
 
 
 def efficiency(tokenizer, rows: list[dict]) -> None:
-    from infrastructure.tokenization import tokenize_texts
+    from infrastructure.data.tokenization import tokenize_texts
 
     print("\nreal-token share (non-pad tokens / all row slots):")
     print(f"  {'units':16s} {'seq_len':>7s} {'packed':>8s} {'1 unit/row, cut':>16s} "
@@ -109,7 +109,7 @@ def main() -> None:
 
     from datasets.utils.logging import disable_progress_bar
 
-    from infrastructure.tokenization import train_bpe_tokenizer
+    from infrastructure.data.tokenization import train_bpe_tokenizer
 
     disable_progress_bar()
     rows = collection_rows(args.collection)

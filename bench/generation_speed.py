@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from application.evaluate import DEFAULT_STOPS  # noqa: E402
-from infrastructure.benchmarks import load_problems  # noqa: E402
+from application.runs.evaluate import DEFAULT_STOPS  # noqa: E402
+from infrastructure.evaluation.benchmarks import load_problems  # noqa: E402
 from infrastructure.evaluation.generation import Completer, Sampling  # noqa: E402
-from infrastructure.tokenization import train_bpe_tokenizer  # noqa: E402
+from infrastructure.data.tokenization import train_bpe_tokenizer  # noqa: E402
 
 
 class TransformersStops(Completer):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from application.evaluate import build_program  # noqa: E402
-from infrastructure.benchmarks import load_problems  # noqa: E402
-from infrastructure.sandbox import Limits, Sandbox  # noqa: E402
+from application.runs.evaluate import build_program  # noqa: E402
+from infrastructure.evaluation.benchmarks import load_problems  # noqa: E402
+from infrastructure.sandbox.supervisor import Limits, Sandbox  # noqa: E402
 
 
 def main(rounds: int = 3) -> None:

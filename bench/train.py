@@ -55,7 +55,7 @@ def fresh_model(dataset: Path):
 
 
 def run_ours(dataset: Path, steps: int, threads: int, marks: dict) -> None:
-    from infrastructure.training.trainer import run_training
+    from infrastructure.training.loop import run_training
     from tests.train_fixtures import tiny_config
 
     def mark(step: int) -> bool:
@@ -118,7 +118,7 @@ def run_hf(dataset: Path, steps: int, threads: int, marks: dict) -> None:
     model = fresh_model(dataset)
     # Trainer never passes use_cache=False, and with the cache on transformers silently drops
     # the packed-document isolation that position_ids give (logits differ by ~0.65 on these rows:
-    # see ../shared/ENVIRONMENT.md): it would train a cheaper, different model. Same work as ours.
+    # measured here): it would train a cheaper, different model. Same work as ours.
     model.config.use_cache = False
     Trainer(model=model, args=args, train_dataset=train, callbacks=[Mark()]).train()
 

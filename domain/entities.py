@@ -1,7 +1,9 @@
-"""The things codetrain moves around: checked-out sources and the code units cut from them."""
+"""The things codetrain moves around: checked-out sources and the code units parsed from them.
+
+A collection row is a plain dict (its columns: `infrastructure/data/parquet.py` SCHEMA)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 UNIT_KINDS = ("file", "class", "function", "method", "commit")
@@ -47,29 +49,3 @@ class ParsedUnit:
     docstring: str | None = None
     start_byte: int = -1  # byte span of `content` in the parsed source, -1 when unknown
     end_byte: int = -1
-
-
-@dataclass(frozen=True)
-class CodeUnit:
-    """One row of a collection: a file, class, function, method or commit sample."""
-
-    id: str
-    repo: str
-    commit: str | None
-    path: str  # repository-relative, POSIX separators
-    language: str
-    kind: str
-    name: str | None
-    start_line: int
-    end_line: int
-    content: str
-    content_hash: str
-    parent: str | None = None
-    docstring: str | None = None
-    license: str | None = None
-    extra: dict = field(default_factory=dict)  # columns added by later stages (cluster_id...)
-
-    def to_row(self) -> dict:
-        row = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
-        row.update(self.extra)
-        return row

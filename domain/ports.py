@@ -60,3 +60,13 @@ class CodeParser(Protocol):
     def parse(self, source: bytes, language: str, path: str = "") -> list[ParsedUnit]:
         """Units of one file; `path` picks a dialect grammar (`.tsx`)."""
         ...
+
+
+class BehaviouralCheck(Protocol):
+    """Runs a model's code to see whether it works (e.g. greedy pass@1 in the sandbox).
+
+    `model` and `tokenizer` are whatever the trainer trains (a transformers model and its
+    tokenizer); the result holds "pass@1" (share of problems solved) and "problems" (how many).
+    """
+
+    def __call__(self, model: object, tokenizer: object) -> dict: ...

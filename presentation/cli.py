@@ -87,9 +87,9 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
     """Fetch repositories, parse them into units, deduplicate, write Parquet shards."""
     import os
 
-    from application.collect import CollectRequest
-    from application.collect_filters import FilterConfig
-    from application.dataset_request import parse_list
+    from application.collect.pipeline import CollectRequest
+    from application.collect.filters import FilterConfig
+    from application.dataset.request import parse_list
     from presentation.collect_progress import collect_progress
 
     sources = (*sources, *(f"github-org:{o}" for o in github_orgs),
@@ -157,7 +157,7 @@ def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no
             recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
             decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache):
     """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
-    from application.dataset import DatasetRequest, parse_list, parse_ratios
+    from application.dataset.request import DatasetRequest, parse_list, parse_ratios
 
     request = run(
         DatasetRequest, task=task, label_field=label_field, kinds=parse_list(kinds) or None, seq_len=seq_len,
@@ -190,7 +190,7 @@ def train(container, config_path, overrides, resume):
     """Fine-tune a model on a dataset with accelerate."""
     import shlex
 
-    from application.config import load_train_config
+    from application.train.config import load_train_config
 
     config = run(load_train_config, config_path, overrides)
     result = run(container.train, config, log=click.echo, resume=resume)
@@ -237,7 +237,7 @@ def train(container, config_path, overrides, resume):
 def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, batch_size, benchmark, oracle, n,
              ks, temperature, top_p, max_new_tokens, stops, limit, workers, timeout, seed, threads, output):
     """Score a model: perplexity / classification metrics, or sandboxed pass@k on a code benchmark."""
-    from application.evaluate import (DEFAULT_STOPS, BenchmarkRequest, DatasetEvalRequest, benchmark_label,
+    from application.runs.evaluate import (DEFAULT_STOPS, BenchmarkRequest, DatasetEvalRequest, benchmark_label,
                                       output_location)
 
     if run_uri and model_path:
@@ -294,7 +294,7 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
 @click.pass_obj
 def export(container, run_uri, model_path, output, mode, onnx, tolerance):
     """Write a deployable model: LoRA merged (parity-checked) or adapter only, optionally ONNX."""
-    from application.export import ExportRequest
+    from application.runs.export import ExportRequest
 
     if bool(run_uri) == bool(model_path):
         raise click.UsageError("give exactly one of --run RUN or --model PATH")
@@ -325,7 +325,7 @@ def report(container, run_uri, output):
 @click.option("--reference", is_flag=True, help="Print every config key with its type, default and meaning.")
 def config_command(config_path, overrides, reference):
     """Validate a training config and print it resolved, or print the key reference."""
-    from application.config import TrainConfig, load_train_config
+    from application.train.config import TrainConfig, load_train_config
     from presentation.config_reference import reference_markdown
 
     if reference:

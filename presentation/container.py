@@ -58,11 +58,11 @@ class Container:
             self.storage_for = lambda uri: open_storage(uri, **self.s3_options)
 
     def collect(self, request, progress=lambda done, total: None, log=lambda message: None):
-        from application.collect import collect_repositories
-        from infrastructure.near_dedup import LSHIndex, MinHasher
-        from infrastructure.parquet_io import iter_collection, write_shard
+        from application.collect.pipeline import collect_repositories
+        from infrastructure.dedup.minhash import LSHIndex, MinHasher
+        from infrastructure.data.parquet import iter_collection, write_shard
         from infrastructure.sources.git import list_commits, read_commit
-        from infrastructure.walker import walk_files
+        from infrastructure.sources.walker import walk_files
 
         columns = ["id", "kind", "content", "content_hash", "cluster_id"]
         index = LSHIndex(request.near_threshold)
@@ -75,13 +75,13 @@ class Container:
         )
 
     def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None):
-        from application.dataset import DatasetTools, build_dataset
-        from infrastructure import tokenization
-        from infrastructure.bandit_scan import scan_python
-        from infrastructure.benchmarks import load_benchmark
-        from infrastructure.hf_datasets import save_dataset_dict
-        from infrastructure.near_duplicates import NearDuplicates
-        from infrastructure.parquet_io import read_shards
+        from application.dataset.pipeline import DatasetTools, build_dataset
+        from infrastructure.data import tokenization
+        from infrastructure.data.bandit import scan_python
+        from infrastructure.evaluation.benchmarks import load_benchmark
+        from infrastructure.data.hf import save_dataset_dict
+        from infrastructure.dedup.split_duplicates import NearDuplicates
+        from infrastructure.data.parquet import read_shards
 
         tools = DatasetTools(
             read_shards=read_shards, near_duplicates=NearDuplicates(),
@@ -96,12 +96,21 @@ class Container:
         )
 
     def train(self, config, log, resume=None, on_checkpoint=None):
-        from application.train import train_model
-        from infrastructure.training.trainer import run_training
+        from functools import partial
 
+        from application.train.pipeline import train_model
+        from infrastructure.training.loop import run_training
+
+        check = None
+        if config.eval.behavioural_every_steps:
+            from infrastructure.evaluation.behavioural import behavioural_check
+
+            e = config.eval
+            check = behavioural_check(e.behavioural_benchmark, e.behavioural_problems, e.behavioural_max_new_tokens)
         return train_model(
             config, dataset=self.storage_for(config.data.path), output=self.storage_for(config.output.dir),
-            run_training=run_training, log=log, resume=resume, on_checkpoint=on_checkpoint,
+            run_training=partial(run_training, behavioural_check=check), log=log, resume=resume,
+            on_checkpoint=on_checkpoint,
         )
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
@@ -109,11 +118,11 @@ class Container:
         import tempfile
         from pathlib import Path
 
-        from application.evaluate import benchmark_label, run_benchmark
-        from application.run_inputs import final_model
-        from infrastructure.benchmarks import load_problems
+        from application.runs.evaluate import benchmark_label, run_benchmark
+        from application.runs.reading import final_model
+        from infrastructure.evaluation.benchmarks import load_problems
         from infrastructure.evaluation.generation import completer_for
-        from infrastructure.sandbox import Limits, Sandbox
+        from infrastructure.sandbox.supervisor import Limits, Sandbox
 
         with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp, \
                 Sandbox(Limits(wall_seconds=request.timeout)) as sandbox:
@@ -132,9 +141,9 @@ class Container:
         from pathlib import Path
 
         from application.artifacts import fetch_tree, read_json
-        from application.dataset import STATS
-        from application.evaluate import evaluate_dataset
-        from application.run_inputs import choose_dataset, final_model
+        from domain.layout import STATS
+        from application.runs.evaluate import evaluate_dataset
+        from application.runs.reading import choose_dataset, final_model
         from infrastructure.evaluation import loading, scoring
 
         with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp:
@@ -153,7 +162,7 @@ class Container:
     def export(self, request, *, run=None, model=None, output: str, after_merge=None):
         from pathlib import Path
 
-        from application.export import export_model
+        from application.runs.export import export_model
         from infrastructure.export import ExportSource, export_onnx
 
         return export_model(request, output=self.storage_for(output), open_source=ExportSource,
@@ -162,7 +171,7 @@ class Container:
                             export_onnx=export_onnx, after_merge=after_merge)
 
     def report(self, run: str, output: str | None = None):
-        from application.report import build_report
+        from application.runs.report import build_report
         from infrastructure.plots import line_chart
 
         target = output or f"{run.rstrip('/')}/report"

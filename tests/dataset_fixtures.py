@@ -46,7 +46,7 @@ def unit(repo: str, path: str, content: str, kind: str = "file", language: str =
 
 def write_collection(root: Path, rows: list[dict], shard_rows: int = 50) -> Path:
     """Write `rows` as a collection folder (shards first, manifest last)."""
-    from infrastructure.parquet_io import write_shard
+    from infrastructure.data.parquet import write_shard
 
     root.mkdir(parents=True, exist_ok=True)
     shards = []
@@ -63,7 +63,7 @@ def write_collection(root: Path, rows: list[dict], shard_rows: int = 50) -> Path
 
 
 def humaneval_problems() -> list[dict]:
-    from infrastructure.benchmarks import humaneval_path
+    from infrastructure.evaluation.benchmarks import humaneval_path
 
     with gzip.open(humaneval_path(), "rt") as handle:
         return [json.loads(line) for line in handle]

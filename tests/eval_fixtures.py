@@ -15,7 +15,7 @@ SNIPPETS = [f"def add_{i}(a, b):\n    return a + b + {i}\n" for i in range(40)] 
 
 
 def tiny_tokenizer(vocab_size: int = 300):
-    from infrastructure.tokenization import train_bpe_tokenizer
+    from infrastructure.data.tokenization import train_bpe_tokenizer
 
     return train_bpe_tokenizer(SNIPPETS, vocab_size)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from application.config import TrainConfig
-from application.packing import pack_documents, pad_documents
+from application.train.config import TrainConfig
+from application.dataset.packing import pack_documents, pad_documents
 
 TEMPLATES = {
     "python": "def {name}(values, factor={i}):\n    return [v * factor for v in values if v > {j}]\n",
@@ -44,7 +44,7 @@ def _save(splits: dict[str, list[dict]], tokenizer, stats: dict, out: Path) -> P
 def build_generation_dataset(out: Path, seq_len: int = 32, vocab_size: int = 300, docs: int = 120,
                              pack: bool = True, weights: bool = False) -> Path:
     """A causal-LM dataset of Python/JS/Go snippets: packed rows with position_ids, or padded rows."""
-    from infrastructure.tokenization import train_bpe_tokenizer
+    from infrastructure.data.tokenization import train_bpe_tokenizer
 
     texts = [t for lang in TEMPLATES for t in snippets(lang, docs // 3)]
     tokenizer = train_bpe_tokenizer(texts, vocab_size)

@@ -5,9 +5,11 @@ passes tests. The two can disagree, which is why the trainer may log both.
 """
 from __future__ import annotations
 
-from application.evaluate import DEFAULT_STOPS, build_program, truncate_at_stops
+from application.runs.evaluate import DEFAULT_STOPS, build_program, truncate_at_stops
+from domain.ports import BehaviouralCheck
+from infrastructure.evaluation.benchmarks import load_problems
 from infrastructure.evaluation.generation import Completer, Sampling
-from infrastructure.sandbox import Limits, Sandbox
+from infrastructure.sandbox.supervisor import Limits, Sandbox
 
 
 def pass_at_1(model, tokenizer, problems: list[dict], *, max_new_tokens: int = 128,
@@ -29,3 +31,10 @@ def pass_at_1(model, tokenizer, problems: list[dict], *, max_new_tokens: int = 1
     with Sandbox(Limits(wall_seconds=timeout)) as sandbox:
         passed = sum(result.passed for _, result in sandbox.run_many(programs, workers))
     return {"pass@1": passed / len(problems) if problems else 0.0, "problems": len(problems)}
+
+
+def behavioural_check(benchmark: str, problems: int, max_new_tokens: int) -> BehaviouralCheck:
+    """The check the trainer runs every `eval.behavioural_every_steps`: pass@1 on the first
+    `problems` problems of `benchmark` (loaded once, here)."""
+    chosen = load_problems(benchmark)[:problems]
+    return lambda model, tokenizer: pass_at_1(model, tokenizer, chosen, max_new_tokens=max_new_tokens)

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from application.collect_files import CommitChange
+from application.collect.files import CommitChange
 from domain.entities import Checkout
 from domain.errors import SourceError
 

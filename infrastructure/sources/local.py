@@ -8,13 +8,6 @@ from domain.errors import SourceError
 from infrastructure.sources.git import head_commit
 
 
-def git_head(root: Path) -> str | None:
-    """HEAD commit of the git work tree at `root`, or None when it is not one."""
-    if not (root / ".git").exists():
-        return None
-    return head_commit(root)[0]
-
-
 class LocalFetcher:
     def accepts(self, source: str) -> bool:
         return "://" not in source and not source.startswith(("github:", "github-org:", "github-search:", "git@"))

@@ -1,12 +1,11 @@
 """Storage on local disk. Every write goes to a temporary name first, then is renamed."""
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from domain.errors import StorageError
+from domain.layout import atomic_path, atomic_write
 
 
 class LocalStorage:
@@ -42,25 +41,14 @@ class LocalStorage:
             raise StorageError(f"{self.uri}: {key} not found") from None
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self._path(key), data)
 
     def upload_file(self, local_path: Path, key: str) -> None:
         target = self._path(key)
         if Path(local_path).resolve() == target:
             return  # already in place: the verb wrote straight into this storage
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{target.name}.{os.getpid()}")
-        shutil.copyfile(local_path, tmp)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(local_path, tmp)
 
     def download_file(self, key: str, local_path: Path) -> None:
         source = self._path(key)
@@ -69,10 +57,8 @@ class LocalStorage:
         local_path = Path(local_path)
         if local_path.resolve() == source:
             return
-        local_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local_path.with_name(f".tmp-{local_path.name}.{os.getpid()}")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, local_path)
+        with atomic_path(local_path) as tmp:
+            shutil.copyfile(source, tmp)
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +27,7 @@ from s3transfer.exceptions import RetriesExceededError
 
 from domain.errors import StorageError
 from infrastructure.storage.providers import S3Settings, parse_s3_uri, resolve
+from domain.layout import atomic_path
 
 MB = 1024 * 1024
 # 8 MB parts x 4 threads: at most ~32 MB of parts in flight; 64 x 256 KB write queue = 16 MB.
@@ -153,15 +153,10 @@ class S3Storage:
     def download_file(self, key: str, local_path: Path) -> None:
         local_path = Path(local_path)
         head = self._head(key, must_exist=True)
-        local_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local_path.with_name(f".tmp-{local_path.name}.{os.getpid()}")
-        try:
+        with atomic_path(local_path) as tmp:
             with self._errors("download", key):
                 self._client.download_file(self.bucket, self._key(key), str(tmp), Config=self._transfer)
             self._verify(key, head, tmp, tmp.stat().st_size)
-            os.replace(tmp, local_path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
         """Delete `key` and, like a folder, everything under `key/`."""
@@ -178,11 +173,6 @@ class S3Storage:
         """Keys under `prefix` with multipart uploads started and never completed nor aborted."""
         with self._errors("list uploads", prefix, prefix=True):
             return sorted(self._relative(u["Key"]) for u in self._uploads(prefix))
-
-    def abort_incomplete_uploads(self, prefix: str = "") -> int:
-        """Abort every unfinished multipart upload under `prefix`; returns how many."""
-        with self._errors("abort uploads", prefix, prefix=True):
-            return self._abort(self._uploads(prefix))
 
     # ---- internals --------------------------------------------------------------------------
 

@@ -7,16 +7,16 @@ missing or whose files do not match it is corrupt: it is skipped with a warning.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Callable
 
-from application.checkpoint_policy import CheckpointInfo, Mode, checkpoints_to_delete, choose_checkpoint
+from application.train.checkpoint_policy import CheckpointInfo, Mode, checkpoints_to_delete, choose_checkpoint
 from domain.errors import TrainingError
+from domain.layout import CHECKPOINT_PREFIX, CHECKPOINT_RECORD, atomic_path
 
-RECORD = "checkpoint.json"
-PREFIX = "step-"
+RECORD = CHECKPOINT_RECORD
+PREFIX = CHECKPOINT_PREFIX
 
 
 def _digest(path: Path) -> str:
@@ -57,15 +57,13 @@ class CheckpointManager:
     def save(self, step: int, metric: float | None, write: Callable[[Path], None]) -> Path:
         """Write a checkpoint through `write(folder)`, seal it, rename it into place, prune."""
         final = self.root / f"{PREFIX}{step:06d}"
-        tmp = self.root / f".tmp-{final.name}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        write(tmp)
-        files = {p.relative_to(tmp).as_posix(): {"size": p.stat().st_size, "xxh64": _digest(p)}
-                 for p in sorted(tmp.rglob("*")) if p.is_file()}
-        (tmp / RECORD).write_text(json.dumps({"step": step, "metric": metric, "files": files}, indent=1))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        shutil.rmtree(final, ignore_errors=True)  # a rerun of this step: ours, so ours to replace
+        with atomic_path(final) as tmp:
+            tmp.mkdir()
+            write(tmp)
+            files = {p.relative_to(tmp).as_posix(): {"size": p.stat().st_size, "xxh64": _digest(p)}
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            (tmp / RECORD).write_text(json.dumps({"step": step, "metric": metric, "files": files}, indent=1))
         self.prune()
         return final
 

@@ -68,7 +68,8 @@ def sequential_batches(split, batch_size: int, rank: int = 0, world: int = 1,
 
 def model_inputs(batch: dict, device) -> dict:
     """What goes into the model. Packed rows bring `position_ids` and no attention mask, which is
-    what keeps documents apart inside a row (see ../shared/ENVIRONMENT.md)."""
+    what keeps documents apart inside a row: transformers' Llama, Qwen2 and GPT-2 then give each
+    document the logits it has alone (tests/integration/test_dataset_packing_model.py checks this)."""
     return {k: batch[k].to(device) for k in MODEL_INPUTS if k in batch}
 
 

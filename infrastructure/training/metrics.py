@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from application.metric_stats import RunningStats
+from application.train.metric_stats import RunningStats
 from domain.errors import TrainingError
 
 STEP_FIELDS = ["step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "cpu_percent", "rss_mb", "gpu_mem_mb"]

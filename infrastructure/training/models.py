@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from application.config import TrainConfig
+from application.train.config import TrainConfig
 from domain.errors import TrainingError
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
@@ -38,7 +38,7 @@ def _quantization(config: TrainConfig):
     from transformers import BitsAndBytesConfig
 
     # A fresh classification head must stay in full precision: quantising random weights
-    # leaves nothing to train (see ../shared/ENVIRONMENT.md).
+    # leaves nothing to train.
     skip = ["classifier", "score"] if m.task == "sequence-classification" else None
     if m.load_in_8bit:
         return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from application.packing import IGNORE_INDEX
+from domain.layout import IGNORE_INDEX
 from infrastructure.training.data import model_inputs
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from application.collect import CollectRequest
+from application.collect.pipeline import CollectRequest
 from presentation.container import Container
 from tests.collect_fixtures import HELPERS_PY, MIT, REPORT_A, REPORT_B
 

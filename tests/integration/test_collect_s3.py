@@ -9,7 +9,7 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from application.collect import CollectRequest
+from application.collect.pipeline import CollectRequest
 from presentation.container import Container
 from tests import collect_fixtures as fx
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from application.dataset import DatasetRequest
-from application.dataset_tasks import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
+from application.dataset.request import DatasetRequest
+from application.dataset.tasks import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
 from presentation.container import Container
 from tests.dataset_fixtures import humaneval_problems, near_copy, random_module, unit, write_collection
 

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from application.dataset import DatasetRequest
+from application.dataset.request import DatasetRequest
 from domain.errors import DatasetError
-from infrastructure.benchmarks import load_benchmark
+from infrastructure.evaluation.benchmarks import load_benchmark
 from presentation.container import Container
 from tests.dataset_fixtures import humaneval_problems, random_module, unit, write_collection
 

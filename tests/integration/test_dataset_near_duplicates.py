@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from infrastructure.near_duplicates import NearDuplicates
+from infrastructure.dedup.split_duplicates import NearDuplicates
 from tests.dataset_fixtures import near_copy, random_module
 
 rng = random.Random(4)

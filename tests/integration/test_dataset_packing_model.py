@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from application.packing import pack_documents
+from application.dataset.packing import pack_documents
 
 EOS, PAD, VOCAB = 0, 1, 64
 

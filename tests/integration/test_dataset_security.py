@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from application.dataset import DatasetRequest
-from infrastructure.bandit_scan import parsable, scan_python
+from application.dataset.request import DatasetRequest
+from infrastructure.data.bandit import parsable, scan_python
 from presentation.container import Container
 from tests.dataset_fixtures import random_module, unit, write_collection
 

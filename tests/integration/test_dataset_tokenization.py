@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from application.dataset_tasks import FIM_TOKENS
+from application.dataset.tasks import FIM_TOKENS
 from domain.errors import DatasetError
-from infrastructure.tokenization import (
+from infrastructure.data.tokenization import (
     load_tokenizer, tokenize_texts, tokenizer_fingerprint, train_bpe_tokenizer,
 )
 from tests.dataset_fixtures import random_module

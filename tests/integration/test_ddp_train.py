@@ -29,7 +29,7 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_two_cpu_processes_train_like_one(tmp_path):
-    from infrastructure.training.trainer import run_training
+    from infrastructure.training.loop import run_training
 
     dataset = build_generation_dataset(tmp_path / "ds", docs=60)
     settings = dict(model={"architecture": {"type": "gpt2", "n_layer": 1, "n_embd": 32, "n_head": 2,

@@ -29,7 +29,7 @@ TOY_JSONL = "".join(json.dumps(p) + "\n" for p in PROBLEMS)
 
 
 def test_training_logs_pass_at_1_every_n_steps(tmp_path):
-    from application.config import load_train_config
+    from application.train.config import load_train_config
     from presentation.container import Container
     from tests.eval_fixtures import generation_dataset
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from application.evaluate import BenchmarkRequest, DatasetEvalRequest
+from application.runs.evaluate import BenchmarkRequest, DatasetEvalRequest
 from presentation.container import Container
 from tests.eval_fixtures import (classification_dataset, generation_dataset, run_folder, save_model, tiny_gpt2,
                                  tiny_tokenizer)

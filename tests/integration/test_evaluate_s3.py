@@ -6,7 +6,7 @@ import json
 import pytest
 
 from application.artifacts import publish_tree
-from application.evaluate import DatasetEvalRequest
+from application.runs.evaluate import DatasetEvalRequest
 from presentation.container import Container
 from tests.eval_fixtures import generation_dataset, run_folder, save_model, tiny_gpt2, tiny_tokenizer
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from application.export import ExportRequest
+from application.runs.export import ExportRequest
 from domain.errors import ExportError
 from presentation.container import Container
 from tests.eval_fixtures import lora_adapter, run_folder, save_model, tiny_gpt2, tiny_tokenizer
@@ -114,7 +114,7 @@ def test_a_classifier_adapter_merges_and_scores_the_same_as_before(tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForSequenceClassification
 
-    from application.evaluate import DatasetEvalRequest
+    from application.runs.evaluate import DatasetEvalRequest
     from tests.eval_fixtures import classification_dataset
 
     tokenizer = tiny_tokenizer()

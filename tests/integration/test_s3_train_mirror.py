@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from application.config import TrainConfig
-from application.train import train_model
+from application.train.config import TrainConfig
+from application.train.pipeline import train_model
 from infrastructure.storage.s3 import S3Storage
 from tests.s3_server import s3_client
 

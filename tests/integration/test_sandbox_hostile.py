@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from infrastructure.sandbox import BOOT, UID_BASE, Limits, Sandbox
+from infrastructure.sandbox.supervisor import BOOT, UID_BASE, Limits, Sandbox
 
 
 @pytest.fixture(scope="module")

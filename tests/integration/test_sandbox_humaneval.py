@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from application.evaluate import BenchmarkRequest, run_benchmark
-from infrastructure.benchmarks import load_problems
-from infrastructure.sandbox import Limits, Sandbox
+from application.runs.evaluate import BenchmarkRequest, run_benchmark
+from infrastructure.evaluation.benchmarks import load_problems
+from infrastructure.sandbox.supervisor import Limits, Sandbox
 from infrastructure.storage.local import LocalStorage
 
 

@@ -22,7 +22,7 @@ def minilm_config(dataset: Path, run_dir: Path, steps: int):
 
 @pytest.mark.slow
 def test_lora_minilm_learns_language_id_well_above_chance(tmp_path):
-    from infrastructure.training.trainer import run_training
+    from infrastructure.training.loop import run_training
 
     collection = collect_snippets(tmp_path)
     dataset = build_language_id_dataset(collection, tmp_path / "ds", str(minilm.get_model_path()))
@@ -49,7 +49,7 @@ def test_lora_minilm_learns_language_id_well_above_chance(tmp_path):
 
 
 def test_a_dataset_from_another_tokenizer_is_refused_before_training(tmp_path):
-    from infrastructure.training.trainer import run_training
+    from infrastructure.training.loop import run_training
 
     dataset = build_generation_dataset(tmp_path / "ds", docs=30)  # our own BPE, not MiniLM's WordPiece
     config = tiny_config(dataset, tmp_path / "run", model={"name_or_path": str(minilm.get_model_path())})

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from application.checkpoint_policy import CheckpointInfo, checkpoints_to_delete
+from application.train.checkpoint_policy import CheckpointInfo, checkpoints_to_delete
 from domain.errors import TrainingError
 from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
 
@@ -16,7 +16,7 @@ def dataset(tmp_path_factory):
 
 
 def train(config, run_dir, log=lambda line: None, **kwargs):
-    from infrastructure.training.trainer import run_training
+    from infrastructure.training.loop import run_training
 
     return run_training(config, Path(config.data.path), run_dir, log, **kwargs)
 

@@ -13,7 +13,7 @@ def test_qlora_4bit_base_with_lora_trains_and_exports_an_adapter(tmp_path):
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from infrastructure.training.models import build_model
-    from infrastructure.training.trainer import run_training
+    from infrastructure.training.loop import run_training
 
     dataset = build_generation_dataset(tmp_path / "ds", docs=60)
     tokenizer = AutoTokenizer.from_pretrained(str(dataset / "tokenizer"))

@@ -17,7 +17,7 @@ def dataset(tmp_path_factory):
 
 
 def train(config, run_dir, log=lambda line: None, **kwargs):
-    from infrastructure.training.trainer import run_training
+    from infrastructure.training.loop import run_training
 
     return run_training(config, config_dataset(config), run_dir, log, **kwargs)
 

@@ -41,7 +41,7 @@ def test_a_training_run_with_both_sinks_enabled_fills_them(tmp_path):
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from infrastructure.training.trainer import run_training
+    from infrastructure.training.loop import run_training
     from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
 
     dataset = build_generation_dataset(tmp_path / "ds")

@@ -1,7 +1,7 @@
 """Retention and resume choice over checkpoint records (no disk)."""
 from __future__ import annotations
 
-from application.checkpoint_policy import CheckpointInfo, checkpoints_to_delete, choose_checkpoint, is_better
+from application.train.checkpoint_policy import CheckpointInfo, checkpoints_to_delete, choose_checkpoint, is_better
 
 
 def records(*pairs):

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from application.collect_dedup import Deduplicator
-from infrastructure.near_dedup import LSHIndex, MinHasher, optimal_bands
+from application.collect.dedup import Deduplicator
+from infrastructure.dedup.minhash import LSHIndex, MinHasher, optimal_bands
 
 BASE = "\n".join(f"def handler_{i}(request, value):\n    total = compute(request.items, value * {i})\n"
                  f"    return respond(total, status={200 + i})" for i in range(40))
@@ -59,7 +59,7 @@ def test_bands_follow_the_threshold():
 
 
 def row(i: str, text: str, kind: str = "file") -> dict:
-    from application.collect_files import content_hash
+    from application.collect.files import content_hash
     return {"id": i, "kind": kind, "content_hash": content_hash(text)}
 
 
@@ -89,7 +89,7 @@ def test_samples_of_a_previous_collection_are_dropped_but_not_clustered():
 def test_tokens_match_the_regex_and_unit_spans_sign_like_the_unit_alone():
     import numpy as np
 
-    from infrastructure.near_dedup import _Powers, tokenize
+    from infrastructure.dedup.minhash import _Powers, tokenize
 
     data = ("class Box:\n    def get(self, key='caf\u00e9'):\n        return self.items[key] + 3.5e-2\n\n"
             + BASE).encode()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from application.collect_filters import FilterConfig, dir_skip_reason, name_skip_reason, text_skip_reason
-from application.collect_licenses import detect_license, license_allowed, permissiveness
-from application.collect_secrets import entropy, redact
+from application.collect.filters import FilterConfig, dir_skip_reason, name_skip_reason, text_skip_reason
+from application.collect.licenses import detect_license, license_allowed, permissiveness
+from application.collect.secrets import entropy, redact
 
 CONFIG = FilterConfig()
 
@@ -110,7 +110,7 @@ def test_licence_filter_and_permissiveness():
 
 
 def test_alphanumeric_share_counts_every_script():
-    from application.collect_filters import _alphanumeric_count
+    from application.collect.filters import _alphanumeric_count
 
     assert _alphanumeric_count("ab_1 +") == 3
     assert _alphanumeric_count("caf\u00e9 = \u65e5\u672c") == 6  # é and CJK letters count too

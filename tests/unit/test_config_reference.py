@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from application.config import TrainConfig
+from application.train.config import TrainConfig
 from presentation.config_reference import reference_markdown, reference_rows
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from application.config import load_train_config
+from application.train.config import load_train_config
 from domain.errors import ConfigError
 
 

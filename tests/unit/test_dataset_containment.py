@@ -1,8 +1,8 @@
 """Exact (normalised) containment of benchmark texts, and the cache key."""
 from __future__ import annotations
 
-from application.dataset_cache import cache_key
-from application.dataset_decontamination import ContainmentIndex, benchmark_from_problems, normalised_lines
+from application.dataset.cache import cache_key
+from application.dataset.decontamination import ContainmentIndex, benchmark_from_problems, normalised_lines
 
 PROBLEM = {
     "task_id": "HumanEval/0",

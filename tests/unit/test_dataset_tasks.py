@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from application.dataset import DatasetRequest, parse_ratios
-from application.dataset_tasks import (
+from application.dataset.request import DatasetRequest, parse_ratios
+from application.dataset.tasks import (
     FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, document_text, fim_transform, label_map, recency_weights,
     security_label,
 )

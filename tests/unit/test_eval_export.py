@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from application.export import ExportRequest, check_parity, export_model
+from application.runs.export import ExportRequest, check_parity, export_model
 from domain.errors import ExportError
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from application.evaluate import (BenchmarkRequest, DatasetEvalRequest, build_program, classification_metrics,
+from application.runs.evaluate import (BenchmarkRequest, DatasetEvalRequest, build_program, classification_metrics,
                                   evaluate_dataset, run_benchmark, truncate_at_stops)
 from domain.errors import EvaluationError
 
@@ -137,7 +137,7 @@ def test_dataset_eval_refuses_a_model_of_the_other_kind():
 
 
 def test_output_and_label_names():
-    from application.evaluate import benchmark_label, output_location
+    from application.runs.evaluate import benchmark_label, output_location
 
     assert output_location("s3://b/runs/r1/", None) == "s3://b/runs/r1/eval"
     assert output_location(None, "out") == "out"
@@ -148,7 +148,7 @@ def test_output_and_label_names():
 
 
 def test_evaluate_and_training_report_the_same_macro_scores_when_a_label_is_absent():
-    from application.metric_stats import classification_scores
+    from application.train.metric_stats import classification_scores
 
     # Label "c" has no example and is never predicted: it stays out of both macro averages.
     metrics = classification_metrics([0, 0, 1, 1], [0, 1, 1, 1], ["a", "b", "c"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from application.report import best_checkpoint, build_report, chart_plan, curves
+from application.runs.report import best_checkpoint, build_report, chart_plan, curves
 
 ROWS = [{"step": 2, "loss": 3.0, "lr": 0.1, "tokens_per_s": 900.0},
         {"step": 1, "loss": 4.0, "lr": 0.05},

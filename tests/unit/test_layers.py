@@ -42,5 +42,5 @@ def test_application_imports_no_adapters_or_frameworks(path):
 
 def test_the_layer_check_would_catch_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from infrastructure.walker import walk_files\n")
+    bad.write_text("def f():\n    from infrastructure.sources.walker import walk_files\n")
     assert "infrastructure" in imported_modules(bad, top_level_only=False)

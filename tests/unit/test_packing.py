@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from application.packing import IGNORE_INDEX, pack_documents, pad_documents, truncate_and_pad
+from application.dataset.packing import pack_documents, pad_documents, truncate_and_pad
+from domain.layout import IGNORE_INDEX
 
 EOS, PAD = 0, 1
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from application.evaluate import pass_at_k
+from application.runs.evaluate import pass_at_k
 
 
 def closed_form(n: int, c: int, k: int) -> float:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from application.splits import SPLITS, choose_grouping, components, split_rows
+from application.dataset.splits import SPLITS, choose_grouping, components, split_rows
 
 
 def units(repos: int, files: int, per_file: int = 3) -> list[dict]:

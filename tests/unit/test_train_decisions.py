@@ -6,8 +6,8 @@ import statistics
 
 import pytest
 
-from application.early_stopping import EarlyStopping, PlateauCuts
-from application.metric_stats import RunningStats, classification_scores
+from application.train.early_stopping import EarlyStopping, PlateauCuts
+from application.train.metric_stats import RunningStats, classification_scores
 
 
 def test_early_stopping_triggers_after_patience_evaluations_without_improvement():
@@ -65,7 +65,7 @@ def test_classification_scores_macro_average():
 
 
 def test_lr_schedule_warms_up_then_follows_its_shape():
-    from infrastructure.training.recipe import lr_factor
+    from infrastructure.training.setup import lr_factor
 
     flat = PlateauCuts("min")
     assert [lr_factor(s, 4, 20, "cosine", flat) for s in range(5)] == [0.0, 0.25, 0.5, 0.75, 1.0]

@@ -29,17 +29,16 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from application.artifacts import fetch_tree, publish_tree, read_json, require_complete, write_json
-from application.collect import MANIFEST
-from application.dataset_cache import FORMAT, cache_key, cached_stats
-from application.dataset_decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
-from application.dataset_rows import build_rows
-from application.dataset_request import DatasetRequest, parse_list, parse_ratios  # noqa: F401 (the verb's input)
-from application.dataset_tasks import FIM_TOKENS, document_text
-from application.splits import SPLITS, split_rows
+from domain.layout import MANIFEST, STATS
+from application.dataset.cache import FORMAT, cache_key, cached_stats
+from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
+from application.dataset.rows import build_rows
+from application.dataset.request import DatasetRequest
+from application.dataset.tasks import FIM_TOKENS, document_text
+from application.dataset.splits import SPLITS, split_rows
 from domain.errors import DatasetError
 from domain.ports import Storage
 
-STATS = "stats.json"
 REQUIRED_COLUMNS = ("id", "repo", "path", "language", "kind", "content")
 
 

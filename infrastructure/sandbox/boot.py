@@ -1,6 +1,6 @@
 """The first code a sandboxed run executes: isolate, drop privileges, then run the program.
 
-Started by `infrastructure/sandbox.py` as `python -I -S sandbox_boot.py MODE WORKDIR UID LIMITS`
+Started by `infrastructure/sandbox/supervisor.py` as `python -I -S boot.py MODE WORKDIR UID LIMITS`
 with the untrusted program on stdin. Stdlib only, and nothing here may import the project:
 `-I -S` means no site-packages, no PYTHON* variables, no current folder on sys.path.
 

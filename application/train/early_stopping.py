@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from application.checkpoint_policy import Mode, is_better
+from application.train.checkpoint_policy import Mode, is_better
 
 
 @dataclass

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Sequence
+from domain.layout import IGNORE_INDEX
 
-IGNORE_INDEX = -100
 
 
 @dataclass

@@ -1,19 +1,19 @@
 """Per-task row building: texts -> token ids -> rows laid out for the trainer.
 
 Each builder returns the tables to save (split -> {"row_len", "sequences", "values"}) and
-the task's part of stats.json. The row schema is documented in `application/dataset.py`.
+the task's part of stats.json. The row schema is documented in `application/dataset/pipeline.py`.
 """
 from __future__ import annotations
 
 from collections import Counter
 from typing import Sequence
 
-from application.dataset_tasks import (
+from application.dataset.tasks import (
     FIM_PREFIX, FIM_TOKENS, SECURITY_LABELS, document_text, fim_transform, label_map,
     recency_weights, security_label,
 )
-from application.packing import pack_documents, pad_documents, truncate_and_pad
-from application.splits import SPLITS
+from application.dataset.packing import pack_documents, pad_documents, truncate_and_pad
+from application.dataset.splits import SPLITS
 from domain.errors import DatasetError
 
 

@@ -1,6 +1,6 @@
 """What each task makes of a unit: the text a model reads and the label or weight it carries.
 
-Pure functions; the use case (`application/dataset.py`) tokenizes and lays out the results.
+Pure functions; the use case (`application/dataset/pipeline.py`) tokenizes and lays out the results.
 """
 from __future__ import annotations
 

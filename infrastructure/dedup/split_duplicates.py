@@ -1,5 +1,5 @@
 """The three near-duplicate questions the dataset verb asks, answered with collect's MinHash
-(`infrastructure/near_dedup.py`): sign units once, then cluster them, or check some against
+(`infrastructure/dedup/minhash.py`): sign units once, then cluster them, or check some against
 others (validation/test against train, units against a benchmark)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from infrastructure.near_dedup import LSHIndex, MinHasher
+from infrastructure.dedup.minhash import LSHIndex, MinHasher
 
 NUM_PERM = 128  # half of collect's 256: the dataset only re-checks, and signing is its main cost
 _SCOPE = ""  # one namespace: LSHIndex scopes let collect keep kinds apart; here all units compare

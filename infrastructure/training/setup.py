@@ -1,5 +1,5 @@
-"""Setting up a training run (model, data, optimizer, schedule, tracker, checkpoints), restoring
-it from a checkpoint, and the two things the loop does besides stepping: evaluate, checkpoint."""
+"""Building a training session: model, data, optimizer, schedule, tracker and checkpoints, restored
+from a checkpoint when resuming. `loop.py` runs what this builds."""
 from __future__ import annotations
 
 import json
@@ -9,19 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from application.config import CAUSAL_METRICS, CLASSIFICATION_METRICS, TrainConfig
-from application.dataset import STATS
-from application.early_stopping import EarlyStopping, PlateauCuts
+from application.train.config import CAUSAL_METRICS, CLASSIFICATION_METRICS, TrainConfig
+from domain.layout import STATS
+from application.train.early_stopping import EarlyStopping, PlateauCuts
 from domain.errors import TrainingError
 from infrastructure.training.checkpoints import CheckpointManager
 from infrastructure.training.data import DataPosition, MicroBatches
-from infrastructure.training.evaluation import evaluate
 from infrastructure.training.metrics import MetricsTracker, check_sinks
-from infrastructure.training.state import load_weights, read_trainer_state, restore_rng, write_checkpoint
+from infrastructure.training.state import load_weights, read_trainer_state, restore_rng
 
 
 @dataclass
-class Recipe:
+class TrainingSession:
     """Everything `setup` builds and the loop uses."""
 
     config: TrainConfig
@@ -74,6 +73,18 @@ def _read_labels(config: TrainConfig, dataset_dir: Path) -> list[str]:
     return labels
 
 
+def _check_positions(model, dataset_dir: Path) -> None:
+    """Refuse rows longer than the model has position embeddings for: otherwise the first
+    full-length batch fails mid-run with an IndexError deep inside the model."""
+    seq_len = json.loads((dataset_dir / STATS).read_text()).get("seq_len")
+    config = getattr(model, "config", None)
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if seq_len and limit and seq_len > limit:
+        raise TrainingError(f"the dataset at {dataset_dir} has rows of {seq_len} tokens but the model has "
+                            f"max_position_embeddings={limit}: rebuild it with `dataset --seq-len {limit}` "
+                            f"or use a model with longer positions")
+
+
 def lr_factor(step: int, warmup: int, total: int, shape: str, plateau: PlateauCuts) -> float:
     """Learning-rate multiplier: linear warm-up, then the schedule's shape, times plateau cuts."""
     if step < warmup:
@@ -87,7 +98,7 @@ def lr_factor(step: int, warmup: int, total: int, shape: str, plateau: PlateauCu
 
 
 def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None],
-          resume: str | None) -> Recipe:
+          resume: str | None) -> TrainingSession:
     """Model, data, optimizer, schedule, tracker and checkpoints; restored from `resume` if given."""
     import torch
     from accelerate import Accelerator
@@ -113,6 +124,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     set_seed(t.seed)
     tokenizer = load_dataset_tokenizer(config, dataset_dir)
     model = build_model(config, tokenizer, labels)
+    _check_positions(model, dataset_dir)
     data = load_from_disk(str(dataset_dir))
     batches = MicroBatches(data["train"], t.micro_batch_size, t.seed, accelerator.process_index,
                            accelerator.num_processes)
@@ -147,12 +159,12 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
             shutil.rmtree(run_dir / old, ignore_errors=True)
     accelerator.wait_for_everyone()
     tracker = _tracker(config, run_dir, state["step"] if state else None) if accelerator.is_main_process else None
-    recipe = Recipe(config, run_dir, main_log, accelerator, model, tokenizer, optimizer, scheduler, batches,
+    session = TrainingSession(config, run_dir, main_log, accelerator, model, tokenizer, optimizer, scheduler, batches,
                     eval_split, labels, max_steps, checkpoints, tracker,
                     EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau)
     if state:
-        _restore(recipe, state)
-    return recipe
+        _restore(session, state)
+    return session
 
 
 def _tracker(config: TrainConfig, run_dir: Path, resume_step: int | None) -> MetricsTracker:
@@ -162,46 +174,15 @@ def _tracker(config: TrainConfig, run_dir: Path, resume_step: int | None) -> Met
     return MetricsTracker(run_dir, fields, resume_step, tensorboard=tracking.tensorboard, mlflow_uri=mlflow_uri)
 
 
-def _restore(recipe: Recipe, state: dict) -> None:
-    recipe.scheduler.load_state_dict(state["scheduler"])
-    recipe.early = EarlyStopping(**state["early_stopping"])
+def _restore(session: TrainingSession, state: dict) -> None:
+    session.scheduler.load_state_dict(state["scheduler"])
+    session.early = EarlyStopping(**state["early_stopping"])
     for key, value in state["plateau"].items():
-        setattr(recipe.plateau, key, value)  # the schedule's lambda holds this very object
-    if recipe.tracker is not None:
-        recipe.tracker.load_state(state["metrics"])
-    recipe.step, recipe.position = state["step"], DataPosition(**state["position"])
-    recipe.before, recipe.last_eval, recipe.last_eval_step = state["before"], state["last_eval"], state["last_eval_step"]
-    if state.get("scaler") and recipe.accelerator.scaler is not None:
-        recipe.accelerator.scaler.load_state_dict(state["scaler"])
+        setattr(session.plateau, key, value)  # the schedule's lambda holds this very object
+    if session.tracker is not None:
+        session.tracker.load_state(state["metrics"])
+    session.step, session.position = state["step"], DataPosition(**state["position"])
+    session.before, session.last_eval, session.last_eval_step = state["before"], state["last_eval"], state["last_eval_step"]
+    if state.get("scaler") and session.accelerator.scaler is not None:
+        session.accelerator.scaler.load_state_dict(state["scaler"])
     restore_rng(state["rng"])
-
-
-def _trainer_state(r: Recipe) -> dict:
-    return {"step": r.step, "position": vars(r.position), "optimizer": r.optimizer.state_dict(),
-            "scheduler": r.scheduler.state_dict(), "early_stopping": r.early.state(),
-            "plateau": r.plateau.state(), "metrics": r.tracker.state(), "before": r.before,
-            "last_eval": r.last_eval, "last_eval_step": r.last_eval_step,
-            # fp16 on CUDA: accelerate's gradient scaler carries its loss scale across steps.
-            "scaler": r.accelerator.scaler.state_dict() if r.accelerator.scaler is not None else None}
-
-
-def save_checkpoint(r: Recipe, on_checkpoint: Callable[[Path], None] | None) -> Path | None:
-    """Checkpoint on the main process (others wait); then the storage hook sees the folder."""
-    folder = None
-    if r.accelerator.is_main_process:
-        metric = r.last_eval[r.config.eval.metric] if r.last_eval else None
-        model = r.accelerator.unwrap_model(r.model)
-        folder = r.checkpoints.save(r.step, metric, lambda tmp: write_checkpoint(tmp, model, _trainer_state(r)))
-        if on_checkpoint is not None:
-            on_checkpoint(folder)
-    r.accelerator.wait_for_everyone()
-    return folder
-
-
-def run_eval(r: Recipe) -> dict:
-    t, e = r.config.training, r.config.eval
-    metrics = evaluate(r.model, r.eval_split, r.accelerator, causal=r.causal, num_labels=len(r.labels),
-                       batch_size=t.micro_batch_size, max_batches=e.max_batches)
-    r.last_eval, r.last_eval_step = metrics, r.step
-    return metrics
-

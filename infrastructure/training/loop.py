@@ -1,8 +1,8 @@
-"""The training recipe: setup -> loop -> cleanup, read top to bottom (torchtune style).
+"""The training session: setup -> loop -> cleanup, read top to bottom (torchtune style).
 
 `run_training` is what the application layer calls. Batches come from `MicroBatches`
 (resumable), gradients from `accumulate_gradients` (exact accumulation), metrics go to
-`MetricsTracker`, checkpoints to `CheckpointManager`; all set up in `recipe.setup`.
+`MetricsTracker`, checkpoints to `CheckpointManager`; all set up in `session.setup`.
 """
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from application.config import TrainConfig
-from application.train import RUN_SUMMARY
+
+from application.train.config import TrainConfig
+from domain.layout import RUN_SUMMARY, atomic_write
+from domain.ports import BehaviouralCheck
 from infrastructure.training.data import input_tokens
 from infrastructure.training.interrupt import StopRequest
 from infrastructure.training.monitor import HardwareMonitor, ProgressDisplay
 from infrastructure.training.objective import accumulate_gradients
-from infrastructure.training.recipe import Recipe, run_eval, save_checkpoint, setup
+from infrastructure.training.setup import TrainingSession, setup
+from infrastructure.training.state import write_checkpoint
+from infrastructure.training.validation import evaluate
 
 
-def _agree(r: Recipe, flag: bool) -> bool:
+def _agree(r: TrainingSession, flag: bool) -> bool:
     """True on every process when it is True on any (a signal may reach one rank only)."""
     if r.accelerator.num_processes == 1:
         return flag
@@ -30,7 +34,8 @@ def _agree(r: Recipe, flag: bool) -> bool:
     return bool(r.accelerator.reduce(torch.tensor(float(flag), device=r.accelerator.device), "sum") > 0)
 
 
-def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: HardwareMonitor) -> dict:
+def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, monitor: HardwareMonitor,
+               behavioural_check: BehaviouralCheck | None = None) -> dict:
     """Optimizer steps until max_steps, early stopping or a stop request. Returns the summary."""
     t, e, c = r.config.training, r.config.eval, r.config.checkpoints
     acc = r.accelerator
@@ -73,8 +78,8 @@ def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: 
 
         if e.every_steps and r.step % e.every_steps == 0:
             stopped_early = _evaluate_and_decide(r)
-        if e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
-            _behavioural_eval(r)
+        if behavioural_check and e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
+            _behavioural_eval(r, behavioural_check)
         stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
         if (c.every_steps and r.step % c.every_steps == 0) or stopping or stopped_early:
             checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
@@ -97,7 +102,37 @@ def train_loop(r: Recipe, stop: StopRequest, on_checkpoint, stop_when, monitor: 
     return _summary(r, interrupted, stopped_early, checkpoint)
 
 
-def _evaluate_and_decide(r: Recipe) -> bool:
+def _trainer_state(r: TrainingSession) -> dict:
+    return {"step": r.step, "position": vars(r.position), "optimizer": r.optimizer.state_dict(),
+            "scheduler": r.scheduler.state_dict(), "early_stopping": r.early.state(),
+            "plateau": r.plateau.state(), "metrics": r.tracker.state(), "before": r.before,
+            "last_eval": r.last_eval, "last_eval_step": r.last_eval_step,
+            # fp16 on CUDA: accelerate's gradient scaler carries its loss scale across steps.
+            "scaler": r.accelerator.scaler.state_dict() if r.accelerator.scaler is not None else None}
+
+
+def save_checkpoint(r: TrainingSession, on_checkpoint: Callable[[Path], None] | None) -> Path | None:
+    """Checkpoint on the main process (others wait); then the storage hook sees the folder."""
+    folder = None
+    if r.accelerator.is_main_process:
+        metric = r.last_eval[r.config.eval.metric] if r.last_eval else None
+        model = r.accelerator.unwrap_model(r.model)
+        folder = r.checkpoints.save(r.step, metric, lambda tmp: write_checkpoint(tmp, model, _trainer_state(r)))
+        if on_checkpoint is not None:
+            on_checkpoint(folder)
+    r.accelerator.wait_for_everyone()
+    return folder
+
+
+def run_eval(r: TrainingSession) -> dict:
+    t, e = r.config.training, r.config.eval
+    metrics = evaluate(r.model, r.eval_split, r.accelerator, causal=r.causal, num_labels=len(r.labels),
+                       batch_size=t.micro_batch_size, max_batches=e.max_batches)
+    r.last_eval, r.last_eval_step = metrics, r.step
+    return metrics
+
+
+def _evaluate_and_decide(r: TrainingSession) -> bool:
     """Evaluate, log, feed the plateau schedule; True when early stopping says stop."""
     metrics = run_eval(r)
     if r.tracker is not None:
@@ -109,24 +144,18 @@ def _evaluate_and_decide(r: Recipe) -> bool:
     return r.early.update(value, r.step)
 
 
-def _behavioural_eval(r: Recipe) -> None:
-    """Greedy pass@1 on the first few benchmark problems, logged as eval_pass@1 (main process;
-    the others wait at the next collective)."""
+def _behavioural_eval(r: TrainingSession, check: BehaviouralCheck) -> None:
+    """Run the injected behavioural check (e.g. greedy pass@1 in the sandbox), logged as
+    eval_pass@1 (main process; the others wait at the next collective)."""
     if not (r.causal and r.accelerator.is_main_process):
         return
-    from infrastructure.evaluation.behavioural import pass_at_1
-    from infrastructure.benchmarks import load_problems
-
-    e = r.config.eval
-    problems = load_problems(e.behavioural_benchmark)[: e.behavioural_problems]
-    result = pass_at_1(r.accelerator.unwrap_model(r.model), r.tokenizer, problems,
-                       max_new_tokens=e.behavioural_max_new_tokens)
+    result = check(r.accelerator.unwrap_model(r.model), r.tokenizer)
     if r.tracker is not None:
         r.tracker.log({"step": r.step, "eval_pass@1": result["pass@1"]})
     r.log(f"pass@1 {result['pass@1']:.3f} on {result['problems']} problems at step {r.step}")
 
 
-def _rank_log(r: Recipe):
+def _rank_log(r: TrainingSession):
     """With several processes each rank keeps its own log, which shows every rank did work."""
     if r.accelerator.num_processes == 1:
         return None
@@ -135,7 +164,7 @@ def _rank_log(r: Recipe):
     return (folder / f"rank-{r.accelerator.process_index}.log").open("a", buffering=1)
 
 
-def _summary(r: Recipe, interrupted: bool, stopped_early: bool, checkpoint: Path | None) -> dict:
+def _summary(r: TrainingSession, interrupted: bool, stopped_early: bool, checkpoint: Path | None) -> dict:
     after = None if interrupted else r.last_eval
     summary = {
         "steps": r.step, "max_steps": r.max_steps, "interrupted": interrupted, "stopped_early": stopped_early,
@@ -156,7 +185,7 @@ def _parameter_counts(model) -> dict:
     return {"trainable": sum(p.numel() for p in params if p.requires_grad), "total": sum(p.numel() for p in params)}
 
 
-def cleanup(r: Recipe, summary: dict) -> dict:
+def cleanup(r: TrainingSession, summary: dict) -> dict:
     """final/ (unless interrupted), summary.json; close the metric files."""
     from infrastructure.training.models import save_final
 
@@ -169,9 +198,7 @@ def cleanup(r: Recipe, summary: dict) -> dict:
             shutil.rmtree(final, ignore_errors=True)
             save_final(r.accelerator.unwrap_model(r.model), r.tokenizer, final, r.config.adapter.merge_on_export, r.labels)
             summary["final"] = str(final)
-        tmp = r.run_dir / ".tmp-summary.json"
-        tmp.write_text(json.dumps(summary, indent=2, default=str))
-        tmp.replace(r.run_dir / RUN_SUMMARY)
+        atomic_write(r.run_dir / RUN_SUMMARY, json.dumps(summary, indent=2, default=str))
     r.accelerator.wait_for_everyone()
     r.accelerator.end_training()
     return summary
@@ -179,7 +206,8 @@ def cleanup(r: Recipe, summary: dict) -> dict:
 
 def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,
                  resume: str | None = None, on_checkpoint: Callable[[Path], None] | None = None,
-                 stop_when: Callable[[int], bool] | None = None) -> dict:
+                 stop_when: Callable[[int], bool] | None = None,
+                 behavioural_check: BehaviouralCheck | None = None) -> dict:
     """Train in `run_dir` and return the summary.
 
     Args:
@@ -191,9 +219,11 @@ def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Cal
         on_checkpoint: Called with each checkpoint folder once it is saved and old ones pruned
             (the storage layer mirrors the run folder from there).
         stop_when: Test hook, called after every step with the step; True stops like Ctrl-C.
+        behavioural_check: `(model, tokenizer) -> {"pass@1", "problems"}`, run every
+            `eval.behavioural_every_steps` (the composition root builds it from the config).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    recipe = setup(config, dataset_dir, run_dir, log, resume)
+    session = setup(config, dataset_dir, run_dir, log, resume)
     with StopRequest() as stop:
-        summary = train_loop(recipe, stop, on_checkpoint, stop_when, HardwareMonitor())
-    return cleanup(recipe, summary)
+        summary = train_loop(session, stop, on_checkpoint, stop_when, HardwareMonitor(), behavioural_check)
+    return cleanup(session, summary)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 
 class NearIndex(Protocol):
-    """The LSH index (infrastructure.near_dedup.LSHIndex); signatures travel as bytes."""
+    """The LSH index (infrastructure.dedup.minhash.LSHIndex); signatures travel as bytes."""
 
     def query(self, scope: str, signature: bytes) -> str | None: ...
 

@@ -11,13 +11,10 @@ from pathlib import Path
 import yaml
 
 from application.artifacts import fetch_prefix, require_complete
-from application.train import RUN_MANIFEST, RUN_SUMMARY
+from domain.layout import FINAL, METRICS_JSONL, RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY
 from domain.errors import EvaluationError
 from domain.ports import Storage
 
-RESOLVED_CONFIG = ("config.resolved.json", "config.resolved.yaml")
-METRICS = "metrics.jsonl"
-FINAL = "final"
 
 
 def require_run(run: Storage) -> None:
@@ -50,7 +47,7 @@ def read_optional_json(run: Storage, key: str) -> dict | None:
 
 def resolved_config(run: Storage) -> dict:
     """The resolved TrainConfig the run was trained with (JSON or YAML), or {} if absent."""
-    for key in RESOLVED_CONFIG:
+    for key in (RESOLVED_CONFIG, "config.resolved.yaml"):
         if run.exists(key):
             return yaml.safe_load(run.read_bytes(key)) or {}  # YAML is a superset of JSON
     return {}
@@ -64,10 +61,10 @@ def dataset_uri(run: Storage) -> str | None:
 
 def metric_rows(run: Storage) -> list[dict]:
     """metrics.jsonl as rows; a torn last line (run still writing) is skipped."""
-    if not run.exists(METRICS):
+    if not run.exists(METRICS_JSONL):
         return []
     rows = []
-    for line in run.read_bytes(METRICS).decode().splitlines():
+    for line in run.read_bytes(METRICS_JSONL).decode().splitlines():
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:

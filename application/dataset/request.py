@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from application.dataset_tasks import SEVERITIES, TASKS
+from application.dataset.tasks import SEVERITIES, TASKS
 from domain.entities import UNIT_KINDS
 from domain.errors import DatasetError
 

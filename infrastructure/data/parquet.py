@@ -1,14 +1,14 @@
 """Parquet shards of code units."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from application.collect import MANIFEST
+from domain.layout import MANIFEST
+from domain.layout import atomic_path
 
 SCHEMA_COLUMNS = (
     "id", "repo", "commit", "path", "language", "kind", "name", "parent", "start_line",
@@ -24,15 +24,13 @@ SCHEMA = pa.schema(
 def write_shard(rows: list[dict], path: Path) -> None:
     """Write rows to `path` atomically (temporary name, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
     extra = sorted({key for row in rows for key in row} - set(SCHEMA.names))
     schema = SCHEMA
     for key in extra:  # columns a caller added beyond the collect schema keep their own type
         schema = schema.append(pa.field(key, pa.array([row.get(key) for row in rows]).type))
     columns = {name: [row.get(name) for row in rows] for name in schema.names}  # 3x from_pylist
-    pq.write_table(pa.Table.from_pydict(columns, schema=schema), tmp, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pydict(columns, schema=schema), tmp, compression="zstd")
 
 
 def read_shards(paths: list[Path]) -> list[dict]:

@@ -7,19 +7,18 @@ A merge is only published when the merged model reproduces the adapter model's l
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
 from application.artifacts import publish_tree
-from application.run_inputs import final_model
+from application.runs.reading import final_model
 from domain.errors import ExportError
 from domain.ports import Storage
+from domain.layout import EXPORT_MANIFEST, atomic_path
 
-EXPORT_MANIFEST = "export.json"
 MODES = ("auto", "merge", "adapter-only")
 
 
@@ -108,10 +107,8 @@ def export_model(
         folder = model_folder or final_model(run, Path(tmp))
         source = open_source(Path(folder))
         # Local: stage next to the target (same file system) so publishing is one rename.
-        staging = root.with_name(f".tmp-{root.name}.{os.getpid()}") if root is not None else Path(tmp) / "export"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
+        with (atomic_path(root) if root is not None else nullcontext(Path(tmp) / "export")) as staging:
+            staging.mkdir(parents=True)
             manifest = {"format": "codetrain-export/1", "source": run.uri if run is not None else str(folder),
                         "task": source.task, **write_model(request, source, staging, after_merge)}
             if request.onnx:
@@ -120,11 +117,8 @@ def export_model(
                 manifest["onnx"] = {**figures, "tolerance": request.tolerance}
             manifest["files"] = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
             (staging / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2))
-            if root is not None:
-                root.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging, root)  # replaces an empty target folder too
-            else:
+            if root is None:
                 publish_tree(staging, output, marker=EXPORT_MANIFEST)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            # Local: staged beside the target, so leaving atomic_path publishes it in one rename
+            # (it replaces an empty target folder too).
     return manifest

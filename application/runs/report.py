@@ -12,8 +12,8 @@ from typing import Callable
 
 import yaml
 
-from application.run_inputs import (RUN_MANIFEST, RUN_SUMMARY, metric_rows, read_optional_json, require_run,
-                                    resolved_config)
+from application.runs.reading import metric_rows, read_optional_json, require_run, resolved_config
+from domain.layout import RUN_MANIFEST, RUN_SUMMARY
 from domain.ports import Storage
 
 REPORT = "report.md"

@@ -15,19 +15,16 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from application.artifacts import write_json
-from application.collect_dedup import Deduplicator, NearIndex
-from application.collect_files import (  # noqa: F401  (content_hash, unit_id: public API)
-    CommitChange, RepoContext, WorkContext, content_hash, map_tasks, sign_text, unit_id,
-)
-from application.collect_filters import FilterConfig, dir_skip_reason
-from application.collect_licenses import LICENSE_FILE, detect_license, license_allowed, permissiveness
-from application.collect_state import clear_state, fingerprint, load_journal, load_state, save_progress
+from application.collect.dedup import Deduplicator, NearIndex
+from application.collect.files import CommitChange, RepoContext, WorkContext, map_tasks, sign_text
+from application.collect.filters import FilterConfig, dir_skip_reason
+from application.collect.licenses import LICENSE_FILE, detect_license, license_allowed, permissiveness
+from application.collect.state import clear_state, fingerprint, load_journal, load_state, save_progress
 from domain.entities import Checkout, SkippedSource
 from domain.errors import SourceError
 from domain.ports import CodeParser, RepositoryFetcher, Storage
+from domain.layout import MANIFEST, SHARD_PREFIX
 
-MANIFEST = "manifest.json"
-SHARD_PREFIX = "data/part-"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from application.metric_stats import classification_scores
+from application.train.metric_stats import classification_scores
 from infrastructure.training.data import sequential_batches
 from infrastructure.training.objective import summed_loss, target_weight
 

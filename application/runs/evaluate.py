@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
-from application.metric_stats import classification_scores, per_class_scores
+from application.train.metric_stats import classification_scores, per_class_scores
 from domain.errors import EvaluationError
 from domain.ports import Storage
 
@@ -55,7 +55,7 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
     """Accuracy, per-class and macro precision/recall/F1, and the confusion matrix.
 
     `confusion[i][j]` counts examples of true class i predicted as class j. Per-class and macro
-    figures come from `application.metric_stats`, the same code training's evaluation uses.
+    figures come from `application.train.metric_stats`, the same code training's evaluation uses.
     """
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -10,13 +9,11 @@ from pathlib import Path
 from typing import Callable
 
 from application.artifacts import fetch_tree, open_run_mirror
-from application.config import TrainConfig
-from application.dataset import STATS
+from application.train.config import TrainConfig
+from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS
 from domain.ports import Storage
+from domain.layout import atomic_write
 
-RUN_SUMMARY = "summary.json"
-RUN_MANIFEST = "run_manifest.json"
-RESOLVED_CONFIG = "config.resolved.json"
 
 
 @dataclass(frozen=True)
@@ -26,9 +23,7 @@ class TrainResult:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # several processes may write it (DDP)
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str))  # several ranks may write it
 
 
 def run_manifest(config: TrainConfig, dataset_uri: str, dataset_stats: dict) -> dict:

@@ -13,8 +13,8 @@ from typing import Callable, Iterable, Iterator
 
 import xxhash
 
-from application.collect_filters import FilterConfig, name_skip_reason, text_skip_reason
-from application.collect_secrets import redact
+from application.collect.filters import FilterConfig, name_skip_reason, text_skip_reason
+from application.collect.secrets import redact
 from domain.ports import CodeParser
 
 def content_hash(text: str) -> str:

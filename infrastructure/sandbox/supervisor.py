@@ -1,6 +1,6 @@
 """Running untrusted programs (model completions + tests) in a contained child process.
 
-Each run is a fresh `python -I -S` process (`sandbox_boot.py`) with a wall-time limit, an
+Each run is a fresh `python -I -S` process (`boot.py`) with a wall-time limit, an
 address-space limit (RLIMIT_AS), a process-count limit, a private working folder, no network
 and no writes outside that folder. As root (CI, this machine) the isolation is kernel-enforced:
 new mount/network/PID namespaces and an unprivileged UID per worker slot. RLIMIT_NPROC is not
@@ -26,8 +26,8 @@ from typing import Iterable, Iterator
 
 from domain.errors import EvaluationError
 
-BOOT = Path(__file__).with_name("sandbox_boot.py")
-SETUP_FAILED = 97  # keep in step with sandbox_boot.SETUP_FAILED
+BOOT = Path(__file__).with_name("boot.py")
+SETUP_FAILED = 97  # keep in step with boot.SETUP_FAILED
 OUTPUT_TAIL = 2000  # characters of stdout/stderr kept per run: enough for a traceback's end
 # Sandbox UIDs: unused on any normal system, distinct per host process (so two evaluations at
 # once never share a UID) and per worker slot (so one run's fork bomb cannot starve another).
