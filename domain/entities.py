@@ -11,21 +11,18 @@ UNIT_KINDS = ("file", "class", "function", "method", "commit")
 
 @dataclass(frozen=True)
 class Checkout:
-    """A repository (or plain folder) available on local disk, ready to walk.
-
-    Attributes:
-        repo: Stable display name, e.g. ``github.com/psf/requests`` or the folder name.
-        root: Local folder holding the working tree.
-        commit: HEAD commit SHA when the source is a git repository, else None.
-        origin: What the user asked for (path, URL, ``github:owner/repo``), tokens stripped.
-        commit_date: Committer date of `commit` (ISO 8601), None outside git.
-    """
+    """A repository (or plain folder) available on local disk, ready to walk."""
 
     repo: str
+    """Stable display name, e.g. ``github.com/psf/requests`` or the folder name."""
     root: Path
+    """Local folder holding the working tree."""
     commit: str | None
+    """HEAD commit SHA when the source is a git repository, else None."""
     origin: str
+    """What the user asked for (path, URL, ``github:owner/repo``), tokens stripped."""
     commit_date: str | None = None
+    """Committer date of `commit` (ISO 8601), None outside git."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +38,16 @@ class ParsedUnit:
     """A class, function or method found by a parser inside one file."""
 
     kind: str
+    """`class`, `function` or `method`."""
     name: str
-    start_line: int  # 1-based, inclusive
-    end_line: int  # 1-based, inclusive
+    start_line: int
+    """First line, 1-based, inclusive."""
+    end_line: int
+    """Last line, 1-based, inclusive."""
     content: str
-    parent: str | None = None  # enclosing class of a method
+    parent: str | None = None
+    """Enclosing class of a method."""
     docstring: str | None = None
-    start_byte: int = -1  # byte span of `content` in the parsed source, -1 when unknown
+    start_byte: int = -1
+    """Byte span of `content` in the parsed source; -1 when unknown."""
     end_byte: int = -1

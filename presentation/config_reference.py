@@ -28,6 +28,6 @@ def reference_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, 
 def reference_markdown(model: type[BaseModel]) -> str:
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for key, kind, default, meaning in reference_rows(model):
-        cells = (f"`{key}`", f"`{kind}`", f"`{default}`", meaning)
+        cells = (f"`{key}`", f"`{kind}`", f"`{default}`", " ".join(meaning.split()))  # docstrings wrap
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)

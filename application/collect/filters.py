@@ -35,21 +35,18 @@ _MINIFIABLE = frozenset({"javascript", "typescript"})
 
 @dataclass(frozen=True)
 class FilterConfig:
-    """Thresholds of the content filters (BigCode defaults).
-
-    Attributes:
-        max_file_bytes: Larger files are skipped unread (`too_large`).
-        max_line_length: A longer line marks a file `long_line` (data or minified code).
-        max_mean_line_length: A higher mean marks it `long_mean_line`.
-        min_alphanumeric: A lower fraction of letters and digits marks it `low_alphanumeric`.
-        generated_head_lines: How many leading lines are searched for "generated" markers.
-    """
+    """Thresholds of the content filters (BigCode defaults)."""
 
     max_file_bytes: int = 1_000_000
+    """Larger files are skipped unread (`too_large`)."""
     max_line_length: int = 1000
+    """A longer line marks a file `long_line` (data or minified code)."""
     max_mean_line_length: float = 100.0
+    """A higher mean marks it `long_mean_line`."""
     min_alphanumeric: float = 0.25
+    """A lower fraction of letters and digits marks it `low_alphanumeric`."""
     generated_head_lines: int = 20
+    """How many leading lines are searched for "generated" markers."""
 
     def __post_init__(self):
         if self.max_file_bytes < 1 or self.max_line_length < 1 or self.max_mean_line_length <= 0:

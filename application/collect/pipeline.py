@@ -29,33 +29,30 @@ from domain.layout import MANIFEST, SHARD_PREFIX
 
 @dataclass(frozen=True)
 class CollectRequest:
-    """What to collect and how.
-
-    Attributes:
-        sources: Paths, git URLs, `github:owner/repo`, `github-org:ORG`, `github-search:QUERY`.
-        output: Collection folder or URI (used by the composition root to open the Storage).
-        granularity: `file`, `function` (classes, functions, methods) or `all`.
-        filters: Content filter thresholds.
-        history: Also emit the last N commits of each git source as `commit` units.
-        licenses: Keep only repositories under these SPDX ids (empty: keep all).
-        near_dedup: Drop near-duplicates (MinHash) as well as exact ones.
-        near_threshold: Estimated Jaccard similarity at which two units are near-duplicates.
-        dedup_against: An earlier collection whose samples are not written again.
-        workers: Worker processes (1: everything in this process).
-        shard_rows: Rows per Parquet shard (and how often resume state is committed).
-    """
+    """What to collect and how."""
 
     sources: tuple[str, ...]
+    """Paths, git URLs, `github:owner/repo`, `github-org:ORG`, `github-search:QUERY`."""
     output: str
+    """Collection folder or URI (used by the composition root to open the Storage)."""
     granularity: str = "all"
+    """`file`, `function` (classes, functions, methods) or `all`."""
     filters: FilterConfig = field(default_factory=FilterConfig)
+    """Content filter thresholds."""
     history: int = 0
+    """Also emit the last N commits of each git source as `commit` units."""
     licenses: tuple[str, ...] = ()
+    """Keep only repositories under these SPDX ids (empty: keep all)."""
     near_dedup: bool = True
+    """Drop near-duplicates (MinHash) as well as exact ones."""
     near_threshold: float = 0.7
+    """Estimated Jaccard similarity at which two units are near-duplicates."""
     dedup_against: str | None = None
+    """An earlier collection whose samples are not written again."""
     workers: int = 1
+    """Worker processes (1: everything in this process)."""
     shard_rows: int = 20_000
+    """Rows per Parquet shard (and how often resume state is committed)."""
 
     def __post_init__(self):
         if self.granularity not in ("file", "function", "all"):

@@ -18,19 +18,16 @@ MIN_PATTERN_CHARS = 50
 
 @dataclass(frozen=True)
 class Benchmark:
-    """Problems of one benchmark, as texts a training unit must not contain.
-
-    Attributes:
-        name: `humaneval` or the file name of a user benchmark.
-        texts: Prompts and canonical solutions, looked for verbatim (after normalisation).
-        documents: Prompt + solution of each problem, for the MinHash near-match.
-        fingerprint: Hash of the benchmark data (part of the dataset cache key).
-    """
+    """Problems of one benchmark, as texts a training unit must not contain."""
 
     name: str
+    """`humaneval` or the file name of a user benchmark."""
     texts: tuple[str, ...]
+    """Prompts and canonical solutions, looked for verbatim (after normalisation)."""
     documents: tuple[str, ...]
+    """Prompt + solution of each problem, for the MinHash near-match."""
     fingerprint: str
+    """Hash of the benchmark data (part of the dataset cache key)."""
 
 
 def normalised_lines(text: str) -> list[str]:

@@ -29,20 +29,17 @@ from domain.layout import IGNORE_INDEX
 
 @dataclass
 class Layout:
-    """Rows of `seq_len` tokens as flat, row-major columns.
-
-    Attributes:
-        seq_len: Tokens per row.
-        columns: Column name -> flat list of `rows * seq_len` ints.
-        real_tokens: Tokens that are not padding.
-        weights: One float per row when documents carry weights (token-weighted mean of the
-            documents a row holds), else empty.
-    """
+    """Rows of `seq_len` tokens as flat, row-major columns."""
 
     seq_len: int
+    """Tokens per row."""
     columns: dict[str, list[int]] = field(default_factory=dict)
+    """Column name -> flat list of `rows * seq_len` ints."""
     real_tokens: int = 0
+    """Tokens that are not padding."""
     weights: list[float] = field(default_factory=list)
+    """One float per row when documents carry weights (token-weighted mean of the documents a row
+    holds), else empty."""
 
     @property
     def rows(self) -> int:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from application.artifacts import fetch_tree, publish_tree, read_json, require_complete, write_json
-from domain.layout import MANIFEST, STATS
+from domain.layout import MANIFEST, STATS, TOKENIZER
 from application.dataset.cache import FORMAT, cache_key, cached_stats
 from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
 from application.dataset.rows import build_rows
@@ -111,7 +111,7 @@ def build_dataset(
         counts = tools.save_dataset_dict(tables, staging)
         if not counts["train"]:
             raise DatasetError("the training split produced no rows")
-        tokenizer.save_pretrained(str(staging / "tokenizer"))
+        tokenizer.save_pretrained(str(staging / TOKENIZER))
         stats = {
             "format": FORMAT,
             "cache_key": key,

@@ -95,17 +95,28 @@ class RunOutcome(Protocol):
 class BenchmarkRequest:
     """A behavioural evaluation: n completions per problem, each run against the tests."""
 
-    benchmark: str = "humaneval"  # `humaneval` or a JSONL file in the same format
+    benchmark: str = "humaneval"
+    """`humaneval` or a JSONL file in the same format."""
     n: int = 1
+    """Completions sampled per problem."""
     ks: tuple[int, ...] = (1,)
-    temperature: float = 0.0  # 0 = greedy
+    """The k of each unbiased pass@k reported; each 1 <= k <= n."""
+    temperature: float = 0.0
+    """Sampling temperature; 0 = greedy."""
     top_p: float = 0.95
+    """Nucleus sampling mass."""
     max_new_tokens: int = 256
+    """Longest completion."""
     stops: tuple[str, ...] = DEFAULT_STOPS
-    oracle: bool = False  # run the canonical solutions instead of a model's
-    limit: int | None = None  # first N problems only
+    """A completion is cut at the first of these."""
+    oracle: bool = False
+    """Run the canonical solutions instead of a model's (checks the benchmark and the sandbox)."""
+    limit: int | None = None
+    """First N problems only; None = all."""
     workers: int = 4
+    """Programs run in the sandbox at once."""
     timeout: float = 10.0
+    """Wall-time limit of one program, seconds."""
 
     def __post_init__(self):
         if self.n < 1:
@@ -209,9 +220,14 @@ def summarize(request: BenchmarkRequest, problems: list[dict], samples: list[dic
 
 @dataclass(frozen=True)
 class DatasetEvalRequest:
+    """Loss / perplexity or classification metrics of a model on one split of a dataset."""
+
     split: str = "test"
+    """train, validation or test."""
     max_batches: int | None = None
+    """Stop after this many batches; None = the whole split."""
     batch_size: int = 8
+    """Rows per forward pass."""
 
 
 def output_location(run: str | None, output: str | None) -> str:

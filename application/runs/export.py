@@ -37,18 +37,15 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What to write.
-
-    Attributes:
-        mode: `merge` folds a LoRA adapter into its base; `adapter-only` writes the adapter;
-            `auto` merges an adapter and copies a full model as it is.
-        onnx: Also write `model.onnx`, checked against the exported model's logits.
-        tolerance: Largest max |logit difference| a merge (or ONNX export) may show, fp32.
-    """
+    """What to write."""
 
     mode: str = "auto"
+    """`merge` folds a LoRA adapter into its base; `adapter-only` writes the adapter; `auto`
+    merges an adapter and copies a full model as it is."""
     onnx: bool = False
+    """Also write `model.onnx`, checked against the exported model's logits."""
     tolerance: float = 1e-4
+    """Largest max |logit difference| a merge (or ONNX export) may show, fp32."""
 
     def __post_init__(self):
         if self.mode not in MODES:

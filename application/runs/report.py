@@ -13,7 +13,7 @@ from typing import Callable
 import yaml
 
 from application.runs.reading import metric_rows, read_optional_json, require_run, resolved_config
-from domain.layout import RUN_MANIFEST, RUN_SUMMARY
+from domain.layout import CHECKPOINTS, RUN_MANIFEST, RUN_SUMMARY
 from domain.ports import Storage
 
 REPORT = "report.md"
@@ -131,7 +131,7 @@ def build_report(run: Storage, output: Storage, plot: Callable[[str, str, Series
     summary = read_optional_json(run, RUN_SUMMARY) or {}
     rows = metric_rows(run)
     config = resolved_config(run)
-    checkpoints = {"/".join(k.split("/")[:2]) for k in run.list("checkpoints") if k.count("/") >= 2}
+    checkpoints = {"/".join(k.split("/")[:2]) for k in run.list(CHECKPOINTS) if k.count("/") >= 2}
     best = best_checkpoint(summary, rows, checkpoints)
     figures = []
     for filename, title, ylabel, series in chart_plan(curves(rows)):

@@ -13,17 +13,14 @@ Mode = Literal["min", "max"]
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """One saved checkpoint.
-
-    Attributes:
-        name: Folder name under `checkpoints/`, e.g. `step-000040`.
-        step: Optimizer step it was taken at.
-        metric: Value of the ranking metric at its latest evaluation, or None if none yet.
-    """
+    """One saved checkpoint."""
 
     name: str
+    """Folder name under `checkpoints/`, e.g. `step-000040`."""
     step: int
+    """Optimizer step it was taken at."""
     metric: float | None = None
+    """Value of the ranking metric at its latest evaluation, or None if none yet."""
 
 
 def is_better(value: float, best: float | None, mode: Mode, min_delta: float = 0.0) -> bool:

@@ -14,18 +14,26 @@ from domain.errors import ConfigError
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Each field is documented by the docstring under it (litgpt style): pydantic reads those
+    # as the field descriptions that `config --reference` and error messages show.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
 
 
 class ArchitectureConfig(Section):
     """A model built from scratch when `model.name_or_path` is empty."""
 
-    type: Literal["gpt2", "llama"] = Field("gpt2", description="transformers model family.")
-    n_layer: int = Field(2, ge=1, le=128, description="Number of transformer blocks.")
-    n_embd: int = Field(128, ge=8, description="Hidden size.")
-    n_head: int = Field(4, ge=1, description="Attention heads; must divide n_embd.")
-    max_position_embeddings: int = Field(1024, ge=16, description="Longest sequence the model sees.")
-    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout on embeddings, attention and MLP.")
+    type: Literal["gpt2", "llama"] = "gpt2"
+    """transformers model family."""
+    n_layer: int = Field(2, ge=1, le=128)
+    """Number of transformer blocks."""
+    n_embd: int = Field(128, ge=8)
+    """Hidden size."""
+    n_head: int = Field(4, ge=1)
+    """Attention heads; must divide n_embd."""
+    max_position_embeddings: int = Field(1024, ge=16)
+    """Longest sequence the model sees."""
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    """Dropout on embeddings, attention and MLP."""
 
     @model_validator(mode="after")
     def _heads_divide(self):
@@ -37,24 +45,26 @@ class ArchitectureConfig(Section):
 class ModelConfig(Section):
     """Which model to train and how to load it."""
 
-    name_or_path: str | None = Field(
-        None, description="Local folder or hub name of a pretrained model; empty = from scratch."
-    )
-    architecture: ArchitectureConfig = Field(
-        default_factory=ArchitectureConfig, description="From-scratch architecture."
-    )
-    task: Literal["causal-lm", "sequence-classification"] = Field(
-        "causal-lm", description="Head to train."
-    )
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="Dtype the weights are loaded in."
-    )
-    load_in_4bit: bool = Field(False, description="QLoRA: quantise the base to 4 bit (bitsandbytes).")
-    load_in_8bit: bool = Field(False, description="Quantise the base to 8 bit (bitsandbytes).")
-    bnb_4bit_quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit data type.")
-    bnb_4bit_use_double_quant: bool = Field(True, description="Quantise the quantisation constants.")
-    gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
-    trust_remote_code: bool = Field(False, description="Allow model code from the checkpoint folder.")
+    name_or_path: str | None = None
+    """Local folder or hub name of a pretrained model; empty = from scratch."""
+    architecture: ArchitectureConfig = Field(default_factory=ArchitectureConfig)
+    """From-scratch architecture."""
+    task: Literal["causal-lm", "sequence-classification"] = "causal-lm"
+    """Head to train."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Dtype the weights are loaded in."""
+    load_in_4bit: bool = False
+    """QLoRA: quantise the base to 4 bit (bitsandbytes)."""
+    load_in_8bit: bool = False
+    """Quantise the base to 8 bit (bitsandbytes)."""
+    bnb_4bit_quant_type: Literal["nf4", "fp4"] = "nf4"
+    """4-bit data type."""
+    bnb_4bit_use_double_quant: bool = True
+    """Quantise the quantisation constants."""
+    gradient_checkpointing: bool = False
+    """Trade compute for activation memory."""
+    trust_remote_code: bool = False
+    """Allow model code from the checkpoint folder."""
 
     @model_validator(mode="after")
     def _one_quantisation(self):
@@ -66,86 +76,116 @@ class ModelConfig(Section):
 class AdapterConfig(Section):
     """Parameter-efficient fine-tuning; `type: none` trains every weight."""
 
-    type: Literal["lora", "none"] = Field("none", description="`lora` or `none` (full fine-tuning).")
-    r: int = Field(8, ge=1, description="LoRA rank.")
-    alpha: int = Field(16, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
-    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
-    target_modules: list[str] | Literal["all-linear"] = Field(
-        "all-linear", description="Module names to adapt, or `all-linear`."
-    )
-    merge_on_export: bool = Field(False, description="Write final/ merged rather than adapter-only.")
+    type: Literal["lora", "none"] = "none"
+    """`lora` or `none` (full fine-tuning)."""
+    r: int = Field(8, ge=1)
+    """LoRA rank."""
+    alpha: int = Field(16, ge=1)
+    """LoRA scaling numerator (scale = alpha / r)."""
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    """Dropout on the LoRA input."""
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    """Module names to adapt, or `all-linear`."""
+    merge_on_export: bool = False
+    """Write final/ merged rather than adapter-only."""
 
 
 class DataConfig(Section):
     """The dataset built by `python main.py dataset`."""
 
-    path: str = Field("runs/demo/dataset", description="Dataset folder or s3:// URI.")
-    max_eval_samples: int | None = Field(None, ge=1, description="Cap on validation examples.")
-    use_weights: bool = Field(
-        True, description="Scale each example's loss by the dataset's `weight` column when it has one."
-    )
+    path: str = "runs/demo/dataset"
+    """Dataset folder or s3:// URI."""
+    max_eval_samples: int | None = Field(None, ge=1)
+    """Cap on validation examples."""
+    use_weights: bool = True
+    """Scale each example's loss by the dataset's `weight` column when it has one."""
 
 
 class TrainingConfig(Section):
     """Optimisation and loop settings."""
 
-    epochs: float = Field(1.0, gt=0, description="Passes over the training split (if max_steps unset).")
-    max_steps: int | None = Field(None, ge=1, description="Optimizer steps; overrides epochs.")
-    micro_batch_size: int = Field(8, ge=1, description="Examples per forward pass per process.")
-    gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
-    lr: float = Field(1e-3, gt=0, le=10, description="Peak learning rate (AdamW).")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW decoupled weight decay.")
-    warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps (wins over warmup_ratio).")
-    warmup_ratio: float = Field(0.05, ge=0, le=1, description="Warm-up as a share of all steps.")
-    scheduler: Literal["linear", "cosine", "constant", "reduce_on_plateau"] = Field(
-        "cosine", description="Learning-rate schedule after warm-up."
-    )
-    plateau_factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: lr multiplier per cut.")
-    plateau_patience: int = Field(1, ge=0, description="reduce_on_plateau: evaluations without improvement before a cut.")
-    max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping norm; null = off.")
-    precision: Literal["no", "bf16", "fp16"] = Field("no", description="Mixed precision.")
-    seed: int = Field(42, description="Seed for weights, data order and dropout.")
-    num_threads: int | None = Field(None, ge=1, description="torch CPU threads; null = torch default.")
-    log_every_steps: int = Field(10, ge=1, description="Steps between metric lines.")
-    progress_bar: bool = Field(True, description="Show a progress bar on a terminal.")
+    epochs: float = Field(1.0, gt=0)
+    """Passes over the training split (if max_steps unset)."""
+    max_steps: int | None = Field(None, ge=1)
+    """Optimizer steps; overrides epochs."""
+    micro_batch_size: int = Field(8, ge=1)
+    """Examples per forward pass per process."""
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    """Micro-batches per optimizer step."""
+    lr: float = Field(1e-3, gt=0, le=10)
+    """Peak learning rate (AdamW)."""
+    weight_decay: float = Field(0.01, ge=0)
+    """AdamW decoupled weight decay."""
+    warmup_steps: int = Field(0, ge=0)
+    """Linear warm-up steps (wins over warmup_ratio)."""
+    warmup_ratio: float = Field(0.05, ge=0, le=1)
+    """Warm-up as a share of all steps."""
+    scheduler: Literal["linear", "cosine", "constant", "reduce_on_plateau"] = "cosine"
+    """Learning-rate schedule after warm-up."""
+    plateau_factor: float = Field(0.5, gt=0, lt=1)
+    """reduce_on_plateau: lr multiplier per cut."""
+    plateau_patience: int = Field(1, ge=0)
+    """reduce_on_plateau: evaluations without improvement before a cut."""
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    """Gradient clipping norm; null = off."""
+    precision: Literal["no", "bf16", "fp16"] = "no"
+    """Mixed precision."""
+    seed: int = 42
+    """Seed for weights, data order and dropout."""
+    num_threads: int | None = Field(None, ge=1)
+    """torch CPU threads; null = torch default."""
+    log_every_steps: int = Field(10, ge=1)
+    """Steps between metric lines."""
+    progress_bar: bool = True
+    """Show a progress bar on a terminal."""
 
 
 class EvalConfig(Section):
     """Validation during training and early stopping."""
 
-    every_steps: int | None = Field(None, ge=1, description="Steps between evaluations; null = end only.")
-    metric: str = Field(
-        "eval_loss", description="Metric that ranks checkpoints and drives early stopping: eval_loss or "
-        "eval_perplexity (causal-lm); eval_loss, eval_accuracy, eval_precision, eval_recall or eval_f1 "
-        "(sequence-classification, macro averages).")
-    mode: Literal["min", "max"] = Field("min", description="Whether lower or higher `metric` is better.")
-    early_stopping_patience: int | None = Field(
-        None, ge=1, description="Evaluations without improvement before stopping; null = off."
-    )
-    early_stopping_min_delta: float = Field(0.0, ge=0, description="Smallest change that counts.")
-    max_batches: int | None = Field(None, ge=1, description="Cap on validation batches per evaluation.")
-    behavioural_every_steps: int | None = Field(
-        None, ge=1, description="Steps between greedy pass@1 checks on a code benchmark, run in the sandbox "
-        "and logged as eval_pass@1 (causal-lm only); null = off.")
-    behavioural_benchmark: str = Field(
-        "humaneval", description="`humaneval` or a JSONL file of problems in its format for the pass@1 check.")
-    behavioural_problems: int = Field(10, ge=1, description="How many problems (the first N) each check runs.")
-    behavioural_max_new_tokens: int = Field(128, ge=1, description="Longest completion in a pass@1 check.")
+    every_steps: int | None = Field(None, ge=1)
+    """Steps between evaluations; null = end only."""
+    metric: str = "eval_loss"
+    """Metric that ranks checkpoints and drives early stopping: eval_loss or eval_perplexity (causal-lm);
+    eval_loss, eval_accuracy, eval_precision, eval_recall or eval_f1 (sequence-classification, macro
+    averages)."""
+    mode: Literal["min", "max"] = "min"
+    """Whether lower or higher `metric` is better."""
+    early_stopping_patience: int | None = Field(None, ge=1)
+    """Evaluations without improvement before stopping; null = off."""
+    early_stopping_min_delta: float = Field(0.0, ge=0)
+    """Smallest change that counts."""
+    max_batches: int | None = Field(None, ge=1)
+    """Cap on validation batches per evaluation."""
+    behavioural_every_steps: int | None = Field(None, ge=1)
+    """Steps between greedy pass@1 checks on a code benchmark, run in the sandbox and logged as eval_pass@1
+    (causal-lm only); null = off."""
+    behavioural_benchmark: str = "humaneval"
+    """`humaneval` or a JSONL file of problems in its format for the pass@1 check."""
+    behavioural_problems: int = Field(10, ge=1)
+    """How many problems (the first N) each check runs."""
+    behavioural_max_new_tokens: int = Field(128, ge=1)
+    """Longest completion in a pass@1 check."""
 
 
 class CheckpointConfig(Section):
     """Checkpoint cadence and retention."""
 
-    every_steps: int | None = Field(None, ge=1, description="Steps between checkpoints; null = end only.")
-    keep_best: int = Field(2, ge=1, description="Best checkpoints kept (plus the latest).")
+    every_steps: int | None = Field(None, ge=1)
+    """Steps between checkpoints; null = end only."""
+    keep_best: int = Field(2, ge=1)
+    """Best checkpoints kept (plus the latest)."""
 
 
 class TrackingConfig(Section):
     """Where metrics go besides metrics.jsonl and metrics.csv (always written)."""
 
-    tensorboard: bool = Field(False, description="Also write TensorBoard event files.")
-    mlflow: bool = Field(False, description="Also log to MLflow.")
-    mlflow_tracking_uri: str | None = Field(None, description="MLflow URI; default is a file store in the run.")
+    tensorboard: bool = False
+    """Also write TensorBoard event files."""
+    mlflow: bool = False
+    """Also log to MLflow."""
+    mlflow_tracking_uri: str | None = None
+    """MLflow URI; default is a file store in the run."""
 
 
 CAUSAL_METRICS = ("eval_loss", "eval_perplexity")
@@ -155,7 +195,8 @@ CLASSIFICATION_METRICS = ("eval_loss", "eval_accuracy", "eval_precision", "eval_
 class OutputConfig(Section):
     """Where the run folder goes."""
 
-    dir: str = Field("runs/demo/model", description="Run folder or s3:// URI.")
+    dir: str = "runs/demo/model"
+    """Run folder or s3:// URI."""
 
 
 class TrainConfig(Section):

@@ -48,10 +48,9 @@ def iter_collection(storage, columns: list[str] | None = None) -> Iterator[dict]
     import json
     import tempfile
 
-    from domain.errors import StorageError
+    from application.artifacts import require_complete
 
-    if not storage.exists(MANIFEST):
-        raise StorageError(f"{storage.uri}: no manifest.json; not a complete collection")
+    require_complete(storage, MANIFEST, "collection")
     manifest = json.loads(storage.read_bytes(MANIFEST))
     root = storage.local_root()
     for shard in manifest["shards"]:

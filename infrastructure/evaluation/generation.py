@@ -6,22 +6,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Sampling:
-    """How completions are drawn.
-
-    Attributes:
-        temperature: 0 means greedy decoding (then only one distinct sample exists).
-        top_p: Nucleus sampling mass.
-        max_new_tokens: Longest completion.
-        stops: Generation stops once every sequence holds one of these (the caller still cuts
-            at the first one: a sequence may run on while others finish).
-        seed: Seed for sampling, so the same request draws the same samples.
-    """
+    """How completions are drawn."""
 
     temperature: float = 0.0
+    """0 means greedy decoding (then only one distinct sample exists)."""
     top_p: float = 0.95
+    """Nucleus sampling mass."""
     max_new_tokens: int = 256
+    """Longest completion."""
     stops: tuple[str, ...] = ()
+    """Generation stops once every sequence holds one of these (the caller still cuts at the first one:
+    a sequence may run on while others finish)."""
     seed: int = 0
+    """Seed for sampling, so the same request draws the same samples."""
 
 
 def context_length(model) -> int | None:

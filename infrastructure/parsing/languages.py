@@ -26,20 +26,17 @@ SHEBANGS = {"python": "python", "node": "javascript", "ruby": "ruby", "php": "ph
 
 @dataclass(frozen=True)
 class LanguageSpec:
-    """Definition node types of one grammar.
-
-    Attributes:
-        classes: Node types emitted as kind ``class`` (structs, traits, modules too).
-        functions: Node types emitted as ``function`` or, inside a class, ``method``.
-        bound: Anonymous function nodes that take the name they are assigned to.
-        containers: Non-emitted nodes that still make their functions methods
-            (a Rust ``impl`` block), mapped to the field holding the owner's name.
-    """
+    """Definition node types of one grammar."""
 
     classes: tuple[str, ...]
+    """Node types emitted as kind ``class`` (structs, traits, modules too)."""
     functions: tuple[str, ...]
+    """Node types emitted as ``function`` or, inside a class, ``method``."""
     bound: tuple[str, ...] = ()
+    """Anonymous function nodes that take the name they are assigned to."""
     containers: tuple[tuple[str, str], ...] = ()
+    """Non-emitted nodes that still make their functions methods (a Rust ``impl`` block), mapped to the
+    field holding the owner's name."""
 
 
 _JS_CLASSES = ("class_declaration", "class")

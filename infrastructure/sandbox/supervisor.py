@@ -36,21 +36,18 @@ UID_BASE, SLOTS_PER_PROCESS = 1_000_000, 64
 
 @dataclass(frozen=True)
 class Limits:
-    """What one sandboxed run may use.
-
-    Attributes:
-        wall_seconds: Wall-clock limit; the run is killed (with all its descendants) after it.
-        memory_bytes: RLIMIT_AS of the program's process (the interpreter itself takes ~30 MB).
-        max_processes: RLIMIT_NPROC for the run's UID, counting the program itself.
-        file_bytes: Largest file the program may write (RLIMIT_FSIZE), stdout/stderr included.
-        tmpfs_bytes: Size of the private working folder (namespaces mode).
-    """
+    """What one sandboxed run may use."""
 
     wall_seconds: float = 10.0
+    """Wall-clock limit; the run is killed (with all its descendants) after it."""
     memory_bytes: int = 512 * 2**20
+    """RLIMIT_AS of the program's process (the interpreter itself takes ~30 MB)."""
     max_processes: int = 8
+    """RLIMIT_NPROC for the run's UID, counting the program itself."""
     file_bytes: int = 1 * 2**20
+    """Largest file the program may write (RLIMIT_FSIZE), stdout/stderr included."""
     tmpfs_bytes: int = 16 * 2**20
+    """Size of the private working folder (namespaces mode)."""
 
 
 @dataclass(frozen=True)

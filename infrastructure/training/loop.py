@@ -14,7 +14,7 @@ from typing import Callable
 
 
 from application.train.config import TrainConfig
-from domain.layout import RUN_SUMMARY, atomic_write
+from domain.layout import FINAL, RUN_SUMMARY, atomic_write
 from domain.ports import BehaviouralCheck
 from infrastructure.training.data import input_tokens
 from infrastructure.training.interrupt import StopRequest
@@ -194,7 +194,7 @@ def cleanup(r: TrainingSession, summary: dict) -> dict:
             summary["metrics"] = r.tracker.summary()
             r.tracker.close()
         if not summary["interrupted"]:
-            final = r.run_dir / "final"
+            final = r.run_dir / FINAL
             shutil.rmtree(final, ignore_errors=True)
             save_final(r.accelerator.unwrap_model(r.model), r.tokenizer, final, r.config.adapter.merge_on_export, r.labels)
             summary["final"] = str(final)

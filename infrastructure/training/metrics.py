@@ -10,6 +10,7 @@ from pathlib import Path
 
 from application.train.metric_stats import RunningStats
 from domain.errors import TrainingError
+from domain.layout import METRICS_CSV, METRICS_JSONL
 
 STEP_FIELDS = ["step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "cpu_percent", "rss_mb", "gpu_mem_mb"]
 
@@ -33,7 +34,7 @@ class MetricsTracker:
 
     def __init__(self, run_dir: Path, eval_fields: list[str], resume_step: int | None = None,
                  tensorboard: bool = False, mlflow_uri: str | None = None):
-        self.jsonl_path, self.csv_path = run_dir / "metrics.jsonl", run_dir / "metrics.csv"
+        self.jsonl_path, self.csv_path = run_dir / METRICS_JSONL, run_dir / METRICS_CSV
         self.fields = STEP_FIELDS + [f for f in eval_fields if f not in STEP_FIELDS]
         kept = self._rows_up_to(resume_step) if resume_step is not None else []
         self.jsonl = self.jsonl_path.open("w")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from application.train.config import TrainConfig
 from domain.errors import TrainingError
+from domain.layout import LABELS, TOKENIZER
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
@@ -17,7 +18,7 @@ def load_dataset_tokenizer(config: TrainConfig, dataset_dir: Path):
     """
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(dataset_dir / "tokenizer"))
+    tokenizer = AutoTokenizer.from_pretrained(str(dataset_dir / TOKENIZER))
     path = config.model.name_or_path
     if path and Path(path).is_dir() and any((Path(path) / f).exists() for f in TOKENIZER_FILES):
         own = AutoTokenizer.from_pretrained(path)
@@ -127,4 +128,4 @@ def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str]) -
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     if labels:
-        (folder / "labels.json").write_text(json.dumps(labels))
+        (folder / LABELS).write_text(json.dumps(labels))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from application.train.config import CAUSAL_METRICS, CLASSIFICATION_METRICS, TrainConfig
-from domain.layout import STATS
+from domain.layout import CHECKPOINTS, FINAL, STATS
 from application.train.early_stopping import EarlyStopping, PlateauCuts
 from domain.errors import TrainingError
 from infrastructure.training.checkpoints import CheckpointManager
@@ -146,7 +146,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
         optimizer, lambda s: lr_factor(s, warmup, max_steps, t.scheduler, plateau))
     model, optimizer = accelerator.prepare(model, optimizer)
 
-    checkpoints = CheckpointManager(run_dir / "checkpoints", config.checkpoints.keep_best, e.mode, warn=main_log)
+    checkpoints = CheckpointManager(run_dir / CHECKPOINTS, config.checkpoints.keep_best, e.mode, warn=main_log)
     state = None
     if resume:
         folder = checkpoints.resolve(resume)
@@ -155,7 +155,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
         load_weights(accelerator.unwrap_model(model), folder)
         optimizer.load_state_dict(state["optimizer"])
     elif accelerator.is_main_process:
-        for old in ("checkpoints", "final"):  # a fresh run must not rank against an old run's files
+        for old in (CHECKPOINTS, FINAL):  # a fresh run must not rank against an old run's files
             shutil.rmtree(run_dir / old, ignore_errors=True)
     accelerator.wait_for_everyone()
     tracker = _tracker(config, run_dir, state["step"] if state else None) if accelerator.is_main_process else None
