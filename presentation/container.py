@@ -115,49 +115,25 @@ class Container:
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
                            on_progress=None):
-        import tempfile
-        from pathlib import Path
-
-        from application.runs.evaluate import benchmark_label, run_benchmark
-        from application.runs.reading import final_model
+        from application.runs.evaluate import evaluate_run_on_benchmark
         from infrastructure.evaluation.benchmarks import load_problems
         from infrastructure.evaluation.generation import completer_for
         from infrastructure.sandbox.supervisor import Limits, Sandbox
 
-        with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp, \
-                Sandbox(Limits(wall_seconds=request.timeout)) as sandbox:
-            folder = None if request.oracle else (final_model(self.storage_for(run), Path(tmp)) if run else Path(model))
-            return run_benchmark(
-                request, problems=load_problems(request.benchmark),
-                complete=None if folder is None else completer_for(folder, request, seed, threads).complete,
-                execute=lambda programs: sandbox.run_many(programs, request.workers),
-                output=self.storage_for(output), prefix=f"{benchmark_label(request)}/",
-                describe={"model": run or model, "isolation": sandbox.isolation,
-                          "sandbox_warning": sandbox.warning, "limits": sandbox.limits.__dict__},
-                on_progress=on_progress or (lambda done, total: None))
+        with Sandbox(Limits(wall_seconds=request.timeout)) as sandbox:
+            return evaluate_run_on_benchmark(
+                request, run=run, model=model, output=output, open_storage=self.storage_for,
+                load_problems=load_problems,
+                completer=lambda folder: completer_for(folder, request, seed, threads).complete,
+                sandbox=sandbox, on_progress=on_progress or (lambda done, total: None))
 
     def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str, threads=None):
-        import tempfile
-        from pathlib import Path
+        from application.runs.evaluate import evaluate_run_on_dataset
+        from infrastructure.evaluation.scoring import LoadedModel
 
-        from application.artifacts import fetch_tree, read_json
-        from domain.layout import STATS
-        from application.runs.evaluate import evaluate_dataset
-        from application.runs.reading import choose_dataset, final_model
-        from infrastructure.evaluation import loading, scoring
-
-        with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp:
-            folder = final_model(self.storage_for(run), Path(tmp)) if run else Path(model)
-            data = self.storage_for(choose_dataset(dataset, self.storage_for(run) if run else None))
-            data_dir = fetch_tree(data, Path(tmp) / "dataset", STATS, "dataset")
-            task = loading.model_task(folder)
-            net = loading.load_model(folder, task, threads)
-            return evaluate_dataset(
-                request, stats=read_json(data, STATS), model_task=task,
-                perplexity=lambda split, mb, bs: scoring.token_loss(net, scoring.load_split(data_dir, split), bs, mb),
-                predict=lambda split, mb, bs: scoring.predictions(net, scoring.load_split(data_dir, split), bs, mb),
-                output=self.storage_for(output), key=f"dataset-{request.split}.json",
-                describe={"model": run or model, "dataset": data.uri})
+        return evaluate_run_on_dataset(
+            request, run=run, model=model, dataset=dataset, output=output, open_storage=self.storage_for,
+            load_scorer=lambda folder, data_dir: LoadedModel(folder, data_dir, threads))
 
     def export(self, request, *, run=None, model=None, output: str, after_merge=None):
         from pathlib import Path
