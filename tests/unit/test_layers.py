@@ -50,7 +50,8 @@ def test_the_layer_check_would_catch_a_violation(tmp_path):
 
 # The use-case tests run on tests/unit/fakes.py alone: a use case that only works with a real
 # adapter has a hidden dependency.
-FAKE_DRIVEN = ("fakes.py", "test_collect_use_case.py", "test_dataset_use_case.py", "test_train_use_case.py")
+FAKE_DRIVEN = ("fakes.py", "test_collect_use_case.py", "test_dataset_use_case.py", "test_train_use_case.py",
+               "test_evaluate_use_case.py")
 
 
 @pytest.mark.parametrize("name", FAKE_DRIVEN)
