@@ -3,7 +3,7 @@ pass their own. Heavy libraries are imported here lazily, never at CLI start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from domain.errors import StorageError
 from domain.ports import CodeParser, RepositoryFetcher, Storage
@@ -44,13 +44,19 @@ def default_parser() -> CodeParser:
     return TreeSitterParser()
 
 
+class FetchersFactory(Protocol):
+    """Builds the repository fetchers for one collect (`default_fetchers`, or fakes in tests)."""
+
+    def __call__(self, history: int = 0, log: Callable[[str], None] | None = None) -> list[RepositoryFetcher]: ...
+
+
 @dataclass
 class Container:
     """What the CLI commands need, built lazily on first use."""
 
     storage_for: Callable[[str], Storage] | None = None  # None: open_storage with s3_options
     s3_options: dict = field(default_factory=dict)  # the --s3-* flags (provider, endpoint...)
-    fetchers_factory: Callable[..., list[RepositoryFetcher]] = default_fetchers  # (history, log)
+    fetchers_factory: FetchersFactory = default_fetchers
     parser_factory: Callable[[], CodeParser] = default_parser
 
     def __post_init__(self):
