@@ -121,7 +121,7 @@ class Container:
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
                            on_progress=None):
-        from application.runs.evaluate import evaluate_run_on_benchmark
+        from application.runs.evaluate_run import evaluate_run_on_benchmark
         from infrastructure.evaluation.benchmarks import load_problems
         from infrastructure.evaluation.generation import completer_for
         from infrastructure.sandbox.supervisor import Limits, Sandbox
@@ -134,7 +134,7 @@ class Container:
                 sandbox=sandbox, on_progress=on_progress or (lambda done, total: None))
 
     def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str, threads=None):
-        from application.runs.evaluate import evaluate_run_on_dataset
+        from application.runs.evaluate_run import evaluate_run_on_dataset
         from infrastructure.evaluation.scoring import LoadedModel
 
         return evaluate_run_on_dataset(

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from application.runs.evaluate import (
-    BenchmarkRequest, DatasetEvalRequest, evaluate_run_on_benchmark, evaluate_run_on_dataset,
-)
+from application.runs.evaluate import BenchmarkRequest, DatasetEvalRequest
+from application.runs.evaluate_run import evaluate_run_on_benchmark, evaluate_run_on_dataset
 from domain.errors import StorageError
 from domain.layout import RUN_MANIFEST, RUN_SUMMARY, STATS
 from tests.unit.fakes import FakeStorage
