@@ -6,7 +6,7 @@ repository fetchers (local folder, git URL, GitHub), parsers and model trainers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from domain.entities import Checkout, ParsedUnit, SkippedSource
 
@@ -59,6 +59,47 @@ class CodeParser(Protocol):
 
     def parse(self, source: bytes, language: str, path: str = "") -> list[ParsedUnit]:
         """Units of one file; `path` picks a dialect grammar (`.tsx`)."""
+        ...
+
+
+class Walk(Protocol):
+    """Lists the files of a checkout (infrastructure/sources/walker.walk_files).
+
+    `skip_dir` gives the reason to prune a folder (or None); `on_skip` is told (reason,
+    repository-relative path) for each pruned entry. Files come in sorted order, never outside `root`.
+    """
+
+    def __call__(self, root: Path, skip_dir: Callable[[str], str | None],
+                 on_skip: Callable[[str, str], None]) -> Iterator[Path]: ...
+
+
+class Tokenizer(Protocol):
+    """What the dataset verb uses of a tokenizer (a transformers fast tokenizer in production)."""
+
+    eos_token_id: int | None
+    pad_token_id: int | None
+
+    def __len__(self) -> int: ...
+
+    def convert_tokens_to_ids(self, token: str) -> int: ...
+
+    def save_pretrained(self, path: str) -> object: ...
+
+
+class NearDuplicateFinder(Protocol):
+    """MinHash-style similarity between texts (infrastructure/dedup/split_duplicates.NearDuplicates).
+
+    Signatures are opaque: only the finder that made them reads them.
+    """
+
+    def sign(self, texts: Sequence[str]) -> list[object]: ...
+
+    def clusters(self, signatures: Sequence[object], threshold: float) -> list[str]:
+        """A cluster id per signature; near-duplicates share one."""
+        ...
+
+    def matches(self, reference: Sequence[object], queries: Sequence[object], threshold: float) -> list[bool]:
+        """Per query: does it nearly duplicate any reference?"""
         ...
 
 

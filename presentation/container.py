@@ -3,7 +3,7 @@ pass their own. Heavy libraries are imported here lazily, never at CLI start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from domain.errors import StorageError
 from domain.ports import CodeParser, RepositoryFetcher, Storage
@@ -44,13 +44,19 @@ def default_parser() -> CodeParser:
     return TreeSitterParser()
 
 
+class FetchersFactory(Protocol):
+    """Builds the repository fetchers for one collect (`default_fetchers`, or fakes in tests)."""
+
+    def __call__(self, history: int = 0, log: Callable[[str], None] | None = None) -> list[RepositoryFetcher]: ...
+
+
 @dataclass
 class Container:
     """What the CLI commands need, built lazily on first use."""
 
     storage_for: Callable[[str], Storage] | None = None  # None: open_storage with s3_options
     s3_options: dict = field(default_factory=dict)  # the --s3-* flags (provider, endpoint...)
-    fetchers_factory: Callable[..., list[RepositoryFetcher]] = default_fetchers  # (history, log)
+    fetchers_factory: FetchersFactory = default_fetchers
     parser_factory: Callable[[], CodeParser] = default_parser
 
     def __post_init__(self):
@@ -115,49 +121,25 @@ class Container:
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
                            on_progress=None):
-        import tempfile
-        from pathlib import Path
-
-        from application.runs.evaluate import benchmark_label, run_benchmark
-        from application.runs.reading import final_model
+        from application.runs.evaluate_run import evaluate_run_on_benchmark
         from infrastructure.evaluation.benchmarks import load_problems
         from infrastructure.evaluation.generation import completer_for
         from infrastructure.sandbox.supervisor import Limits, Sandbox
 
-        with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp, \
-                Sandbox(Limits(wall_seconds=request.timeout)) as sandbox:
-            folder = None if request.oracle else (final_model(self.storage_for(run), Path(tmp)) if run else Path(model))
-            return run_benchmark(
-                request, problems=load_problems(request.benchmark),
-                complete=None if folder is None else completer_for(folder, request, seed, threads).complete,
-                execute=lambda programs: sandbox.run_many(programs, request.workers),
-                output=self.storage_for(output), prefix=f"{benchmark_label(request)}/",
-                describe={"model": run or model, "isolation": sandbox.isolation,
-                          "sandbox_warning": sandbox.warning, "limits": sandbox.limits.__dict__},
-                on_progress=on_progress or (lambda done, total: None))
+        with Sandbox(Limits(wall_seconds=request.timeout)) as sandbox:
+            return evaluate_run_on_benchmark(
+                request, run=run, model=model, output=output, open_storage=self.storage_for,
+                load_problems=load_problems,
+                completer=lambda folder: completer_for(folder, request, seed, threads).complete,
+                sandbox=sandbox, on_progress=on_progress or (lambda done, total: None))
 
     def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str, threads=None):
-        import tempfile
-        from pathlib import Path
+        from application.runs.evaluate_run import evaluate_run_on_dataset
+        from infrastructure.evaluation.scoring import LoadedModel
 
-        from application.artifacts import fetch_tree, read_json
-        from domain.layout import STATS
-        from application.runs.evaluate import evaluate_dataset
-        from application.runs.reading import choose_dataset, final_model
-        from infrastructure.evaluation import loading, scoring
-
-        with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp:
-            folder = final_model(self.storage_for(run), Path(tmp)) if run else Path(model)
-            data = self.storage_for(choose_dataset(dataset, self.storage_for(run) if run else None))
-            data_dir = fetch_tree(data, Path(tmp) / "dataset", STATS, "dataset")
-            task = loading.model_task(folder)
-            net = loading.load_model(folder, task, threads)
-            return evaluate_dataset(
-                request, stats=read_json(data, STATS), model_task=task,
-                perplexity=lambda split, mb, bs: scoring.token_loss(net, scoring.load_split(data_dir, split), bs, mb),
-                predict=lambda split, mb, bs: scoring.predictions(net, scoring.load_split(data_dir, split), bs, mb),
-                output=self.storage_for(output), key=f"dataset-{request.split}.json",
-                describe={"model": run or model, "dataset": data.uri})
+        return evaluate_run_on_dataset(
+            request, run=run, model=model, dataset=dataset, output=output, open_storage=self.storage_for,
+            load_scorer=lambda folder, data_dir: LoadedModel(folder, data_dir, threads))
 
     def export(self, request, *, run=None, model=None, output: str, after_merge=None):
         from pathlib import Path

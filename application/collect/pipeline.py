@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from application.artifacts import write_json
 from application.collect.dedup import Deduplicator, NearIndex
@@ -22,7 +22,7 @@ from application.collect.licenses import LICENSE_FILE, detect_license, license_a
 from application.collect.state import clear_state, fingerprint, load_journal, load_state, save_progress
 from domain.entities import Checkout, SkippedSource
 from domain.errors import SourceError
-from domain.ports import CodeParser, RepositoryFetcher, Storage
+from domain.ports import CodeParser, RepositoryFetcher, Storage, Walk
 from domain.layout import MANIFEST, SHARD_PREFIX
 
 
@@ -184,7 +184,7 @@ def collect_repositories(
     fetchers: list[RepositoryFetcher],
     parser: CodeParser,
     storage: Storage,
-    walk: Callable[..., Iterator[Path]],
+    walk: Walk,
     write_shard: Callable[[list[dict], Path], None],
     sign_spans: Callable[[bytes, list[tuple[int, int]]], list[bytes | None]] = lambda data, spans: [None] * len(spans),
     near_index: NearIndex | None = None,

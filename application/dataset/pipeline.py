@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from application.artifacts import fetch_tree, publish_tree, read_json, require_complete, write_json
 from domain.layout import MANIFEST, STATS, TOKENIZER
@@ -37,7 +37,7 @@ from application.dataset.request import DatasetRequest
 from application.dataset.tasks import FIM_TOKENS, document_text
 from application.dataset.splits import SPLITS, split_rows
 from domain.errors import DatasetError
-from domain.ports import Storage
+from domain.ports import NearDuplicateFinder, Storage, Tokenizer
 
 REQUIRED_COLUMNS = ("id", "repo", "path", "language", "kind", "content")
 
@@ -47,14 +47,15 @@ class DatasetTools:
     """The adapters `build_dataset` needs; `presentation/container.py` passes the real ones."""
 
     read_shards: Callable[[list[Path]], list[dict]]
-    near_duplicates: Any  # sign(texts), clusters(signatures, threshold), matches(reference, queries, threshold)
-    train_tokenizer: Callable  # (texts, vocab_size, extra_special_tokens) -> tokenizer
-    load_tokenizer: Callable  # (name_or_path, extra_special_tokens) -> tokenizer
-    tokenize: Callable  # (tokenizer, texts, num_proc) -> list of token id lists
+    near_duplicates: NearDuplicateFinder
+    train_tokenizer: Callable[[Iterable[str], int, Sequence[str]], Tokenizer]  # (texts, vocab_size, extra tokens)
+    load_tokenizer: Callable[[str, Sequence[str]], Tokenizer]  # (name_or_path, extra special tokens)
+    tokenize: Callable[[Tokenizer, Sequence[str], int], list[list[int]]]  # (tokenizer, texts, num_proc)
     tokenizer_fingerprint: Callable[[str], str]
     load_benchmark: Callable[[str], tuple[str, list[dict], str]]  # spec -> (name, problems, fingerprint)
-    scan_security: Callable  # (sources, num_proc) -> per source: [(test_id, severity)] or None
-    save_dataset_dict: Callable[[dict, Path], dict[str, int]]
+    # (sources, num_proc) -> per source: [(test_id, severity)], or None when it does not parse
+    scan_security: Callable[[Sequence[str], int], list[list[tuple[str, str]] | None]]
+    save_dataset_dict: Callable[[dict[str, dict], Path], dict[str, int]]  # (split -> table, folder) -> rows
 
 
 @dataclass(frozen=True)

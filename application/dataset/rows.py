@@ -6,7 +6,7 @@ the task's part of stats.json. The row schema is documented in `application/data
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from application.dataset.tasks import (
     FIM_PREFIX, FIM_TOKENS, SECURITY_LABELS, document_text, fim_transform, label_map,
@@ -15,9 +15,15 @@ from application.dataset.tasks import (
 from application.dataset.packing import pack_documents, pad_documents, truncate_and_pad
 from application.dataset.splits import SPLITS
 from domain.errors import DatasetError
+from domain.ports import Tokenizer
+
+if TYPE_CHECKING:  # pipeline.py imports this module
+    from application.dataset.pipeline import DatasetTools
+    from application.dataset.request import DatasetRequest
 
 
-def build_rows(splits: dict[str, list[dict]], request, tokenizer, tools) -> tuple[dict, dict]:
+def build_rows(splits: dict[str, list[dict]], request: DatasetRequest, tokenizer: Tokenizer,
+               tools: DatasetTools) -> tuple[dict, dict]:
     """Tables and task statistics for `request.task`."""
     if request.task == "generation":
         return generation_rows(splits, request, tokenizer, tools)

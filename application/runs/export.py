@@ -32,7 +32,7 @@ class Source(Protocol):
 
     def save_full(self, target: Path) -> None: ...
 
-    def merge_into(self, target: Path, after_merge: Callable | None = None) -> dict: ...
+    def merge_into(self, target: Path, after_merge: Callable[[object], None] | None = None) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ def check_parity(figures: dict, tolerance: float, what: str) -> None:
             f"nothing was written")
 
 
-def write_model(request: ExportRequest, source: Source, target: Path, after_merge: Callable | None) -> dict:
+def write_model(request: ExportRequest, source: Source, target: Path,
+                after_merge: Callable[[object], None] | None) -> dict:
     """Write the model into `target`; returns what was done, with parity figures."""
     if request.mode == "adapter-only":
         if not source.adapter:
@@ -87,7 +88,7 @@ def export_model(
     run: Storage | None = None,
     model_folder: Path | None = None,
     export_onnx: Callable[[Path], dict] | None = None,
-    after_merge: Callable | None = None,
+    after_merge: Callable[[object], None] | None = None,
 ) -> dict:
     """Export a run's final/ (or `model_folder`) into `output`; returns the manifest.
 

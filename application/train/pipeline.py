@@ -6,7 +6,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from application.artifacts import fetch_tree, open_run_mirror
 from application.train.config import TrainConfig
@@ -14,6 +14,17 @@ from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS
 from domain.ports import Storage
 from domain.layout import atomic_write
 
+
+
+class Trainer(Protocol):
+    """Trains in a local run folder and returns the summary (infrastructure/training/loop.run_training).
+
+    Writes checkpoints, metrics, `final/` and `summary.json` into `run_dir`; calls `on_checkpoint`
+    with each checkpoint folder once it is saved; `resume` is `latest`, `best` or a folder.
+    """
+
+    def __call__(self, config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,
+                 resume: str | None, on_checkpoint: Callable[[Path], None] | None) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ def train_model(
     *,
     dataset: Storage,
     output: Storage,
-    run_training: Callable[..., dict],
+    run_training: Trainer,
     log: Callable[[str], None] = print,
     resume: str | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,

@@ -48,3 +48,21 @@ def predictions(model, split, batch_size: int = 8, max_batches: int | None = Non
             predicted += model(**inputs).logits.argmax(-1).tolist()
             truth += batch["labels"].tolist()
     return truth, predicted
+
+
+class LoadedModel:
+    """A model folder loaded to score the splits of one dataset folder (the evaluate use case's
+    ModelScorer port)."""
+
+    def __init__(self, folder: Path, dataset_dir: Path, threads: int | None = None):
+        from infrastructure.evaluation import loading
+
+        self.task = loading.model_task(folder)
+        self.model = loading.load_model(folder, self.task, threads)
+        self.dataset_dir = dataset_dir
+
+    def perplexity(self, split: str, max_batches: int | None, batch_size: int) -> dict:
+        return token_loss(self.model, load_split(self.dataset_dir, split), batch_size, max_batches)
+
+    def predict(self, split: str, max_batches: int | None, batch_size: int) -> tuple[list[int], list[int]]:
+        return predictions(self.model, load_split(self.dataset_dir, split), batch_size, max_batches)

@@ -1,5 +1,6 @@
 """One contract, two real backends: LocalStorage on disk and S3Storage against moto's S3 server
-on 127.0.0.1 (over HTTP, no patching). Every verb only sees the Storage port, so both must agree."""
+on 127.0.0.1 (over HTTP, no patching). Every verb only sees the Storage port, so both must agree;
+so must tests/unit/fakes.FakeStorage, which the unit tests drive the use cases through."""
 from __future__ import annotations
 
 import pytest
@@ -10,10 +11,14 @@ from infrastructure.storage.local import LocalStorage
 pytestmark = pytest.mark.s3
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "fake"])
 def storage(request, tmp_path):
     if request.param == "local":
         return LocalStorage(tmp_path / "store")
+    if request.param == "fake":
+        from tests.unit.fakes import FakeStorage
+
+        return FakeStorage()
     from infrastructure.storage.s3 import S3Storage
 
     bucket = request.getfixturevalue("s3_env")

@@ -3,6 +3,8 @@ outer layers; application imports no adapters and no heavy framework at module l
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,22 @@ def test_the_layer_check_would_catch_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from infrastructure.sources.walker import walk_files\n")
     assert "infrastructure" in imported_modules(bad, top_level_only=False)
+
+
+# The use-case tests run on tests/unit/fakes.py alone: a use case that only works with a real
+# adapter has a hidden dependency.
+FAKE_DRIVEN = ("fakes.py", "test_collect_use_case.py", "test_dataset_use_case.py", "test_train_use_case.py",
+               "test_evaluate_use_case.py")
+
+
+@pytest.mark.parametrize("name", FAKE_DRIVEN)
+def test_use_case_tests_import_no_adapters(name):
+    assert not imported_modules(ROOT / "tests" / "unit" / name, top_level_only=False) & {"infrastructure", "presentation"}
+
+
+def test_importing_the_use_case_tests_loads_no_adapter_module():
+    modules = ", ".join(f"tests.unit.{name.removesuffix('.py')}" for name in FAKE_DRIVEN)
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import {modules}; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('infrastructure', 'presentation')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
