@@ -6,7 +6,7 @@ repository fetchers (local folder, git URL, GitHub), parsers and model trainers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable, Iterator, Protocol
 
 from domain.entities import Checkout, ParsedUnit, SkippedSource
 
@@ -37,6 +37,23 @@ class Storage(Protocol):
 
     def local_root(self) -> Path | None:
         """The folder behind this storage when it is on local disk, else None."""
+        ...
+
+
+class RecordSource(Protocol):
+    """Rows a user brings that are not a codetrain collection: JSONL/JSON/CSV/Parquet files or
+    folders of them, a saved Hugging Face dataset, a hub dataset."""
+
+    uri: str
+    kind: str
+    """`files`, `saved-dataset` or `hub`."""
+
+    def fingerprint(self) -> str:
+        """Changes whenever the rows could have changed (part of the dataset cache key)."""
+        ...
+
+    def records(self) -> Iterator[tuple[str, dict]]:
+        """(where, row) in order; `where` names the row for errors, e.g. `data/a.jsonl:12`."""
         ...
 
 
