@@ -52,8 +52,9 @@ class RecordSource(Protocol):
         """Changes whenever the rows could have changed (part of the dataset cache key)."""
         ...
 
-    def records(self) -> Iterator[tuple[str, dict]]:
-        """(where, row) in order; `where` names the row for errors, e.g. `data/a.jsonl:12`."""
+    def records(self) -> Iterator[tuple[str, dict, str | None]]:
+        """(where, row, split) in order; `where` names the row for errors (`data/a.jsonl:12`),
+        `split` is the split a dataset already put it in (`train`, `test`...), None for files."""
         ...
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from application.dataset.formats import record_text
 from application.dataset.packing import pack_masked, pad_masked
 from application.dataset.splits import SPLITS
 from domain.errors import DatasetError
@@ -61,6 +62,14 @@ def record_segments(record: dict, chat: ChatFormat | None, eos: str, where: str 
                            "pass --chat-template chatml (or FILE.jinja)")
     messages = alpaca_messages(record) if fmt == "alpaca" else record["messages"]
     return chat_segments(messages, chat, where)
+
+
+def training_text(record: dict) -> str:
+    """What a tokenizer trained for these rows should see of a record (conversations without
+    their template: the template's own tokens are special tokens)."""
+    if record["format"] == "messages":
+        return record_text(record)
+    return "".join(text for text, _ in record_segments(record, None, ""))
 
 
 def chat_segments(messages: list[dict], chat: ChatFormat, where: str = "") -> Segments:
@@ -134,6 +143,9 @@ def instruct_rows(splits: dict[str, list[dict]], request, tokenizer, tools, chat
         count = sum(len(parts) for parts in segments[name])
         docs, cut, dropped = fit(masked_docs(segments[name], flat[at:at + count]), request.seq_len)
         at += count
+        if name == "train" and dropped and not docs:
+            raise DatasetError(f"--seq-len {request.seq_len}: every training document loses all its completion or "
+                               f"assistant tokens when cut to this length; raise --seq-len")
         layout = (pack_masked if request.pack else pad_masked)(docs, request.seq_len, tokenizer.pad_token_id)
         values = {"seq_lengths": layout.segments} if layout.segments else {}
         tables[name] = {"row_len": request.seq_len, "sequences": layout.columns, "values": values}

@@ -39,11 +39,11 @@ from domain.layout import MANIFEST, STATS, TOKENIZER
 from application.dataset.cache import FORMAT, cache_key, cached_stats
 from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
 from application.dataset.formats import column_map
-from application.dataset.instruct import instruct_rows
+from application.dataset.instruct import instruct_rows, training_text
 from application.dataset.pairs import code_pair
 from application.dataset.rows import build_rows
 from application.dataset.request import DatasetRequest
-from application.dataset.sources import DatasetInput, input_stats, mix_train, record_units
+from application.dataset.sources import DatasetInput, input_stats, keep_given_splits, mix_train, record_units
 from application.dataset.tasks import FIM_TOKENS, document_text
 from application.dataset.splits import SPLITS, split_rows
 from domain.errors import DatasetError
@@ -119,6 +119,8 @@ def build_dataset(
         _decontaminate(units, benchmarks, request, tools)
         clusters, cluster_source = _clusters(units, request, tools)
         indices, grouping = split_rows(units.rows, clusters, request.ratios, request.seed)
+        if keep_given_splits(units.rows, indices):
+            grouping += " (rows of split datasets kept in their splits)"
         _drop_near_duplicates_of_train(units, indices, request, tools)
         splits = {name: [units.rows[i] for i in indices[name]] for name in SPLITS}
         if not splits["train"]:
@@ -289,4 +291,5 @@ def _multi_unit_clusters(clusters: Sequence[str]) -> int:
 
 def _train_tokenizer(train_rows: list[dict], request: DatasetRequest, tools: DatasetTools, extra_tokens):
     header = request.header and request.task == "generation"
-    return tools.train_tokenizer((document_text(r, header) for r in train_rows), request.vocab_size, extra_tokens)
+    texts = (training_text(r["record"]) if request.task == "instruct" else document_text(r, header) for r in train_rows)
+    return tools.train_tokenizer(texts, request.vocab_size, extra_tokens)

@@ -20,6 +20,9 @@ from application.dataset.formats import record_text, to_record, detect_format
 from domain.errors import DatasetError
 from domain.ports import RecordSource, Storage
 
+# Split names datasets use -> ours. Rows of a dataset that has these splits stay in them.
+SPLIT_NAMES = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation",
+               "test": "test"}
 _WEIGHT = re.compile(r"^(?P<uri>.+):(?P<weight>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)$")
 
 
@@ -69,16 +72,35 @@ def record_units(source: RecordSource, number: int, mapping: dict[str, str]) -> 
     A record is its own group when splitting (`repo` is unique), so rows of one file spread over
     the splits; its other scalar columns are kept (e.g. a label for `--task classification`)."""
     units = []
-    for where, row in source.records():
+    for where, row, split in source.records():
         record = to_record(row, detect_format(list(row), mapping, where), mapping, where)
         unit = {"id": xxhash.xxh64_hexdigest(f"{source.uri}\0{where}".encode()), "repo": f"{source.uri}#{len(units)}",
                 "path": where, "language": record["format"], "kind": "record", "content": record_text(record),
-                "cluster_id": None, "record": record, "source": number}
+                "cluster_id": None, "record": record, "source": number, "given_split": SPLIT_NAMES.get(split)}
         units.append({**{k: v for k, v in row.items() if k not in unit and isinstance(v, (str, int, float, bool))},
                       **unit})
     if not units:
         raise DatasetError(f"{source.uri}: no rows")
     return units
+
+
+def keep_given_splits(rows: Sequence[dict], indices: dict[str, list[int]]) -> int:
+    """Move rows whose dataset already split them (`given_split`) back to that split; returns how
+    many moved. Near-duplicates of train are still removed from validation and test afterwards."""
+    moved = 0
+    for name in list(indices):
+        stay = []
+        for index in indices[name]:
+            wanted = rows[index].get("given_split")
+            if wanted and wanted != name:
+                indices[wanted].append(index)
+                moved += 1
+            else:
+                stay.append(index)
+        indices[name] = stay
+    for name in indices:
+        indices[name].sort()
+    return moved
 
 
 def mix_train(train: list[dict], inputs: Sequence[DatasetInput], seed: int) -> list[dict]:

@@ -7,7 +7,7 @@
   (`HubDataset`; offline it fails in one line naming HF_HUB_OFFLINE and the cache).
 
 Every row is yielded with where it came from (`FILE:LINE`, `FILE:row N`, `NAME[split]:row N`) so
-that a bad row is reported there.
+that a bad row is reported there, and a dataset's rows with the split they were in.
 """
 from __future__ import annotations
 
@@ -110,9 +110,10 @@ class FileRecords:
                     digest.update(chunk)
         return digest.hexdigest()
 
-    def records(self) -> Iterator[tuple[str, dict]]:
+    def records(self) -> Iterator[tuple[str, dict, None]]:
         for path in self.paths:
-            yield from READERS[path.suffix.lower()](path)
+            for where, row in READERS[path.suffix.lower()](path):
+                yield where, row, None
 
 
 class _DatasetRows:
@@ -135,10 +136,10 @@ class _DatasetRows:
     def fingerprint(self) -> str:
         return "+".join(f"{name}:{split._fingerprint}" for name, split in sorted(self._splits().items()))
 
-    def records(self) -> Iterator[tuple[str, dict]]:
+    def records(self) -> Iterator[tuple[str, dict, str]]:
         for name, split in self._splits().items():
             for number, row in enumerate(split, 1):
-                yield f"{self.uri}[{name}]:row {number}", row
+                yield f"{self.uri}[{name}]:row {number}", row, name
 
 
 class SavedDataset(_DatasetRows):
