@@ -37,7 +37,7 @@ import hashlib
 from application.artifacts import fetch_tree, publish_tree, read_json, require_complete, write_json
 from domain.layout import MANIFEST, STATS, TOKENIZER
 from application.dataset.cache import FORMAT, cache_key, cached_stats
-from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
+from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems, post_image
 from application.dataset.formats import column_map
 from application.dataset.instruct import instruct_rows, training_text
 from application.dataset.pairs import code_pair
@@ -252,7 +252,8 @@ def _decontaminate(units: Units, benchmarks: list[Benchmark], request: DatasetRe
     if not benchmarks:
         return
     index = ContainmentIndex(benchmarks)
-    found: list[str | None] = [index.find(r["content"]) for r in units.rows]
+    found: list[str | None] = [index.find(post_image(r["content"]) if r.get("kind") == "commit" else r["content"])
+                               for r in units.rows]
     if request.decontaminate_near:
         for benchmark in benchmarks:
             near = tools.near_duplicates.matches(
