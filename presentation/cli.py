@@ -288,7 +288,7 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
                  output=output, threads=threads)
     if "perplexity" in result:
         click.echo(f"{split}: loss {result['loss']:.4f}, perplexity {result['perplexity']:.2f} "
-                   f"over {result['tokens']} tokens")
+                   f"over {result['tokens']} tokens ({result['targets']})")
     else:
         click.echo(f"{split}: accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f} "
                    f"over {result['examples']} examples")
