@@ -12,8 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from presentation.cli import cli
-from tests.instruct_fixtures import (alpaca_rows, chat_rows, prompt_completion_rows, write_jsonl,
-                                     write_train_config)
+from tests.instruct_fixtures import alpaca_rows, prompt_completion_rows, write_jsonl, write_train_config
 from tests.train_fixtures import collect_snippets, read_metrics, snippets
 
 ROOT = Path(__file__).resolve().parents[2]
