@@ -243,7 +243,8 @@ def open_input(spec: InputSpec, storage_for: Callable[[str], Storage]) -> Datase
         if not path.exists():
             if _HUB_NAME.match(spec.uri) and not Path(spec.uri).suffix.lower() in DATA_SUFFIXES:
                 return DatasetInput(spec.uri, spec.weight, records=HubDataset(spec.uri))
-            raise DatasetError(f"{spec.uri}: no such file or folder")
+            raise DatasetError(f"{spec.uri}: no such file or folder (expected a collection with {MANIFEST}, "
+                               f"data files or a saved dataset)")
         storage = None if path.is_file() else storage_for(spec.uri)
         opened = None if storage is not None and storage.exists(MANIFEST) else _local(spec, path)
     if opened is not None:
