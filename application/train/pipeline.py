@@ -10,7 +10,7 @@ from typing import Callable
 
 from application.artifacts import fetch_prefix, fetch_tree, open_run_mirror
 from application.train.config import TrainConfig
-from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS
+from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS, TOKENIZER
 from domain.ports import Storage
 from domain.layout import atomic_write
 
@@ -43,8 +43,12 @@ PLAIN_MARKERS = ("dataset_dict.json", "state.json")  # what `save_to_disk` write
 
 
 def _dataset_dir(dataset: Storage, tmp: Path, config: TrainConfig, prepare_plain) -> Path:
-    """A local dataset folder: a `dataset` output as it is, a plain DatasetDict made trainable."""
-    if dataset.exists(STATS) or prepare_plain is None or not any(dataset.exists(m) for m in PLAIN_MARKERS):
+    """A local dataset folder: a `dataset` output as it is, a plain DatasetDict made trainable.
+
+    A `dataset` output without its stats.json (it holds `tokenizer/`) is incomplete: refused."""
+    plain = not dataset.exists(STATS) and not dataset.list(f"{TOKENIZER}/") and \
+        any(dataset.exists(m) for m in PLAIN_MARKERS)
+    if not plain or prepare_plain is None:
         return fetch_tree(dataset, tmp / "dataset", STATS, "dataset")
     folder = dataset.local_root() or fetch_prefix(dataset, "", tmp / "plain")
     return prepare_plain(folder, tmp / "dataset", config, dataset.uri)

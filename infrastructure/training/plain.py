@@ -21,14 +21,13 @@ SPLIT_NAMES = {"train": "train", "validation": "validation", "valid": "validatio
 MAX_DEFAULT_LEN = 2048
 
 
-def _tokenizer(config: TrainConfig, folder: Path, uri: str):
+def _tokenizer(config: TrainConfig, uri: str):
     from transformers import AutoTokenizer
 
-    source = folder / TOKENIZER if (folder / TOKENIZER).is_dir() else config.model.name_or_path
-    if not source:
-        raise TrainingError(f"{uri}: a plain DatasetDict without a {TOKENIZER}/ folder needs model.name_or_path "
-                            f"(its tokenizer is used)")
-    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    if not config.model.name_or_path:
+        raise TrainingError(f"{uri}: a plain DatasetDict (no stats.json) needs model.name_or_path: its tokenizer "
+                            f"reads the rows")
+    tokenizer = AutoTokenizer.from_pretrained(config.model.name_or_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -85,7 +84,7 @@ def prepare_plain_dataset(folder: Path, out: Path, config: TrainConfig, uri: str
     if "input_ids" not in columns and "text" not in columns:
         raise TrainingError(f"{uri}: a plain DatasetDict needs an input_ids or a text column "
                             f"(has {', '.join(columns)})")
-    tokenizer, seq_len, derived = _tokenizer(config, folder, uri), _row_length(config), set()
+    tokenizer, seq_len, derived = _tokenizer(config, uri), _row_length(config), set()
     if "input_ids" not in columns:
         derived.update({"input_ids (tokenized text)", "position_ids (packed)", "labels"})
     splits = {}

@@ -73,7 +73,7 @@ def test_what_cannot_be_derived_is_named_in_one_line(tmp_path, pretrained):
     with pytest.raises(TrainingError, match=r"plain DatasetDict needs an input_ids or a text column \(has code\)"):
         train(tmp_path / "plain", tmp_path, pretrained)
     DatasetDict({"train": Dataset.from_dict({"text": ["x = 1"] * 4})}).save_to_disk(str(tmp_path / "plain2"))
-    with pytest.raises(TrainingError, match=r"without a tokenizer/ folder needs model.name_or_path"):
+    with pytest.raises(TrainingError, match=r"plain DatasetDict \(no stats.json\) needs model.name_or_path"):
         train(tmp_path / "plain2", tmp_path, None)
 
 
