@@ -40,6 +40,24 @@ class Storage(Protocol):
         ...
 
 
+class RecordSource(Protocol):
+    """Rows a user brings that are not a codetrain collection: JSONL/JSON/CSV/Parquet files or
+    folders of them, a saved Hugging Face dataset, a hub dataset."""
+
+    uri: str
+    kind: str
+    """`files`, `saved-dataset` or `hub`."""
+
+    def fingerprint(self) -> str:
+        """Changes whenever the rows could have changed (part of the dataset cache key)."""
+        ...
+
+    def records(self) -> Iterator[tuple[str, dict, str | None]]:
+        """(where, row, split) in order; `where` names the row for errors (`data/a.jsonl:12`),
+        `split` is the split a dataset already put it in (`train`, `test`...), None for files."""
+        ...
+
+
 class RepositoryFetcher(Protocol):
     """Turns a source string the user typed into checkouts on local disk."""
 

@@ -118,10 +118,19 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
 
 @cli.command()
 @click.option("--input", "-i", "input_uris", required=True, multiple=True,
-              help="Collection folder or URI (repeatable: several collections are merged).")
+              help="A collection; .jsonl/.json/.csv/.parquet file(s) or a folder of them; a saved HF dataset; "
+                   "a hub dataset name. Repeatable (inputs are merged); a trailing :WEIGHT (a.jsonl:0.3) sets "
+                   "that input's share of the training split.")
 @click.option("--output", "-o", required=True, help="Dataset folder or URI.")
-@click.option("--task", type=click.Choice(["generation", "classification", "security"]), default="generation",
-              show_default=True, help="Causal LM, a class from --label-field, or Bandit vulnerable/clean.")
+@click.option("--task", type=click.Choice(["generation", "classification", "security", "instruct"]),
+              default="generation", show_default=True,
+              help="Causal LM, a class from --label-field, Bandit vulnerable/clean, or instruction tuning "
+                   "(loss on completions / assistant turns; docstring->code and commit->diff from a collection).")
+@click.option("--chat-template", default=None, metavar="chatml|FILE.jinja",
+              help="Instruct: template for conversation rows [default: the tokenizer's own]; saved with the tokenizer.")
+@click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
+              help="Read ROLE (text, prompt, completion, messages, instruction, input, output, system) from "
+                   "column NAME, e.g. --column prompt=question (repeatable).")
 @click.option("--label-field", default="language", show_default=True, help="Column holding the class (classification).")
 @click.option("--kinds", default=None, metavar="KIND,...",
               help="Unit kinds to use [default: file; function,method for security].")
@@ -153,10 +162,11 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
 @click.option("--seed", type=int, default=42, show_default=True, help="Split and FIM seed.")
 @click.option("--no-cache", is_flag=True, help="Rebuild even if the output holds this exact dataset.")
 @click.pass_obj
-def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no_pack, header, fim_rate,
-            recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
+def dataset(container, input_uris, output, task, chat_template, columns, label_field, kinds, seq_len, no_pack,
+            header, fim_rate, recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
             decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache):
     """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
+    from application.dataset.formats import parse_column
     from application.dataset.request import DatasetRequest, parse_list, parse_ratios
 
     request = run(
@@ -165,7 +175,8 @@ def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no
         tokenizer=tokenizer, vocab_size=vocab_size, ratios=run(parse_ratios, ratios),
         near_dup_threshold=near_dup_threshold, decontaminate=parse_list(decontaminate),
         decontaminate_near=decontaminate_near, severity=severity, bandit_skip=parse_list(bandit_skip),
-        num_proc=num_proc, seed=seed, use_cache=not no_cache,
+        num_proc=num_proc, seed=seed, use_cache=not no_cache, chat_template=chat_template,
+        columns=tuple(run(parse_column, c) for c in columns),
     )
     result = run(container.build_dataset, request, input_uris, output, log=click.echo)
     stats = result.stats
@@ -174,6 +185,10 @@ def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no
     click.echo(f"  removed {stats['removed']}")
     if "packing_efficiency" in stats:
         click.echo(f"  real-token share {stats['packing_efficiency']}")
+    if "trained_tokens" in stats:
+        click.echo(f"  trained tokens (completions, assistant turns) {stats['trained_tokens']}")
+    if any(i["weight"] is not None for i in stats.get("inputs", [])):
+        click.echo("  mix " + ", ".join(f"{i['uri']} {i['train_share']:.0%}" for i in stats["inputs"]))
     if "class_balance" in stats:
         click.echo(f"  class balance {stats['class_balance']}")
 
@@ -273,7 +288,7 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
                  output=output, threads=threads)
     if "perplexity" in result:
         click.echo(f"{split}: loss {result['loss']:.4f}, perplexity {result['perplexity']:.2f} "
-                   f"over {result['tokens']} tokens")
+                   f"over {result['tokens']} tokens ({result['targets']})")
     else:
         click.echo(f"{split}: accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f} "
                    f"over {result['examples']} examples")

@@ -82,8 +82,10 @@ class Container:
 
     def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None):
         from application.dataset.pipeline import DatasetTools, build_dataset
-        from infrastructure.data import tokenization
+        from application.dataset.sources import check_weights, parse_input
+        from infrastructure.data import chat, tokenization
         from infrastructure.data.bandit import scan_python
+        from infrastructure.data.records import open_input
         from infrastructure.evaluation.benchmarks import load_benchmark
         from infrastructure.data.hf import save_dataset_dict
         from infrastructure.dedup.split_duplicates import NearDuplicates
@@ -94,10 +96,12 @@ class Container:
             train_tokenizer=tokenization.train_bpe_tokenizer, load_tokenizer=tokenization.load_tokenizer,
             tokenize=tokenization.tokenize_texts, tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
             load_benchmark=load_benchmark, scan_security=scan_python, save_dataset_dict=save_dataset_dict,
+            load_chat_template=chat.load_chat_template, chat_format=chat.chat_format, end_of_turn=chat.end_of_turn,
         )
-        uris = [input_uris] if isinstance(input_uris, str) else list(input_uris)
+        specs = [parse_input(u) for u in ([input_uris] if isinstance(input_uris, str) else input_uris)]
+        check_weights(specs)
         return build_dataset(
-            request, collections=[self.storage_for(u) for u in uris], output=self.storage_for(output_uri),
+            request, inputs=[open_input(s, self.storage_for) for s in specs], output=self.storage_for(output_uri),
             tools=tools, log=log,
         )
 
@@ -106,6 +110,7 @@ class Container:
 
         from application.train.pipeline import train_model
         from infrastructure.training.loop import run_training
+        from infrastructure.training.plain import prepare_plain_dataset
 
         check = None
         if config.eval.behavioural_every_steps:
@@ -116,7 +121,7 @@ class Container:
         return train_model(
             config, dataset=self.storage_for(config.data.path), output=self.storage_for(config.output.dir),
             run_training=partial(run_training, behavioural_check=check), log=log, resume=resume,
-            on_checkpoint=on_checkpoint,
+            on_checkpoint=on_checkpoint, prepare_plain=prepare_plain_dataset,
         )
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,

@@ -63,6 +63,14 @@ class ContainmentIndex:
         return None
 
 
+def post_image(diff: str) -> str:
+    """The lines a unified diff leaves in the file (context and added lines, markers removed): a
+    benchmark copied in by a commit is found in it although every diff line starts with `+`."""
+    kept = [line[1:] for line in diff.splitlines()
+            if line[:1] in ("+", " ") and not line.startswith("+++")]
+    return "\n".join(kept)
+
+
 def benchmark_from_problems(name: str, problems: Sequence[dict], fingerprint: str) -> Benchmark:
     """A Benchmark from HumanEval-format problems (`prompt`, `canonical_solution`)."""
     texts, documents = [], []

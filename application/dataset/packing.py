@@ -17,14 +17,21 @@ every `seq_len` tokens. Every row carries:
 Only the final row is padded (pad id, positions restarting, labels -100), so no split loses
 its tail. Padded rows (`--no-pack`) hold one document piece each, plus `attention_mask`.
 Columns are flat lists (row-major, `rows * seq_len` long): cheap to build, cheap to hand to
-Arrow.
+Arrow. Packed rows also list their segments' lengths (`seq_lengths`, the column TRL's own
+packing writes), so TRL's padding-free collator rebuilds the same `position_ids`.
+
+Instruction rows (`pack_masked`, `pad_masked`) carry a trained/untrained flag per token: their
+labels are -100 on every untrained token (prompts, system and user turns). A conversation cut
+in two would lose its prompt, so these documents are never split across rows: they are placed
+whole, best-fit decreasing.
 """
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import Sequence
-from domain.layout import IGNORE_INDEX
 
+from domain.layout import IGNORE_INDEX
 
 
 @dataclass
@@ -40,6 +47,8 @@ class Layout:
     weights: list[float] = field(default_factory=list)
     """One float per row when documents carry weights (token-weighted mean of the documents a row
     holds), else empty."""
+    segments: list[list[int]] = field(default_factory=list)
+    """Packed rows: the lengths of each row's segments (document pieces, then padding), in order."""
 
     @property
     def rows(self) -> int:
@@ -75,6 +84,7 @@ def pack_documents(
     layout = Layout(seq_len)
     for index, doc in enumerate(docs):
         for piece in _pieces(doc, eos_id, len(ids), seq_len):
+            _add_segment(layout.segments, len(ids) % seq_len == 0, len(piece))
             ids.extend(piece)
             positions.extend(range(len(piece)))
             labels.append(IGNORE_INDEX)
@@ -87,6 +97,7 @@ def pack_documents(
     layout.real_tokens = len(ids)
     tail = -len(ids) % seq_len
     if tail:
+        layout.segments[-1].append(tail)
         ids.extend([pad_id] * tail)
         positions.extend(range(tail))
         labels.extend([IGNORE_INDEX] * tail)
@@ -94,6 +105,12 @@ def pack_documents(
             layout.weights.append(sum(row_weight) / (seq_len - tail))
     layout.columns = {"input_ids": ids, "position_ids": positions, "labels": labels}
     return layout
+
+
+def _add_segment(segments: list[list[int]], new_row: bool, length: int) -> None:
+    if new_row:
+        segments.append([])
+    segments[-1].append(length)
 
 
 def pad_documents(
@@ -131,4 +148,73 @@ def truncate_and_pad(docs: Sequence[Sequence[int]], length: int, pad_id: int) ->
         mask.extend([1] * len(piece) + [0] * pad)
         layout.real_tokens += len(piece)
     layout.columns = {"input_ids": ids, "attention_mask": mask}
+    return layout
+
+
+MaskedDoc = tuple[Sequence[int], Sequence[bool]]  # token ids, and whether each token is trained
+
+
+def _masked_labels(ids: Sequence[int], trained: Sequence[bool]) -> list[int]:
+    """Each trained token is its own target; the first token never is (nothing precedes it)."""
+    return [IGNORE_INDEX] + [t if keep else IGNORE_INDEX for t, keep in zip(ids[1:], trained[1:])]
+
+
+def best_fit(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Bins of document indices, each bin's lengths summing to at most `capacity`.
+
+    Best-fit decreasing: longest first, each into the fullest bin it still fits. Every length
+    must be at most `capacity`."""
+    bins: list[list[int]] = []
+    free: list[tuple[int, int]] = []  # (room left, bin number), sorted
+    for index in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
+        at = bisect_left(free, (lengths[index], -1))
+        if at < len(free):
+            room, number = free.pop(at)
+        else:
+            room, number = capacity, len(bins)
+            bins.append([])
+        bins[number].append(index)
+        if room - lengths[index] > 0:
+            insort(free, (room - lengths[index], number))
+    return bins
+
+
+def pack_masked(docs: Sequence[MaskedDoc], seq_len: int, pad_id: int) -> Layout:
+    """Whole documents (each at most `seq_len` tokens) packed best-fit into rows; each row padded."""
+    ids: list[int] = []
+    positions: list[int] = []
+    labels: list[int] = []
+    layout = Layout(seq_len)
+    for row in best_fit([len(doc) for doc, _ in docs], seq_len):
+        layout.segments.append([])
+        for index in row:
+            doc, trained = docs[index]
+            ids.extend(doc)
+            positions.extend(range(len(doc)))
+            labels.extend(_masked_labels(doc, trained))
+            layout.segments[-1].append(len(doc))
+        tail = seq_len - sum(layout.segments[-1])
+        if tail:
+            layout.segments[-1].append(tail)
+            ids.extend([pad_id] * tail)
+            positions.extend(range(tail))
+            labels.extend([IGNORE_INDEX] * tail)
+    layout.real_tokens = sum(len(doc) for doc, _ in docs)
+    layout.columns = {"input_ids": ids, "position_ids": positions, "labels": labels}
+    return layout
+
+
+def pad_masked(docs: Sequence[MaskedDoc], seq_len: int, pad_id: int) -> Layout:
+    """One document (at most `seq_len` tokens) per row, right-padded, with `attention_mask`."""
+    ids: list[int] = []
+    mask: list[int] = []
+    labels: list[int] = []
+    layout = Layout(seq_len)
+    for doc, trained in docs:
+        pad = seq_len - len(doc)
+        ids.extend(list(doc) + [pad_id] * pad)
+        mask.extend([1] * len(doc) + [0] * pad)
+        labels.extend(_masked_labels(doc, trained) + [IGNORE_INDEX] * pad)
+        layout.real_tokens += len(doc)
+    layout.columns = {"input_ids": ids, "attention_mask": mask, "labels": labels}
     return layout

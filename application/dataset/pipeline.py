@@ -1,6 +1,7 @@
-"""dataset: collections -> leakage-free splits -> tokenized rows -> a Hugging Face DatasetDict.
+"""dataset: collections and other rows -> leakage-free splits -> tokenized rows -> a DatasetDict.
 
-Steps: read the units of the chosen kinds; drop units containing benchmark problems
+Steps: read the units of the chosen kinds (and the rows of other inputs: files, saved or hub
+datasets, each row a unit of its own; `application/dataset/sources.py`); drop units containing benchmark problems
 (decontamination); group units by repository (>= 3 repositories) or file, join groups that
 share a near-duplicate cluster, assign whole groups to train/validation/test; drop
 validation/test units that nearly duplicate a training unit; tokenize (a BPE trained on the
@@ -10,7 +11,10 @@ train split, or a given tokenizer) and lay rows out for the task; publish the Da
 Row schema (what a trainer reads, every sequence column is a fixed-length int64 list):
 
 - generation, packed (default): `input_ids`, `labels`, `position_ids` (restart at 0 per
-  document: pass them with no attention mask and `use_cache=False`), no `attention_mask`.
+  document: pass them with no attention mask and `use_cache=False`), no `attention_mask`;
+  `seq_lengths` (int32 list: each row's segment lengths, for TRL's padding-free collator).
+- instruct: as generation (packed or `--no-pack`), but `labels` are -100 except on completion
+  and assistant tokens and the token ending each; documents are never split across rows.
 - generation, `--no-pack`: `input_ids`, `attention_mask`, `labels`.
 - generation with `--recency-half-life`: also `weight` (float32, mean 1) to sample rows by.
 - classification / security: `input_ids`, `attention_mask`, `labels` (int64 class id);
@@ -26,14 +30,19 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+import hashlib
 from typing import Callable, Iterable, Sequence
 
 from application.artifacts import fetch_tree, publish_tree, read_json, require_complete, write_json
 from domain.layout import MANIFEST, STATS, TOKENIZER
 from application.dataset.cache import FORMAT, cache_key, cached_stats
-from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
+from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems, post_image
+from application.dataset.formats import column_map
+from application.dataset.instruct import ChatFormat, instruct_rows, training_text
+from application.dataset.pairs import code_pair
 from application.dataset.rows import build_rows
 from application.dataset.request import DatasetRequest
+from application.dataset.sources import DatasetInput, input_stats, keep_given_splits, mix_train, record_units
 from application.dataset.tasks import FIM_TOKENS, document_text
 from application.dataset.splits import SPLITS, split_rows
 from domain.errors import DatasetError
@@ -56,6 +65,9 @@ class DatasetTools:
     # (sources, num_proc) -> per source: [(test_id, severity)], or None when it does not parse
     scan_security: Callable[[Sequence[str], int], list[list[tuple[str, str]] | None]]
     save_dataset_dict: Callable[[dict[str, dict], Path], dict[str, int]]  # (split -> table, folder) -> rows
+    load_chat_template: Callable[[str], tuple[str, tuple[str, ...]]] | None = None  # spec -> (template, its special tokens)
+    chat_format: Callable[[Tokenizer, str | None], ChatFormat | None] | None = None  # (tokenizer, template) -> format
+    end_of_turn: Callable[[ChatFormat], str | None] | None = None  # the special token closing an assistant turn
 
 
 @dataclass(frozen=True)
@@ -75,39 +87,55 @@ class Units:
 
 
 def build_dataset(
-    request: DatasetRequest, *, collections: Sequence[Storage], output: Storage, tools: DatasetTools,
+    request: DatasetRequest, *, inputs: Sequence[DatasetInput], output: Storage, tools: DatasetTools,
     log: Callable[[str], None] = lambda message: None,
 ) -> DatasetResult:
     """Split without leakage, decontaminate, tokenize, lay out and publish; stats.json last."""
     started = time.time()
-    manifests = [_manifest(c) for c in collections]
+    manifests = [_manifest(i.collection) if i.collection is not None else None for i in inputs]
+    lineage = [{"weight": i.weight, "manifest": m} if m is not None else
+               {"weight": i.weight, "records": i.kind, "fingerprint": i.records.fingerprint()}
+               for i, m in zip(inputs, manifests)]
     benchmarks = [benchmark_from_problems(*tools.load_benchmark(spec)) for spec in request.decontaminate]
     fingerprints = {"benchmarks": {b.name: b.fingerprint for b in benchmarks}}
     if request.tokenizer != "train":
         fingerprints["tokenizer"] = tools.tokenizer_fingerprint(request.tokenizer)
-    key = cache_key(manifests, request.cache_options(), fingerprints)
+    template, template_tokens = tools.load_chat_template(request.chat_template) if request.chat_template else (None, ())
+    if template:
+        fingerprints["chat_template"] = hashlib.sha256(template.encode()).hexdigest()
+    key = cache_key(lineage, request.cache_options(), fingerprints)
     if request.use_cache and (stats := cached_stats(output, key, STATS)) is not None:
         return DatasetResult(uri=output.uri, stats=stats, cache_hit=True)
 
     extra_tokens = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
+    extra_tokens += template_tokens
     # A given tokenizer is loaded first: a wrong path fails before any work is done.
     given = None if request.tokenizer == "train" else tools.load_tokenizer(request.tokenizer, extra_tokens)
     with tempfile.TemporaryDirectory(prefix="codetrain-dataset-") as tmp:
-        units = _read_units(collections, manifests, request, tools, Path(tmp))
-        log(f"units: {len(units.rows)} of kinds {', '.join(request.unit_kinds)}")
+        units = _read_units(inputs, manifests, request, tools, Path(tmp))
+        log(f"units: {len(units.rows)} {dict(Counter(r['kind'] for r in units.rows))}")
         if request.near_dup_threshold > 0 or request.decontaminate_near:
             units.signatures = tools.near_duplicates.sign([r["content"] for r in units.rows])
         _decontaminate(units, benchmarks, request, tools)
         clusters, cluster_source = _clusters(units, request, tools)
         indices, grouping = split_rows(units.rows, clusters, request.ratios, request.seed)
+        if keep_given_splits(units.rows, indices):
+            grouping += " (rows of split datasets kept in their splits)"
         _drop_near_duplicates_of_train(units, indices, request, tools)
         splits = {name: [units.rows[i] for i in indices[name]] for name in SPLITS}
         if not splits["train"]:
             raise DatasetError("no units left for the training split")
+        mixed = mix_train(splits["train"], inputs, request.seed)
+        sources_stats, splits["train"] = input_stats(inputs, splits, mixed), mixed
 
         tokenizer = given or _train_tokenizer(splits["train"], request, tools, extra_tokens)
         log(f"tokenizer: {len(tokenizer)} tokens; laying out {request.task} rows")
-        tables, task_stats = build_rows(splits, request, tokenizer, tools)
+        if request.task == "instruct":
+            chat, chat_stats = _chat(tokenizer, template, given is None, request, tools)
+            tables, task_stats = instruct_rows(splits, request, tokenizer, tools, chat)
+            task_stats.update(chat_stats)
+        else:
+            tables, task_stats = build_rows(splits, request, tokenizer, tools)
         staging = Path(tmp) / "out"
         counts = tools.save_dataset_dict(tables, staging)
         if not counts["train"]:
@@ -118,10 +146,14 @@ def build_dataset(
             "cache_key": key,
             "task": request.task,
             "collection": {
-                "uri": collections[0].uri,
-                "uris": [c.uri for c in collections],
-                "sources": [s for m in manifests for s in m.get("sources", [])],
+                "uri": inputs[0].uri,
+                "uris": [i.uri for i in inputs],
+                "sources": [s for i, m, seen in zip(inputs, manifests, lineage)
+                            for s in (m.get("sources", []) if m is not None else
+                                      [{"origin": i.uri, "repo": i.uri, "commit": None, "kind": i.kind,
+                                        "fingerprint": seen["fingerprint"]}])],
             },
+            "inputs": sources_stats,
             "grouping": grouping,
             "clusters": {"source": cluster_source, "multi_unit": _multi_unit_clusters(clusters)},
             "units": {n: len(splits[n]) for n in SPLITS},
@@ -129,7 +161,7 @@ def build_dataset(
             "removed": units.removed,
             "rows": counts,
             "seq_len": request.seq_len,
-            "packed": request.pack and request.task == "generation",
+            "packed": request.pack and request.task in ("generation", "instruct"),
             "vocab_size": len(tokenizer),
             "eos_token_id": tokenizer.eos_token_id,
             "pad_token_id": tokenizer.pad_token_id,
@@ -159,27 +191,54 @@ def _manifest(collection: Storage) -> dict:
     return read_json(collection, MANIFEST)
 
 
-def _read_units(collections, manifests, request: DatasetRequest, tools: DatasetTools, tmp: Path) -> Units:
+def _read_units(inputs: Sequence[DatasetInput], manifests, request: DatasetRequest, tools: DatasetTools,
+                tmp: Path) -> Units:
     rows: list[dict] = []
-    for number, (collection, manifest) in enumerate(zip(collections, manifests)):
-        root = fetch_tree(collection, tmp / f"collection-{number}", MANIFEST, "collection")
+    not_pairs: Counter = Counter()
+    mapping = column_map(request.columns)
+    for number, (source, manifest) in enumerate(zip(inputs, manifests)):
+        if source.records is not None:
+            rows += record_units(source.records, number, mapping)
+            continue
+        root = fetch_tree(source.collection, tmp / f"collection-{number}", MANIFEST, "collection")
         for row in tools.read_shards([root / s["path"] for s in manifest["shards"]]):
             if row.get("kind") not in request.unit_kinds:
                 continue
             if request.task == "security" and row.get("language") != "python":
                 continue
+            if request.task == "instruct":
+                row["record"], why = code_pair(row)
+                if row["record"] is None:
+                    not_pairs[why] += 1
+                    continue
             if row.get("cluster_id") is not None:
                 row["cluster_id"] = f"{number}:{row['cluster_id']}"  # ids are per collection
+            row["source"] = number
             rows.append(row)
     if not rows:
-        what = "Python units" if request.task == "security" else "units"
-        raise DatasetError(f"{collections[0].uri}: no {what} of kind {', '.join(request.unit_kinds)} (see --kinds)")
+        what = {"security": "Python units", "instruct": "instruction pairs from units"}.get(request.task, "units")
+        why = f"; left out: {dict(not_pairs)}" if not_pairs else ""
+        raise DatasetError(f"{inputs[0].uri}: no {what} of kind {', '.join(request.unit_kinds)} (see --kinds){why}")
     missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
     if missing:
-        raise DatasetError(f"{collections[0].uri}: not a codetrain collection (missing columns {', '.join(missing)})")
+        raise DatasetError(f"{inputs[0].uri}: not a codetrain collection (missing columns {', '.join(missing)})")
     if request.task == "classification" and request.label_field not in rows[0]:
         raise DatasetError(f"--label-field {request.label_field}: no such column (have {', '.join(sorted(rows[0]))})")
-    return Units(rows)
+    return Units(rows, removed={"not_instruction_pairs": dict(not_pairs)} if not_pairs else {})
+
+
+def _chat(tokenizer, template: str | None, trained: bool, request: DatasetRequest, tools: DatasetTools):
+    """The chat format instruct rows render conversations with, and its part of stats.json.
+
+    A tokenizer trained here takes the template's end-of-turn token as its EOS (as Qwen's chat
+    models do), so completions end, and generation stops, with the same token."""
+    chat = tools.chat_format(tokenizer, template)
+    if chat is None:
+        return None, {"chat_template": None}
+    end = tools.end_of_turn(chat)
+    if trained and end:
+        tokenizer.eos_token = end
+    return chat, {"chat_template": {"source": request.chat_template or "tokenizer", "end_of_turn": end}}
 
 
 def _keep(units: Units, keep: Sequence[bool]) -> None:
@@ -193,7 +252,8 @@ def _decontaminate(units: Units, benchmarks: list[Benchmark], request: DatasetRe
     if not benchmarks:
         return
     index = ContainmentIndex(benchmarks)
-    found: list[str | None] = [index.find(r["content"]) for r in units.rows]
+    found: list[str | None] = [index.find(post_image(r["content"]) if r.get("kind") == "commit" else r["content"])
+                               for r in units.rows]
     if request.decontaminate_near:
         for benchmark in benchmarks:
             near = tools.near_duplicates.matches(
@@ -232,4 +292,5 @@ def _multi_unit_clusters(clusters: Sequence[str]) -> int:
 
 def _train_tokenizer(train_rows: list[dict], request: DatasetRequest, tools: DatasetTools, extra_tokens):
     header = request.header and request.task == "generation"
-    return tools.train_tokenizer((document_text(r, header) for r in train_rows), request.vocab_size, extra_tokens)
+    texts = (training_text(r["record"]) if request.task == "instruct" else document_text(r, header) for r in train_rows)
+    return tools.train_tokenizer(texts, request.vocab_size, extra_tokens)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from application.dataset.formats import column_map
 from application.dataset.tasks import SEVERITIES, TASKS
 from domain.entities import UNIT_KINDS
 from domain.errors import DatasetError
 
-DEFAULT_KINDS = {"generation": ("file",), "classification": ("file",), "security": ("function", "method")}
+DEFAULT_KINDS = {"generation": ("file",), "classification": ("file",), "security": ("function", "method"),
+                 "instruct": ("function", "method", "commit")}
 
 
 @dataclass(frozen=True)
@@ -15,7 +17,9 @@ class DatasetRequest:
     """Options of `python main.py dataset`; every field changes the output except `num_proc`/`use_cache`."""
 
     task: str = "generation"
-    """generation (causal LM), classification (label from a column) or security (Bandit label)."""
+    """generation (causal LM), classification (label from a column), security (Bandit label) or
+    instruct (loss on completions / assistant turns only; from a collection: docstring -> code
+    and commit message -> diff pairs)."""
     seq_len: int = 2048
     """Tokens per row (packed block, padded row, or classification cut-off)."""
     pack: bool = True
@@ -50,6 +54,10 @@ class DatasetRequest:
     """Security: Bandit tests ignored. The defaults flag a construct, not a misuse: `assert`
     (B101), `except: pass/continue` (B110, B112), importing pickle/subprocess (B403, B404),
     subprocess without a shell (B603); the misuses (B301 pickle.loads, B602 shell=True) stay."""
+    chat_template: str | None = None
+    """Instruct: `chatml` or a `.jinja` file for conversation rows; None = the tokenizer's own."""
+    columns: tuple[tuple[str, str], ...] = ()
+    """(role, column) pairs naming the columns of user rows, e.g. (("prompt", "question"),)."""
     num_proc: int = 1
     """Processes for tokenization and Bandit."""
     use_cache: bool = True
@@ -80,6 +88,7 @@ class DatasetRequest:
         unknown = [k for k in self.kinds or () if k not in UNIT_KINDS]
         if unknown:
             bad("--kinds", ",".join(unknown), f"unknown unit kind (choose from {', '.join(UNIT_KINDS)})")
+        column_map(self.columns)  # an unknown role fails here
         if self.num_proc < 1:
             bad("--num-proc", self.num_proc, "must be at least 1")
 
@@ -88,7 +97,7 @@ class DatasetRequest:
         return self.kinds or DEFAULT_KINDS[self.task]
 
     def cache_options(self) -> dict:
-        options = {k: list(v) if isinstance(v, tuple) else v
+        options = {k: [list(p) for p in v] if k == "columns" else list(v) if isinstance(v, tuple) else v
                    for k, v in asdict(self).items() if k not in ("num_proc", "use_cache")}
         return {**options, "kinds": list(self.unit_kinds)}  # JSON-shaped: equal after a round trip
 

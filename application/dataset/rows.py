@@ -62,8 +62,10 @@ def generation_rows(splits, request, tokenizer, tools) -> tuple[dict, dict]:
     for name in SPLITS:
         layout = lay_out(docs[name], request.seq_len, tokenizer.eos_token_id, tokenizer.pad_token_id,
                          weights[name] if weights else None)
-        tables[name] = {"row_len": request.seq_len, "sequences": layout.columns,
-                        "values": {"weight": layout.weights} if weights else {}}
+        values = {"weight": layout.weights} if weights else {}
+        if layout.segments:
+            values["seq_lengths"] = layout.segments
+        tables[name] = {"row_len": request.seq_len, "sequences": layout.columns, "values": values}
         stats["tokens"][name] = layout.real_tokens
         stats["tokens_by_language"][name] = _by_language(splits[name], [len(d) + 1 for d in docs[name]])
         stats["packing_efficiency"][name] = round(layout.efficiency, 4)

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import xxhash
 
-TASKS = ("generation", "classification", "security")
+TASKS = ("generation", "classification", "security", "instruct")
 # StarCoder's sentinel names, so models and tools that know FIM recognise them.
 FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = "<fim_prefix>", "<fim_middle>", "<fim_suffix>"
 FIM_TOKENS = (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX)

@@ -273,6 +273,8 @@ def evaluate_dataset(
     else:
         metrics = perplexity(request.split, request.max_batches, request.batch_size)
         metrics["perplexity"] = math.exp(min(metrics["loss"], 50.0))  # exp(50) ~ 5e21: "useless"
+        # The loss is over labels != -100: in an instruct dataset, completions and assistant turns only.
+        metrics["targets"] = "completion and assistant tokens" if task == "instruct" else "all tokens"
     result = {"task": task, "split": request.split, **metrics, **(describe or {})}
     output.write_bytes(key, json.dumps(result, indent=2).encode())
     return result

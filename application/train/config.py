@@ -91,10 +91,14 @@ class AdapterConfig(Section):
 
 
 class DataConfig(Section):
-    """The dataset built by `python main.py dataset`."""
+    """The dataset built by `python main.py dataset`, or a plain saved `DatasetDict`."""
 
     path: str = "runs/demo/dataset"
-    """Dataset folder or s3:// URI."""
+    """Dataset folder or s3:// URI: a `dataset` output, or any saved DatasetDict with `input_ids`
+    (optionally `labels`, `position_ids`, `attention_mask`) or `text` columns."""
+    seq_len: int | None = Field(None, ge=8)
+    """Row length made from a plain DatasetDict (packed `text`, or the cap on `input_ids` rows);
+    None = the model's position limit, at most 2048. Ignored for `dataset` outputs."""
     max_eval_samples: int | None = Field(None, ge=1)
     """Cap on validation examples."""
     use_weights: bool = True

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
-from application.artifacts import fetch_tree, open_run_mirror
+from application.artifacts import fetch_prefix, fetch_tree, open_run_mirror
 from application.train.config import TrainConfig
-from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS
+from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS, TOKENIZER
 from domain.ports import Storage
 from domain.layout import atomic_write
 
@@ -50,6 +50,21 @@ def run_manifest(config: TrainConfig, dataset_uri: str, dataset_stats: dict) -> 
     }
 
 
+PLAIN_MARKERS = ("dataset_dict.json", "state.json")  # what `save_to_disk` writes
+
+
+def _dataset_dir(dataset: Storage, tmp: Path, config: TrainConfig, prepare_plain) -> Path:
+    """A local dataset folder: a `dataset` output as it is, a plain DatasetDict made trainable.
+
+    A `dataset` output without its stats.json (it holds `tokenizer/`) is incomplete: refused."""
+    plain = not dataset.exists(STATS) and not dataset.list(f"{TOKENIZER}/") and \
+        any(dataset.exists(m) for m in PLAIN_MARKERS)
+    if not plain or prepare_plain is None:
+        return fetch_tree(dataset, tmp / "dataset", STATS, "dataset")
+    folder = dataset.local_root() or fetch_prefix(dataset, "", tmp / "plain")
+    return prepare_plain(folder, tmp / "dataset", config, dataset.uri)
+
+
 def train_model(
     config: TrainConfig,
     *,
@@ -59,15 +74,18 @@ def train_model(
     log: Callable[[str], None] = print,
     resume: str | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
+    prepare_plain: Callable[[Path, Path, TrainConfig, str], Path] | None = None,
 ) -> TrainResult:
     """Fetch the dataset, train in a local run folder, publish it (summary last).
 
     Args:
         resume: `latest`, `best` or a local checkpoint folder, passed to the trainer.
         on_checkpoint: Called with each saved checkpoint folder (e.g. to mirror it to storage).
+        prepare_plain: (folder, output folder, config, uri) -> a trainable dataset folder made from
+            a plain saved DatasetDict (one without `dataset`'s stats.json).
     """
     with tempfile.TemporaryDirectory(prefix="codetrain-train-") as tmp:
-        dataset_dir = fetch_tree(dataset, Path(tmp) / "dataset", STATS, "dataset")
+        dataset_dir = _dataset_dir(dataset, Path(tmp), config, prepare_plain)
         run_dir = output.local_root() or Path(tmp) / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         # s3:// output: checkpoints go up as they are saved, pruned ones come down, --resume

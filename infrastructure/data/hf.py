@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_VALUE_TYPES = {"labels": "int64", "weight": "float32", "bandit_test_ids": "list<string>"}
+_VALUE_TYPES = {"labels": "int64", "weight": "float32", "bandit_test_ids": "list<string>",
+                "seq_lengths": "list<int32>"}
 
 
 def _arrow_type(name: str):
     import pyarrow as pa
 
     kind = _VALUE_TYPES.get(name)
-    return {"int64": pa.int64(), "float32": pa.float32(), "list<string>": pa.list_(pa.string())}.get(kind)
+    return {"int64": pa.int64(), "float32": pa.float32(), "list<string>": pa.list_(pa.string()),
+            "list<int32>": pa.list_(pa.int32())}.get(kind)
 
 
 def split_table(row_len: int, sequences: dict[str, list[int]], values: dict[str, list]):

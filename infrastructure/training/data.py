@@ -14,6 +14,12 @@ from typing import Iterator
 from domain.errors import TrainingError
 
 MODEL_INPUTS = ("input_ids", "position_ids", "attention_mask")
+METADATA = ("seq_lengths", "bandit_test_ids")  # ragged per-row lists for other tools: they do not stack
+
+
+def torch_view(split):
+    """The split as torch tensors, without the ragged metadata columns (they do not stack)."""
+    return split.with_format("torch", columns=[c for c in split.column_names if c not in METADATA])
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,7 @@ class MicroBatches:
     """Micro-batches of one split for one rank, in the same order on every run with that seed."""
 
     def __init__(self, split, micro_batch_size: int, seed: int, rank: int = 0, world: int = 1):
-        self.split = split.with_format("torch")
+        self.split = torch_view(split)
         self.size, self.seed, self.rank, self.world = micro_batch_size, seed, rank, world
         self.per_epoch = len(split) // (micro_batch_size * world)  # a ragged tail is dropped
         if self.per_epoch == 0:
@@ -58,7 +64,7 @@ class MicroBatches:
 def sequential_batches(split, batch_size: int, rank: int = 0, world: int = 1,
                        max_batches: int | None = None) -> Iterator[dict]:
     """Evaluation batches in order; batch b goes to rank b % world."""
-    split = split.with_format("torch")
+    split = torch_view(split)
     count = -(-len(split) // batch_size)
     if max_batches is not None:
         count = min(count, max_batches)

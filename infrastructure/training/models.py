@@ -1,6 +1,7 @@
 """Building or loading the model to train: tokenizer check, quantisation, LoRA."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from application.train.config import TrainConfig
@@ -10,8 +11,59 @@ from domain.layout import LABELS, TOKENIZER
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
 
+def model_folder(name_or_path: str | None) -> Path | None:
+    """The folder holding a model's config and tokenizer: a local folder, or a hub name's snapshot
+    in the Hugging Face cache (offline: only if already there; online: config and tokenizer files
+    are fetched, not the weights). None when there is no model or it cannot be had."""
+    if not name_or_path:
+        return None
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    for local_only in (True, False):
+        try:
+            return Path(snapshot_download(name_or_path, local_files_only=local_only,
+                                          allow_patterns=None if local_only else ["*.json", "*.model", "*.txt"]))
+        except Exception:  # not cached / offline / no such repository: loading the model will say so
+            continue
+    return None
+
+
+def _embedding_rows(folder: Path) -> int | None:
+    config = folder / "config.json"
+    if not config.is_file():
+        return None
+    raw = json.loads(config.read_text())
+    return raw.get("vocab_size") or (raw.get("text_config") or {}).get("vocab_size")
+
+
+def check_vocabulary(name: str, folder: Path, tokenizer) -> None:
+    """Refuse a dataset whose token ids do not mean to the model what they meant to the dataset.
+
+    The dataset's tokenizer must be the model's own, or the model's own plus tokens added after
+    it (ChatML or FIM tokens: embeddings are then resized). A model without a tokenizer must have
+    as many embedding rows as the dataset's tokenizer has tokens."""
+    from transformers import AutoTokenizer
+
+    fix = f"rebuild it with `python main.py dataset --tokenizer {name}`"
+    if any((folder / f).exists() for f in TOKENIZER_FILES):
+        own, vocab = AutoTokenizer.from_pretrained(str(folder)).get_vocab(), tokenizer.get_vocab()
+        end = max(own.values()) + 1
+        if any(vocab.get(t) != i for t, i in own.items()) or any(i < end for t, i in vocab.items() if t not in own):
+            raise TrainingError(f"model.name_or_path {name} has its own tokenizer (vocab {len(own)}) but the dataset "
+                                f"was tokenized with another (vocab {len(tokenizer)}): {fix}")
+        return
+    rows = _embedding_rows(folder)
+    if rows is not None and rows != len(tokenizer):
+        raise TrainingError(f"model.name_or_path {name} has vocab_size {rows} (embedding rows) and no tokenizer, "
+                            f"but the dataset's tokenizer has {len(tokenizer)} tokens: its ids would mean nothing "
+                            f"to the model; {fix}")
+
+
 def load_dataset_tokenizer(config: TrainConfig, dataset_dir: Path):
-    """The tokenizer the dataset was built with; refuse a model whose own tokenizer differs.
+    """The tokenizer the dataset was built with, checked against the model (local folder or hub name).
 
     A pretrained model's embeddings only mean something for its own token ids, so a dataset
     tokenized by another tokenizer would train silently on garbage.
@@ -19,15 +71,9 @@ def load_dataset_tokenizer(config: TrainConfig, dataset_dir: Path):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(dataset_dir / TOKENIZER))
-    path = config.model.name_or_path
-    if path and Path(path).is_dir() and any((Path(path) / f).exists() for f in TOKENIZER_FILES):
-        own = AutoTokenizer.from_pretrained(path)
-        if own.get_vocab() != tokenizer.get_vocab():
-            raise TrainingError(
-                f"model.name_or_path {path} has its own tokenizer (vocab {len(own)}) but the dataset was "
-                f"tokenized with another (vocab {len(tokenizer)}): rebuild it with "
-                f"`python main.py dataset --tokenizer {path}`"
-            )
+    folder = model_folder(config.model.name_or_path)
+    if folder is not None:
+        check_vocabulary(config.model.name_or_path, folder, tokenizer)
     return tokenizer
 
 
@@ -98,6 +144,8 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
         raise TrainingError(f"model.name_or_path {m.name_or_path}: cannot load ({str(exc).splitlines()[0]})") from None
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id  # classification heads find the last token by it
+    if m.name_or_path and len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))  # tokens the dataset added (check_vocabulary allowed them)
     if m.load_in_4bit or m.load_in_8bit:
         from peft import prepare_model_for_kbit_training
 

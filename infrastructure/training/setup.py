@@ -62,7 +62,7 @@ def _read_labels(config: TrainConfig, dataset_dir: Path) -> list[str]:
     """Class names for a classifier (empty for a causal LM); refuse a dataset of the wrong task."""
     stats = json.loads((dataset_dir / STATS).read_text())
     task = stats.get("task", "generation")
-    if config.model.task == "causal-lm" and task != "generation":
+    if config.model.task == "causal-lm" and task not in ("generation", "instruct"):
         raise TrainingError(f"model.task=causal-lm but the dataset at {dataset_dir} is a {task} dataset")
     labels = []
     if config.model.task == "sequence-classification":
