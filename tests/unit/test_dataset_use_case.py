@@ -8,6 +8,7 @@ import pytest
 
 from application.dataset.pipeline import DatasetTools, build_dataset
 from application.dataset.request import DatasetRequest
+from application.dataset.sources import DatasetInput
 from domain.errors import StorageError
 from domain.layout import MANIFEST, STATS
 from tests.unit.fakes import (
@@ -52,7 +53,7 @@ def collection(repos=REPOS, files: int = 4, template: str = UNIQUE, clustered: b
 
 def build(source: FakeStorage, output: FakeStorage, **options):
     request = DatasetRequest(**{"seq_len": 64, "ratios": (0.5, 0.25, 0.25), **options})
-    return build_dataset(request, collections=[source], output=output, tools=tools())
+    return build_dataset(request, inputs=[DatasetInput(source.uri, collection=source)], output=output, tools=tools())
 
 
 def repos_in_split(output: FakeStorage, split: str) -> set[str]:
