@@ -76,10 +76,27 @@ def fetch_prefix(storage: Storage, prefix: str, local_dir: Path, keys: Iterable[
     local_dir = Path(local_dir)
     cut = len(prefix.strip("/")) + 1 if prefix.strip("/") else 0
     for key in storage.list(prefix) if keys is None else keys:
-        target = local_dir / key[cut:]
+        target = local_target(storage, local_dir, key, key[cut:])
         if not target.exists():
             storage.download_file(key, target)
     return local_dir
+
+
+def local_target(storage: Storage, local_dir: Path, key: str, relative: str) -> Path:
+    """Where the object `key` goes under `local_dir`: strictly inside it, or a one-line refusal.
+
+    A bucket is input like any other: a key such as `coll//etc/x` (an absolute path once the
+    prefix is cut), `coll/../x` or `coll/./x` must not place a file anywhere else on this disk.
+    """
+    parts = relative.split("/")
+    if not relative or any(part in ("", ".", "..") for part in parts) or "\0" in relative:
+        raise StorageError(f"{storage.uri}: refusing object key {key!r}: it has an empty, '.' or '..' "
+                           f"path segment, so it would not land inside {local_dir}")
+    root = Path(os.path.realpath(local_dir))
+    target = Path(os.path.realpath(root.joinpath(*parts)))
+    if root not in target.parents:
+        raise StorageError(f"{storage.uri}: refusing object key {key!r}: it resolves outside {local_dir}")
+    return target
 
 
 def read_json(storage: Storage, key: str) -> dict:
