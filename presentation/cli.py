@@ -80,10 +80,12 @@ def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_
               help="Skip files with a smaller fraction of letters and digits.")
 @click.option("--shard-rows", type=click.IntRange(1), default=20_000, show_default=True,
               help="Rows per Parquet shard (resume state is committed after each).")
+@click.option("--git-stall-timeout", type=click.FloatRange(1), default=60.0, show_default=True, metavar="SECONDS",
+              help="End a git clone that receives nothing for this long (its helpers too).")
 @click.pass_obj
 def collect(container, sources, output, github_orgs, github_searches, granularity, history, licenses,
             workers, near_threshold, no_near_dedup, dedup_against, max_file_bytes, max_line_length,
-            max_mean_line_length, min_alphanumeric, shard_rows):
+            max_mean_line_length, min_alphanumeric, shard_rows, git_stall_timeout):
     """Fetch repositories, parse them into units, deduplicate, write Parquet shards."""
     import os
 
@@ -102,7 +104,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
         sources=sources, output=output, granularity=granularity, filters=filters, history=history,
         licenses=parse_list(licenses), near_dedup=not no_near_dedup,
         near_threshold=near_threshold, dedup_against=dedup_against,
-        workers=workers or os.cpu_count() or 1, shard_rows=shard_rows,
+        workers=workers or os.cpu_count() or 1, shard_rows=shard_rows, git_stall_seconds=git_stall_timeout,
     )
     with collect_progress() as (progress, log):
         result = run(container.collect, request, progress=progress, log=log)

@@ -28,14 +28,15 @@ def open_storage(uri: str, **s3_options) -> Storage:
     return LocalStorage(uri)
 
 
-def default_fetchers(history: int = 0, log: Callable[[str], None] | None = None) -> list[RepositoryFetcher]:
+def default_fetchers(history: int = 0, log: Callable[[str], None] | None = None,
+                     stall_seconds: float = 60.0) -> list[RepositoryFetcher]:
     """Local folders, git URLs and GitHub (API base from $CODETRAIN_GITHUB_API_URL)."""
     from infrastructure.sources.git import GitFetcher
     from infrastructure.sources.github import GitHubFetcher
     from infrastructure.sources.local import LocalFetcher
 
     github = GitHubFetcher(history=history, log=log) if log else GitHubFetcher(history=history)
-    return [github, GitFetcher(history), LocalFetcher()]
+    return [github, GitFetcher(history, stall_seconds), LocalFetcher()]
 
 
 def default_parser() -> CodeParser:
@@ -50,7 +51,7 @@ class Container:
 
     storage_for: Callable[[str], Storage] | None = None  # None: open_storage with s3_options
     s3_options: dict = field(default_factory=dict)  # the --s3-* flags (provider, endpoint...)
-    fetchers_factory: Callable[..., list[RepositoryFetcher]] = default_fetchers  # (history, log)
+    fetchers_factory: Callable[..., list[RepositoryFetcher]] = default_fetchers  # (history, log, stall_seconds)
     parser_factory: Callable[[], CodeParser] = default_parser
 
     def __post_init__(self):
@@ -67,7 +68,8 @@ class Container:
         columns = ["id", "kind", "content", "content_hash", "cluster_id"]
         index = LSHIndex(request.near_threshold)
         return collect_repositories(
-            request, fetchers=self.fetchers_factory(history=request.history, log=log),
+            request, fetchers=self.fetchers_factory(history=request.history, log=log,
+                                                    stall_seconds=request.git_stall_seconds),
             parser=self.parser_factory(), storage=self.storage_for(request.output), walk=walk_files,
             write_shard=write_shard, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
             read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),

@@ -53,6 +53,8 @@ class CollectRequest:
     """Worker processes (1: everything in this process)."""
     shard_rows: int = 20_000
     """Rows per Parquet shard (and how often resume state is committed)."""
+    git_stall_seconds: float = 60.0
+    """End a git clone that receives nothing for this long (a server that never answers)."""
 
     def __post_init__(self):
         if self.granularity not in ("file", "function", "all"):
@@ -63,7 +65,7 @@ class CollectRequest:
     def options(self) -> dict:
         """Everything that changes the output (workers do not)."""
         options = asdict(self)
-        for key in ("output", "workers", "sources"):
+        for key in ("output", "workers", "sources", "git_stall_seconds"):
             options.pop(key)
         return options
 
