@@ -235,9 +235,13 @@ def train(container, config_path, overrides, resume):
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
               help="torch CPU threads for the model (1 suits small models and leaves cores to the sandboxes).")
 @click.option("--output", "-o", help="Results folder or URI (default: RUN/eval).")
+@click.option("--unsafe-no-sandbox", is_flag=True,
+              help="Where the kernel allows no isolation, run untrusted completions anyway, with resource "
+                   "limits only (they can then read and write what you can). Refused without this flag.")
 @click.pass_obj
 def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, batch_size, benchmark, oracle, n,
-             ks, temperature, top_p, max_new_tokens, stops, limit, workers, timeout, seed, threads, output):
+             ks, temperature, top_p, max_new_tokens, stops, limit, workers, timeout, seed, threads, output,
+             unsafe_no_sandbox):
     """Score a model: perplexity / classification metrics, or sandboxed pass@k on a code benchmark."""
     from application.runs.evaluate import (DEFAULT_STOPS, BenchmarkRequest, DatasetEvalRequest, benchmark_label,
                                       output_location)
@@ -258,7 +262,7 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
                 bar.update(done - bar.pos)
 
             result = run(container.evaluate_benchmark, request, run=run_uri, model=model_path, output=output,
-                         seed=seed, threads=threads, on_progress=on_progress)
+                         seed=seed, threads=threads, on_progress=on_progress, allow_unsafe=unsafe_no_sandbox)
         summary = result.summary
         click.echo(f"{benchmark_label(request)}: {summary['problems']} problems, {summary['samples']} samples "
                    f"({summary['isolation']} sandbox)")

@@ -116,7 +116,7 @@ class Container:
         )
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
-                           on_progress=None):
+                           on_progress=None, allow_unsafe: bool = False):
         import tempfile
         from pathlib import Path
 
@@ -127,7 +127,7 @@ class Container:
         from infrastructure.sandbox.supervisor import Limits, Sandbox
 
         with tempfile.TemporaryDirectory(prefix="codetrain-eval-") as tmp, \
-                Sandbox(Limits(wall_seconds=request.timeout)) as sandbox:
+                Sandbox(Limits(wall_seconds=request.timeout), allow_unsafe=allow_unsafe) as sandbox:
             folder = None if request.oracle else (final_model(self.storage_for(run), Path(tmp)) if run else Path(model))
             return run_benchmark(
                 request, problems=load_problems(request.benchmark),
@@ -135,7 +135,8 @@ class Container:
                 execute=lambda programs: sandbox.run_many(programs, request.workers),
                 output=self.storage_for(output), prefix=f"{benchmark_label(request)}/",
                 describe={"model": run or model, "isolation": sandbox.isolation,
-                          "sandbox_warning": sandbox.warning, "limits": sandbox.limits.__dict__},
+                          "sandbox_warning": sandbox.warning, "limits": sandbox.limits.__dict__,
+                          "memory_bound": sandbox.memory_bound},
                 on_progress=on_progress or (lambda done, total: None))
 
     def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str, threads=None):
