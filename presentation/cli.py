@@ -154,10 +154,12 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
               help="Processes for tokenization and Bandit.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Split and FIM seed.")
 @click.option("--no-cache", is_flag=True, help="Rebuild even if the output holds this exact dataset.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace a different dataset already in --output (a folder holding anything else is always refused).")
 @click.pass_obj
 def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no_pack, header, fim_rate,
             recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
-            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache):
+            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache, overwrite):
     """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
     from application.dataset.request import DatasetRequest, parse_list, parse_ratios
 
@@ -169,7 +171,7 @@ def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no
         decontaminate_near=decontaminate_near, severity=severity, bandit_skip=parse_list(bandit_skip),
         num_proc=num_proc, seed=seed, use_cache=not no_cache,
     )
-    result = run(container.build_dataset, request, input_uris, output, log=click.echo)
+    result = run(container.build_dataset, request, input_uris, output, log=click.echo, overwrite=overwrite)
     stats = result.stats
     click.echo(f"dataset: {result.uri}" + (" (cache hit: reused, nothing rebuilt)" if result.cache_hit else ""))
     click.echo(f"  rows {stats['rows']}, tokens {stats['tokens']}, split by {stats['grouping']}")
@@ -187,15 +189,19 @@ def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no
               help="Override a config value, e.g. --set training.lr=3e-4 (repeatable).")
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[latest|best|PATH]",
               help="Continue from a checkpoint of this run: latest (the default), best, or a folder.")
+@click.option("--overwrite", is_flag=True,
+              help="Start afresh in an output.dir holding an earlier run, deleting its checkpoints and final model.")
 @click.pass_obj
-def train(container, config_path, overrides, resume):
+def train(container, config_path, overrides, resume, overwrite):
     """Fine-tune a model on a dataset with accelerate."""
     import shlex
 
     from application.train.config import load_train_config
 
     config = run(load_train_config, config_path, overrides)
-    result = run(container.train, config, log=click.echo, resume=resume)
+    if resume and overwrite:
+        raise click.UsageError("give --resume or --overwrite, not both")
+    result = run(container.train, config, log=click.echo, resume=resume, overwrite=overwrite)
     summary = result.summary
     if summary.get("interrupted"):
         again = ["python", "main.py", "train", "--config", config_path,

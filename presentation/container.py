@@ -76,7 +76,7 @@ class Container:
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
         )
 
-    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None):
+    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None, overwrite=False):
         from application.dataset.pipeline import DatasetTools, build_dataset
         from infrastructure.data import tokenization
         from infrastructure.data.bandit import scan_python
@@ -94,10 +94,10 @@ class Container:
         uris = [input_uris] if isinstance(input_uris, str) else list(input_uris)
         return build_dataset(
             request, collections=[self.storage_for(u) for u in uris], output=self.storage_for(output_uri),
-            tools=tools, log=log,
+            tools=tools, log=log, overwrite=overwrite,
         )
 
-    def train(self, config, log, resume=None, on_checkpoint=None):
+    def train(self, config, log, resume=None, on_checkpoint=None, overwrite=False):
         from functools import partial
 
         from application.train.pipeline import train_model
@@ -112,7 +112,7 @@ class Container:
         return train_model(
             config, dataset=self.storage_for(config.data.path), output=self.storage_for(config.output.dir),
             run_training=partial(run_training, behavioural_check=check), log=log, resume=resume,
-            on_checkpoint=on_checkpoint,
+            on_checkpoint=on_checkpoint, overwrite=overwrite,
         )
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from application.artifacts import fetch_tree, publish_tree, read_json, require_complete, write_json
+from application.artifacts import claim_output, fetch_tree, publish_tree, read_json, require_complete, write_json
 from domain.layout import MANIFEST, STATS, TOKENIZER
 from application.dataset.cache import FORMAT, cache_key, cached_stats
 from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
@@ -75,9 +75,13 @@ class Units:
 
 def build_dataset(
     request: DatasetRequest, *, collections: Sequence[Storage], output: Storage, tools: DatasetTools,
-    log: Callable[[str], None] = lambda message: None,
+    log: Callable[[str], None] = lambda message: None, overwrite: bool = False,
 ) -> DatasetResult:
-    """Split without leakage, decontaminate, tokenize, lay out and publish; stats.json last."""
+    """Split without leakage, decontaminate, tokenize, lay out and publish; stats.json last.
+
+    The output must be empty or hold a codetrain dataset; one built from the same inputs and
+    options is reused as is, another is replaced only with `overwrite`.
+    """
     started = time.time()
     manifests = [_manifest(c) for c in collections]
     benchmarks = [benchmark_from_problems(*tools.load_benchmark(spec)) for spec in request.decontaminate]
@@ -87,6 +91,7 @@ def build_dataset(
     key = cache_key(manifests, request.cache_options(), fingerprints)
     if request.use_cache and (stats := cached_stats(output, key, STATS)) is not None:
         return DatasetResult(uri=output.uri, stats=stats, cache_hit=True)
+    claim_output(output, "dataset", OWN_KEYS, overwrite)
 
     extra_tokens = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
     # A given tokenizer is loaded first: a wrong path fails before any work is done.
@@ -141,6 +146,11 @@ def build_dataset(
         publish_tree(staging, output)
         write_json(output, STATS, stats)
     return DatasetResult(uri=output.uri, stats=stats)
+
+
+# Files that tell our dataset from anybody's folder: stats.json (a complete one) and the
+# DatasetDict's own index (one interrupted while it was being replaced).
+OWN_KEYS = (STATS, "dataset_dict.json")
 
 
 def _clear_previous_dataset(output: Storage) -> None:

@@ -8,12 +8,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from application.artifacts import fetch_tree, open_run_mirror
+from application.artifacts import claim_output, fetch_tree, open_run_mirror
 from application.train.config import TrainConfig
-from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS
+from domain.layout import CHECKPOINTS, FINAL, RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS
 from domain.ports import Storage
 from domain.layout import atomic_write
 
+
+
+# Files `train` writes first into a run folder: they tell our run from anybody's folder.
+RUN_MARKERS = (RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY)
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,18 @@ def train_model(
     log: Callable[[str], None] = print,
     resume: str | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Fetch the dataset, train in a local run folder, publish it (summary last).
 
     Args:
         resume: `latest`, `best` or a local checkpoint folder, passed to the trainer.
         on_checkpoint: Called with each saved checkpoint folder (e.g. to mirror it to storage).
+        overwrite: Let a fresh run replace the checkpoints and final model of an earlier run in
+            the same output (without it that is refused; a folder not written by `train` always is).
     """
+    if resume is None:
+        claim_output(output, "training run", RUN_MARKERS, overwrite, precious=(CHECKPOINTS, FINAL))
     with tempfile.TemporaryDirectory(prefix="codetrain-train-") as tmp:
         dataset_dir = fetch_tree(dataset, Path(tmp) / "dataset", STATS, "dataset")
         run_dir = output.local_root() or Path(tmp) / "run"
