@@ -85,11 +85,15 @@ def pick_fetcher(source: str, fetchers: Iterable[RepositoryFetcher]) -> Reposito
     raise SourceError(f"{source}: unsupported source (expected a path, git URL or github:owner/repo)")
 
 
+LICENSE_BYTES = 200_000  # the longest common licence (AGPL-3.0) is about 34 KB
+
+
 def repository_license(root: Path) -> str | None:
     """SPDX id from the first recognisable LICENSE / COPYING file at the repository root."""
     for path in sorted(root.iterdir()):
         if LICENSE_FILE.match(path.name) and path.is_file() and not path.is_symlink():
-            spdx = detect_license(path.read_bytes()[:200_000].decode("utf-8", "replace"))
+            with path.open("rb") as handle:  # a licence is a few KB; the file may be any size
+                spdx = detect_license(handle.read(LICENSE_BYTES).decode("utf-8", "replace"))
             if spdx:
                 return spdx
     return None
