@@ -89,9 +89,11 @@ def build_dataset(
     if request.tokenizer != "train":
         fingerprints["tokenizer"] = tools.tokenizer_fingerprint(request.tokenizer)
     key = cache_key(manifests, request.cache_options(), fingerprints)
-    if request.use_cache and (stats := cached_stats(output, key, STATS)) is not None:
-        return DatasetResult(uri=output.uri, stats=stats, cache_hit=True)
-    claim_output(output, "dataset", OWN_KEYS, overwrite)
+    cached = cached_stats(output, key, STATS)
+    if request.use_cache and cached is not None:
+        return DatasetResult(uri=output.uri, stats=cached, cache_hit=True)
+    if cached is None:  # rebuilding this very dataset (--no-cache) replaces nothing else
+        claim_output(output, "dataset", OWN_KEYS, overwrite)
 
     extra_tokens = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
     # A given tokenizer is loaded first: a wrong path fails before any work is done.

@@ -35,6 +35,12 @@ def hostile_repo(root: Path) -> Path:
     return root
 
 
+def remove_deep(root: Path) -> None:
+    """rmdir the nesting bottom up, iteratively: pytest's cleanup (shutil.rmtree) recurses and
+    would fail on it in a later session."""
+    subprocess.run(["find", str(root / "d"), "-depth", "-delete"], check=True)
+
+
 def clean_repo(root: Path) -> Path:
     root.mkdir()
     (root / "fine.py").write_text("def fine():\n    return 4\n")
@@ -45,15 +51,22 @@ def clean_repo(root: Path) -> Path:
     return root
 
 
+def run_collect(hostile: Path, clean: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "main.py", "collect", str(hostile), str(clean), "-o", str(out),
+                           "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          preexec_fn=limit_memory)
+
+
 def limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
 
 
 def test_hazards_are_counted_skips_and_the_other_source_finishes(tmp_path):
     hostile, clean = hostile_repo(tmp_path / "hostile"), clean_repo(tmp_path / "clean")
-    done = subprocess.run([sys.executable, "main.py", "collect", str(hostile), str(clean), "-o", str(tmp_path / "out"),
-                           "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          preexec_fn=limit_memory)
+    try:
+        done = run_collect(hostile, clean, tmp_path / "out")
+    finally:
+        remove_deep(hostile)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
