@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from application.artifacts import claim_output, fetch_tree, open_run_mirror
+from application.artifacts import claim_output, fetch_tree, open_run_mirror, require_complete
 from application.train.config import TrainConfig
 from domain.layout import CHECKPOINTS, FINAL, RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS
 from domain.ports import Storage
@@ -62,7 +62,8 @@ def train_model(
         overwrite: Let a fresh run replace the checkpoints and final model of an earlier run in
             the same output (without it that is refused; a folder not written by `train` always is).
     """
-    if resume is None:
+    if resume is None:  # the input's own refusal first: it names what to fix before the output's
+        require_complete(dataset, STATS, "dataset")
         claim_output(output, "training run", RUN_MARKERS, overwrite, precious=(CHECKPOINTS, FINAL))
     with tempfile.TemporaryDirectory(prefix="codetrain-train-") as tmp:
         dataset_dir = fetch_tree(dataset, Path(tmp) / "dataset", STATS, "dataset")
