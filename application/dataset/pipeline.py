@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from application.artifacts import claim_output, fetch_tree, publish_tree, read_json, require_complete, write_json
-from domain.layout import MANIFEST, STATS, TOKENIZER
+from domain.layout import DATASET_OWNER, MANIFEST, STATS, TOKENIZER
 from application.dataset.cache import FORMAT, cache_key, cached_stats
 from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
 from application.dataset.rows import build_rows
@@ -93,7 +93,7 @@ def build_dataset(
     if request.use_cache and cached is not None:
         return DatasetResult(uri=output.uri, stats=cached, cache_hit=True)
     if cached is None:  # rebuilding this very dataset (--no-cache) replaces nothing else
-        claim_output(output, "dataset", OWN_KEYS, overwrite)
+        claim_output(output, "dataset", OWN_KEYS, overwrite, precious=(STATS,))
 
     extra_tokens = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
     # A given tokenizer is loaded first: a wrong path fails before any work is done.
@@ -144,15 +144,16 @@ def build_dataset(
             "options": request.cache_options(),
             "seconds": round(time.time() - started, 2),
         }
+        write_json(output, DATASET_OWNER, {"format": FORMAT})
         _clear_previous_dataset(output)
         publish_tree(staging, output)
         write_json(output, STATS, stats)
     return DatasetResult(uri=output.uri, stats=stats)
 
 
-# Files that tell our dataset from anybody's folder: stats.json (a complete one) and the
-# DatasetDict's own index (one interrupted while it was being replaced).
-OWN_KEYS = (STATS, "dataset_dict.json")
+# Files that tell our dataset from anybody's folder: stats.json (a complete one, which only
+# --overwrite replaces) or our owner mark (one whose publish was cut: replaced freely).
+OWN_KEYS = (STATS, DATASET_OWNER)
 
 
 def _clear_previous_dataset(output: Storage) -> None:
