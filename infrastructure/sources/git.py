@@ -157,7 +157,7 @@ def clone(url: str, dest: Path, depth: int | None = 1, env: dict | None = None,
     except subprocess.CalledProcessError as error:
         reason = [line for line in (error.stderr or "").splitlines() if line.strip()]
         # git's first fatal line is the cause; the paragraph after it is advice.
-        reason = next((line for line in reason if line.startswith(("fatal:", "error:"))),
+        reason = next((line for line in reason if line.startswith(("fatal:", "error:", "ssh:"))),
                       reason[-1] if reason else f"exit code {error.returncode}")
         raise SourceError(f"{public_url(url)}: git clone failed: {redact(reason.strip(), url)}") from None
     except GitStalled:
