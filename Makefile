@@ -16,8 +16,8 @@ install: $(VENV)/.installed
 
 demo: install
 	$(PY) main.py collect $(STDLIB) . --output runs/demo/collection
-	$(PY) main.py dataset --input runs/demo/collection --output runs/demo/dataset --seq-len 256
-	$(PY) main.py train --config training_config.yaml
+	$(PY) main.py dataset --input runs/demo/collection --output runs/demo/dataset --seq-len 256 --overwrite
+	$(PY) main.py train --config training_config.yaml --overwrite
 
 test: install
 	$(PY) -m pytest -q -ra

@@ -53,6 +53,31 @@ def publish_tree(local_dir: Path, storage: Storage, marker: str | None = None, p
     return len(by_key)
 
 
+def claim_output(storage: Storage, what: str, own: tuple[str, ...], overwrite: bool,
+                 precious: tuple[str, ...] | None = None) -> None:
+    """Refuse to write a `what` into an output that holds anything this tool did not write there.
+
+    An empty or missing output is fine. One that holds a codetrain `what` (a marker file in
+    `own`) may be replaced only with `overwrite` -- or freely when it holds none of `precious`
+    (default: `own`), i.e. nothing worth keeping. Anything else is refused in one line,
+    so no user file is ever deleted or mixed with ours.
+    """
+    root = storage.local_root()
+    if root is not None and root.exists() and not root.is_dir():
+        raise StorageError(f"{storage.uri}: exists and is not a folder; give a folder for the {what}")
+    keys = storage.list()
+    if not keys:
+        return
+    holds = lambda names: [n for n in names if any(k == n or k.startswith(n + "/") for k in keys)]  # noqa: E731
+    if not holds(own):
+        raise StorageError(f"{storage.uri}: not empty and not a codetrain {what} (no {own[0]}); refusing to "
+                           f"write into it, nothing there is touched: choose a new or empty folder")
+    found = holds(precious if precious is not None else own)
+    if found and not overwrite:
+        raise StorageError(f"{storage.uri}: already holds a {what} ({', '.join(found)}); pass --overwrite to "
+                           f"replace it, or choose another output")
+
+
 def require_complete(storage: Storage, marker: str, what: str) -> None:
     """Refuse an artifact without its marker, in one line naming where it was looked for."""
     if not storage.exists(marker):
@@ -76,10 +101,27 @@ def fetch_prefix(storage: Storage, prefix: str, local_dir: Path, keys: Iterable[
     local_dir = Path(local_dir)
     cut = len(prefix.strip("/")) + 1 if prefix.strip("/") else 0
     for key in storage.list(prefix) if keys is None else keys:
-        target = local_dir / key[cut:]
+        target = local_target(storage, local_dir, key, key[cut:])
         if not target.exists():
             storage.download_file(key, target)
     return local_dir
+
+
+def local_target(storage: Storage, local_dir: Path, key: str, relative: str) -> Path:
+    """Where the object `key` goes under `local_dir`: strictly inside it, or a one-line refusal.
+
+    A bucket is input like any other: a key such as `coll//etc/x` (an absolute path once the
+    prefix is cut), `coll/../x` or `coll/./x` must not place a file anywhere else on this disk.
+    """
+    parts = relative.split("/")
+    if not relative or any(part in ("", ".", "..") for part in parts) or "\0" in relative:
+        raise StorageError(f"{storage.uri}: refusing object key {key!r}: it has an empty, '.' or '..' "
+                           f"path segment, so it would not land inside {local_dir}")
+    root = Path(os.path.realpath(local_dir))
+    target = Path(os.path.realpath(root.joinpath(*parts)))
+    if root not in target.parents:
+        raise StorageError(f"{storage.uri}: refusing object key {key!r}: it resolves outside {local_dir}")
+    return target
 
 
 def read_json(storage: Storage, key: str) -> dict:

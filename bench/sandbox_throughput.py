@@ -1,7 +1,7 @@
 """How fast the sandbox scores HumanEval: oracle + broken solutions, 164 programs each.
 
-Interleaved rounds of: namespaces isolation at 1, 2 and 4 workers, and resource-limits-only
-isolation at 2 workers (what the extra kernel isolation costs). Prints medians and ratios.
+Interleaved rounds of: namespaces isolation at 1, 2 and 4 workers, user-namespace isolation (what
+runs without root get) and resource-limits-only isolation at 2 workers (what kernel isolation costs). Prints medians and ratios.
 Run: .venv/bin/python bench/sandbox_throughput.py [rounds]
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main(rounds: int = 3) -> None:
     programs = [build_program(p, p["canonical_solution"]) for p in problems]
     programs += [build_program(p, "    return None\n") for p in problems]
     setups = {"namespaces x1": ("namespaces", 1), "namespaces x2": ("namespaces", 2),
-              "namespaces x4": ("namespaces", 4), "rlimits x2": ("rlimits", 2)}
+              "namespaces x4": ("namespaces", 4), "userns x2": ("userns", 2), "rlimits x2": ("rlimits", 2)}
     boxes = {name: Sandbox(Limits(wall_seconds=10), isolation=mode) for name, (mode, _) in setups.items()}
     times: dict[str, list[float]] = {name: [] for name in setups}
     try:

@@ -15,6 +15,7 @@ from typing import Iterator
 # Markers: the last object written, the first one a reader checks.
 MANIFEST = "manifest.json"  # a collection (collect)
 STATS = "stats.json"  # a dataset (dataset)
+DATASET_OWNER = "codetrain-dataset.json"  # written before a dataset's files: an interrupted publish is still ours
 RUN_SUMMARY = "summary.json"  # a training run (train)
 EXPORT_MANIFEST = "export.json"  # an exported model (export)
 CHECKPOINT_RECORD = "checkpoint.json"  # one checkpoint folder, with its files' checksums

@@ -80,10 +80,12 @@ def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_
               help="Skip files with a smaller fraction of letters and digits.")
 @click.option("--shard-rows", type=click.IntRange(1), default=20_000, show_default=True,
               help="Rows per Parquet shard (resume state is committed after each).")
+@click.option("--git-stall-timeout", type=click.FloatRange(1), default=60.0, show_default=True, metavar="SECONDS",
+              help="End a git clone that receives nothing for this long (its helpers too).")
 @click.pass_obj
 def collect(container, sources, output, github_orgs, github_searches, granularity, history, licenses,
             workers, near_threshold, no_near_dedup, dedup_against, max_file_bytes, max_line_length,
-            max_mean_line_length, min_alphanumeric, shard_rows):
+            max_mean_line_length, min_alphanumeric, shard_rows, git_stall_timeout):
     """Fetch repositories, parse them into units, deduplicate, write Parquet shards."""
     import os
 
@@ -102,7 +104,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
         sources=sources, output=output, granularity=granularity, filters=filters, history=history,
         licenses=parse_list(licenses), near_dedup=not no_near_dedup,
         near_threshold=near_threshold, dedup_against=dedup_against,
-        workers=workers or os.cpu_count() or 1, shard_rows=shard_rows,
+        workers=workers or os.cpu_count() or 1, shard_rows=shard_rows, git_stall_seconds=git_stall_timeout,
     )
     with collect_progress() as (progress, log):
         result = run(container.collect, request, progress=progress, log=log)
@@ -161,10 +163,12 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
               help="Processes for tokenization and Bandit.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Split and FIM seed.")
 @click.option("--no-cache", is_flag=True, help="Rebuild even if the output holds this exact dataset.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace a different dataset already in --output (a folder holding anything else is always refused).")
 @click.pass_obj
 def dataset(container, input_uris, output, task, chat_template, columns, label_field, kinds, seq_len, no_pack,
             header, fim_rate, recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
-            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache):
+            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache, overwrite):
     """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
     from application.dataset.formats import parse_column
     from application.dataset.request import DatasetRequest, parse_list, parse_ratios
@@ -178,7 +182,7 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
         num_proc=num_proc, seed=seed, use_cache=not no_cache, chat_template=chat_template,
         columns=tuple(run(parse_column, c) for c in columns),
     )
-    result = run(container.build_dataset, request, input_uris, output, log=click.echo)
+    result = run(container.build_dataset, request, input_uris, output, log=click.echo, overwrite=overwrite)
     stats = result.stats
     click.echo(f"dataset: {result.uri}" + (" (cache hit: reused, nothing rebuilt)" if result.cache_hit else ""))
     click.echo(f"  rows {stats['rows']}, tokens {stats['tokens']}, split by {stats['grouping']}")
@@ -200,15 +204,19 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
               help="Override a config value, e.g. --set training.lr=3e-4 (repeatable).")
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[latest|best|PATH]",
               help="Continue from a checkpoint of this run: latest (the default), best, or a folder.")
+@click.option("--overwrite", is_flag=True,
+              help="Start afresh in an output.dir holding an earlier run, deleting its checkpoints and final model.")
 @click.pass_obj
-def train(container, config_path, overrides, resume):
+def train(container, config_path, overrides, resume, overwrite):
     """Fine-tune a model on a dataset with accelerate."""
     import shlex
 
     from application.train.config import load_train_config
 
     config = run(load_train_config, config_path, overrides)
-    result = run(container.train, config, log=click.echo, resume=resume)
+    if resume and overwrite:
+        raise click.UsageError("give --resume or --overwrite, not both")
+    result = run(container.train, config, log=click.echo, resume=resume, overwrite=overwrite)
     summary = result.summary
     if summary.get("interrupted"):
         again = ["python", "main.py", "train", "--config", config_path,
@@ -248,9 +256,13 @@ def train(container, config_path, overrides, resume):
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
               help="torch CPU threads for the model (1 suits small models and leaves cores to the sandboxes).")
 @click.option("--output", "-o", help="Results folder or URI (default: RUN/eval).")
+@click.option("--unsafe-no-sandbox", is_flag=True,
+              help="Where the kernel allows no isolation, run untrusted completions anyway, with resource "
+                   "limits only (they can then read and write what you can). Refused without this flag.")
 @click.pass_obj
 def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, batch_size, benchmark, oracle, n,
-             ks, temperature, top_p, max_new_tokens, stops, limit, workers, timeout, seed, threads, output):
+             ks, temperature, top_p, max_new_tokens, stops, limit, workers, timeout, seed, threads, output,
+             unsafe_no_sandbox):
     """Score a model: perplexity / classification metrics, or sandboxed pass@k on a code benchmark."""
     from application.runs.evaluate import (DEFAULT_STOPS, BenchmarkRequest, DatasetEvalRequest, benchmark_label,
                                       output_location)
@@ -271,7 +283,7 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
                 bar.update(done - bar.pos)
 
             result = run(container.evaluate_benchmark, request, run=run_uri, model=model_path, output=output,
-                         seed=seed, threads=threads, on_progress=on_progress)
+                         seed=seed, threads=threads, on_progress=on_progress, allow_unsafe=unsafe_no_sandbox)
         summary = result.summary
         click.echo(f"{benchmark_label(request)}: {summary['problems']} problems, {summary['samples']} samples "
                    f"({summary['isolation']} sandbox)")

@@ -28,14 +28,15 @@ def open_storage(uri: str, **s3_options) -> Storage:
     return LocalStorage(uri)
 
 
-def default_fetchers(history: int = 0, log: Callable[[str], None] | None = None) -> list[RepositoryFetcher]:
+def default_fetchers(history: int = 0, log: Callable[[str], None] | None = None,
+                     stall_seconds: float = 60.0) -> list[RepositoryFetcher]:
     """Local folders, git URLs and GitHub (API base from $CODETRAIN_GITHUB_API_URL)."""
     from infrastructure.sources.git import GitFetcher
     from infrastructure.sources.github import GitHubFetcher
     from infrastructure.sources.local import LocalFetcher
 
     github = GitHubFetcher(history=history, log=log) if log else GitHubFetcher(history=history)
-    return [github, GitFetcher(history), LocalFetcher()]
+    return [github, GitFetcher(history, stall_seconds), LocalFetcher()]
 
 
 def default_parser() -> CodeParser:
@@ -47,7 +48,8 @@ def default_parser() -> CodeParser:
 class FetchersFactory(Protocol):
     """Builds the repository fetchers for one collect (`default_fetchers`, or fakes in tests)."""
 
-    def __call__(self, history: int = 0, log: Callable[[str], None] | None = None) -> list[RepositoryFetcher]: ...
+    def __call__(self, history: int = 0, log: Callable[[str], None] | None = None,
+                 stall_seconds: float = 60.0) -> list[RepositoryFetcher]: ...
 
 
 @dataclass
@@ -73,14 +75,15 @@ class Container:
         columns = ["id", "kind", "content", "content_hash", "cluster_id"]
         index = LSHIndex(request.near_threshold)
         return collect_repositories(
-            request, fetchers=self.fetchers_factory(history=request.history, log=log),
+            request, fetchers=self.fetchers_factory(history=request.history, log=log,
+                                                    stall_seconds=request.git_stall_seconds),
             parser=self.parser_factory(), storage=self.storage_for(request.output), walk=walk_files,
             write_shard=write_shard, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
             read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
         )
 
-    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None):
+    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None, overwrite=False):
         from application.dataset.pipeline import DatasetTools, build_dataset
         from application.dataset.sources import check_weights, parse_input
         from infrastructure.data import chat, tokenization
@@ -102,10 +105,10 @@ class Container:
         check_weights(specs)
         return build_dataset(
             request, inputs=[open_input(s, self.storage_for) for s in specs], output=self.storage_for(output_uri),
-            tools=tools, log=log,
+            tools=tools, log=log, overwrite=overwrite,
         )
 
-    def train(self, config, log, resume=None, on_checkpoint=None):
+    def train(self, config, log, resume=None, on_checkpoint=None, overwrite=False):
         from functools import partial
 
         from application.train.pipeline import train_model
@@ -121,17 +124,17 @@ class Container:
         return train_model(
             config, dataset=self.storage_for(config.data.path), output=self.storage_for(config.output.dir),
             run_training=partial(run_training, behavioural_check=check), log=log, resume=resume,
-            on_checkpoint=on_checkpoint, prepare_plain=prepare_plain_dataset,
+            on_checkpoint=on_checkpoint, prepare_plain=prepare_plain_dataset, overwrite=overwrite,
         )
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
-                           on_progress=None):
+                           on_progress=None, allow_unsafe: bool = False):
         from application.runs.evaluate_run import evaluate_run_on_benchmark
         from infrastructure.evaluation.benchmarks import load_problems
         from infrastructure.evaluation.generation import completer_for
         from infrastructure.sandbox.supervisor import Limits, Sandbox
 
-        with Sandbox(Limits(wall_seconds=request.timeout)) as sandbox:
+        with Sandbox(Limits(wall_seconds=request.timeout), allow_unsafe=allow_unsafe) as sandbox:
             return evaluate_run_on_benchmark(
                 request, run=run, model=model, output=output, open_storage=self.storage_for,
                 load_problems=load_problems,

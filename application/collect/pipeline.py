@@ -53,6 +53,8 @@ class CollectRequest:
     """Worker processes (1: everything in this process)."""
     shard_rows: int = 20_000
     """Rows per Parquet shard (and how often resume state is committed)."""
+    git_stall_seconds: float = 60.0
+    """End a git clone that receives nothing for this long (a server that never answers)."""
 
     def __post_init__(self):
         if self.granularity not in ("file", "function", "all"):
@@ -63,7 +65,7 @@ class CollectRequest:
     def options(self) -> dict:
         """Everything that changes the output (workers do not)."""
         options = asdict(self)
-        for key in ("output", "workers", "sources"):
+        for key in ("output", "workers", "sources", "git_stall_seconds"):
             options.pop(key)
         return options
 
@@ -83,11 +85,15 @@ def pick_fetcher(source: str, fetchers: Iterable[RepositoryFetcher]) -> Reposito
     raise SourceError(f"{source}: unsupported source (expected a path, git URL or github:owner/repo)")
 
 
+LICENSE_BYTES = 200_000  # the longest common licence (AGPL-3.0) is about 34 KB
+
+
 def repository_license(root: Path) -> str | None:
     """SPDX id from the first recognisable LICENSE / COPYING file at the repository root."""
     for path in sorted(root.iterdir()):
         if LICENSE_FILE.match(path.name) and path.is_file() and not path.is_symlink():
-            spdx = detect_license(path.read_bytes()[:200_000].decode("utf-8", "replace"))
+            with path.open("rb") as handle:  # a licence is a few KB; the file may be any size
+                spdx = detect_license(handle.read(LICENSE_BYTES).decode("utf-8", "replace"))
             if spdx:
                 return spdx
     return None

@@ -33,8 +33,8 @@ from pathlib import Path
 import hashlib
 from typing import Callable, Iterable, Sequence
 
-from application.artifacts import fetch_tree, publish_tree, read_json, require_complete, write_json
-from domain.layout import MANIFEST, STATS, TOKENIZER
+from application.artifacts import claim_output, fetch_tree, publish_tree, read_json, require_complete, write_json
+from domain.layout import DATASET_OWNER, MANIFEST, STATS, TOKENIZER
 from application.dataset.cache import FORMAT, cache_key, cached_stats
 from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems, post_image
 from application.dataset.formats import column_map
@@ -88,9 +88,13 @@ class Units:
 
 def build_dataset(
     request: DatasetRequest, *, inputs: Sequence[DatasetInput], output: Storage, tools: DatasetTools,
-    log: Callable[[str], None] = lambda message: None,
+    log: Callable[[str], None] = lambda message: None, overwrite: bool = False,
 ) -> DatasetResult:
-    """Split without leakage, decontaminate, tokenize, lay out and publish; stats.json last."""
+    """Split without leakage, decontaminate, tokenize, lay out and publish; stats.json last.
+
+    The output must be empty or hold a codetrain dataset; one built from the same inputs and
+    options is reused as is, another is replaced only with `overwrite`.
+    """
     started = time.time()
     manifests = [_manifest(i.collection) if i.collection is not None else None for i in inputs]
     lineage = [{"weight": i.weight, "manifest": m} if m is not None else
@@ -104,8 +108,11 @@ def build_dataset(
     if template:
         fingerprints["chat_template"] = hashlib.sha256(template.encode()).hexdigest()
     key = cache_key(lineage, request.cache_options(), fingerprints)
-    if request.use_cache and (stats := cached_stats(output, key, STATS)) is not None:
-        return DatasetResult(uri=output.uri, stats=stats, cache_hit=True)
+    cached = cached_stats(output, key, STATS)
+    if request.use_cache and cached is not None:
+        return DatasetResult(uri=output.uri, stats=cached, cache_hit=True)
+    if cached is None:  # rebuilding this very dataset (--no-cache) replaces nothing else
+        claim_output(output, "dataset", OWN_KEYS, overwrite, precious=(STATS,))
 
     extra_tokens = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
     extra_tokens += template_tokens
@@ -170,10 +177,16 @@ def build_dataset(
             "options": request.cache_options(),
             "seconds": round(time.time() - started, 2),
         }
+        write_json(output, DATASET_OWNER, {"format": FORMAT})
         _clear_previous_dataset(output)
         publish_tree(staging, output)
         write_json(output, STATS, stats)
     return DatasetResult(uri=output.uri, stats=stats)
+
+
+# Files that tell our dataset from anybody's folder: stats.json (a complete one, which only
+# --overwrite replaces) or our owner mark (one whose publish was cut: replaced freely).
+OWN_KEYS = (STATS, DATASET_OWNER)
 
 
 def _clear_previous_dataset(output: Storage) -> None:

@@ -25,6 +25,7 @@ class Sandbox(Protocol):
     isolation: str
     warning: str
     limits: object  # a dataclass of the limits applied; its fields go into the summary
+    memory_bound: str  # how the memory of one run is bounded (cgroup, or rlimits x processes)
 
     def run_many(self, programs: Iterable[str], workers: int) -> Iterator[tuple[int, RunOutcome]]: ...
 
@@ -65,7 +66,8 @@ def evaluate_run_on_benchmark(
             execute=lambda programs: sandbox.run_many(programs, request.workers),
             output=open_storage(output), prefix=f"{benchmark_label(request)}/",
             describe={"model": run or model, "isolation": sandbox.isolation,
-                      "sandbox_warning": sandbox.warning, "limits": sandbox.limits.__dict__},
+                      "sandbox_warning": sandbox.warning, "limits": sandbox.limits.__dict__,
+                      "memory_bound": sandbox.memory_bound},
             on_progress=on_progress)
 
 

@@ -112,7 +112,7 @@ class TrainingConfig(Section):
     """Passes over the training split (if max_steps unset)."""
     max_steps: int | None = Field(None, ge=1)
     """Optimizer steps; overrides epochs."""
-    micro_batch_size: int = Field(8, ge=1)
+    micro_batch_size: int = Field(8, ge=1, strict=True)
     """Examples per forward pass per process."""
     gradient_accumulation_steps: int = Field(1, ge=1)
     """Micro-batches per optimizer step."""
@@ -134,8 +134,8 @@ class TrainingConfig(Section):
     """Gradient clipping norm; null = off."""
     precision: Literal["no", "bf16", "fp16"] = "no"
     """Mixed precision."""
-    seed: int = 42
-    """Seed for weights, data order and dropout."""
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+    """Seed for weights, data order and dropout (0 to 2**32 - 1, what numpy accepts)."""
     num_threads: int | None = Field(None, ge=1)
     """torch CPU threads; null = torch default."""
     log_every_steps: int = Field(10, ge=1)

@@ -8,12 +8,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
-from application.artifacts import fetch_prefix, fetch_tree, open_run_mirror
+from application.artifacts import claim_output, fetch_prefix, fetch_tree, open_run_mirror, require_complete
 from application.train.config import TrainConfig
-from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS, TOKENIZER
+from domain.layout import CHECKPOINTS, FINAL, RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS, TOKENIZER
 from domain.ports import Storage
 from domain.layout import atomic_write
 
+
+
+# Files `train` writes first into a run folder: they tell our run from anybody's folder.
+RUN_MARKERS = (RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY)
 
 
 class Trainer(Protocol):
@@ -53,13 +57,17 @@ def run_manifest(config: TrainConfig, dataset_uri: str, dataset_stats: dict) -> 
 PLAIN_MARKERS = ("dataset_dict.json", "state.json")  # what `save_to_disk` writes
 
 
+def _is_plain(dataset: Storage) -> bool:
+    """A saved DatasetDict not written by `dataset` (no stats.json, no tokenizer/)."""
+    return not dataset.exists(STATS) and not dataset.list(f"{TOKENIZER}/") and \
+        any(dataset.exists(m) for m in PLAIN_MARKERS)
+
+
 def _dataset_dir(dataset: Storage, tmp: Path, config: TrainConfig, prepare_plain) -> Path:
     """A local dataset folder: a `dataset` output as it is, a plain DatasetDict made trainable.
 
     A `dataset` output without its stats.json (it holds `tokenizer/`) is incomplete: refused."""
-    plain = not dataset.exists(STATS) and not dataset.list(f"{TOKENIZER}/") and \
-        any(dataset.exists(m) for m in PLAIN_MARKERS)
-    if not plain or prepare_plain is None:
+    if not _is_plain(dataset) or prepare_plain is None:
         return fetch_tree(dataset, tmp / "dataset", STATS, "dataset")
     folder = dataset.local_root() or fetch_prefix(dataset, "", tmp / "plain")
     return prepare_plain(folder, tmp / "dataset", config, dataset.uri)
@@ -75,6 +83,7 @@ def train_model(
     resume: str | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
     prepare_plain: Callable[[Path, Path, TrainConfig, str], Path] | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Fetch the dataset, train in a local run folder, publish it (summary last).
 
@@ -83,7 +92,13 @@ def train_model(
         on_checkpoint: Called with each saved checkpoint folder (e.g. to mirror it to storage).
         prepare_plain: (folder, output folder, config, uri) -> a trainable dataset folder made from
             a plain saved DatasetDict (one without `dataset`'s stats.json).
+        overwrite: Let a fresh run replace the checkpoints and final model of an earlier run in
+            the same output (without it that is refused; a folder not written by `train` always is).
     """
+    if resume is None:  # the input's own refusal first: it names what to fix before the output's
+        if prepare_plain is None or not _is_plain(dataset):
+            require_complete(dataset, STATS, "dataset")
+        claim_output(output, "training run", RUN_MARKERS, overwrite, precious=(CHECKPOINTS, FINAL))
     with tempfile.TemporaryDirectory(prefix="codetrain-train-") as tmp:
         dataset_dir = _dataset_dir(dataset, Path(tmp), config, prepare_plain)
         run_dir = output.local_root() or Path(tmp) / "run"

@@ -1,18 +1,28 @@
 """The first code a sandboxed run executes: isolate, drop privileges, then run the program.
 
-Started by `infrastructure/sandbox/supervisor.py` as `python -I -S boot.py MODE WORKDIR UID LIMITS`
-with the untrusted program on stdin. Stdlib only, and nothing here may import the project:
-`-I -S` means no site-packages, no PYTHON* variables, no current folder on sys.path.
+Started by `infrastructure/sandbox/supervisor.py` as `python -I -S boot.py MODE LIMITS` with the
+untrusted program on stdin. Stdlib only, and nothing here may import the project: `-I -S`
+means no site-packages, no PYTHON* variables, no current folder on sys.path.
 
-MODE `namespaces` (root): new mount, network and PID namespaces; every mount read-only
-except a fresh size-limited tmpfs on WORKDIR; the program then runs as PID 1 of its namespace
-under an unprivileged UID with resource limits, so its descendants die with it and it can
-neither reach a network nor write anywhere but WORKDIR. If any step fails the run exits with
-SETUP_FAILED: it never silently runs with less isolation than asked.
+This process (the supervisor) dies with the evaluate process that started it (parent-death
+signal). It starts inside the run's cgroup when there is one; in the isolated modes it unshares
+mount, network and PID namespaces (plus a user namespace in `userns` mode) and forks the
+program as PID 1 of the new PID namespace, so every descendant dies with it, and it dies with
+the supervisor (its parent-death signal is set again after the UID change, which clears it).
 
-MODE `rlimits` (no root, or namespaces refused): resource limits, the program under a sandbox
-UID when started as root, sockets disabled in the interpreter (a program using ctypes could
-get around that; the sandbox says so), and every leftover descendant killed at the end.
+The program's whole file system is a fresh tmpfs holding only: the Python installation, the
+shared libraries and loader cache it needs (all bind-mounted read-only), /dev/null, zero,
+random and urandom, its own /proc, and a size-limited writable work folder (`/sandbox`, also
+`/tmp`). No host /tmp, no socket file, no home folder, no other run's files exist in it; a new
+network namespace has no interface but a down loopback (abstract Unix sockets are per network
+namespace too). Then it runs under an unprivileged identity: a sandbox UID (`namespaces`, as
+root), or the namespace's root with every capability dropped and unrecoverable (`userns`).
+If any step fails the run exits with SETUP_FAILED: it never silently runs with less isolation
+than asked.
+
+MODE `rlimits` (only when the caller explicitly accepted running untrusted code unsafely):
+resource limits, sockets disabled in the interpreter (ctypes gets around that), and every
+leftover descendant killed at the end.
 """
 import ctypes
 import json
@@ -23,16 +33,34 @@ import sys
 
 SETUP_FAILED = 97  # exit code the host reads as "the sandbox could not be set up"
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x1000, 0x4000, 0x40000
-AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x1
-SYS_MOUNT_SETATTR = 442  # the same number on x86_64 and aarch64
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+MNT_DETACH = 0x2
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = -100, 0x8000, 0x1, 0x2
+# (mount_setattr, pivot_root, capset) system call numbers
+SYSCALLS = {"x86_64": (442, 155, 126), "aarch64": (442, 41, 91)}
+SYS_MOUNT_SETATTR, SYS_PIVOT_ROOT, SYS_CAPSET = SYSCALLS.get(os.uname().machine, SYSCALLS["x86_64"])
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 1, 24, 28, 38
+PR_SET_CHILD_SUBREAPER = 36
+SECURE_NOROOT_ALL_LOCKED = 0x2F  # NOROOT, NO_SETUID_FIXUP and their locks: exec never gives caps back
+ROOT = "/tmp"  # where the new root is assembled (a tmpfs over it, in our namespace only); see main
+WORK = "/sandbox"
+DEVICES = ("null", "zero", "random", "urandom")
 
 
 class MountAttr(ctypes.Structure):
     _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
                 ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
 
 
 def die(step: str, errno: int = 0) -> None:
@@ -45,49 +73,107 @@ def check(result: int, step: str) -> None:
         die(step, ctypes.get_errno())
 
 
-def isolate(libc, workdir: str, limits: dict) -> None:
-    """New namespaces; the whole tree read-only; a private tmpfs as the only writable folder."""
-    check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), "unshare")
-    # Private first, so nothing below propagates back to the host's mounts.
-    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    expose_stdlib(libc, limits["stdlib_mount"])
-    attr = MountAttr(attr_set=MOUNT_ATTR_RDONLY)
-    check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
-                       ctypes.sizeof(attr)), "mount_setattr / read-only")
-    options = f"size={limits['tmpfs_bytes']},mode=0700,uid={limits['uid']},gid={limits['uid']}"
-    check(libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()),
-          "mount tmpfs on the work folder")
+def write(path: str, text: str, step: str) -> None:
+    try:
+        with open(path, "w") as handle:
+            handle.write(text)
+    except OSError as exc:
+        die(step, exc.errno or 0)
 
 
-def expose_stdlib(libc, stash: str) -> None:
-    """Let the sandbox UID import the standard library even if it lives under a closed folder.
+def tie_to_parent(libc, parent: int) -> None:
+    """Die with `parent`; if it is already gone, do not start at all."""
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl pdeathsig")
+    if os.getppid() != parent:
+        os._exit(SETUP_FAILED)
 
-    Python here lives under /root/.pyenv and /root is 0700. In our private mount namespace the
-    closed folder is covered with an empty tmpfs that holds only the interpreter's prefix,
-    bind-mounted back at its own path, so sys.path stays valid and the rest stays hidden.
-    """
-    prefix = os.path.realpath(sys.base_prefix)
-    parts = prefix.split("/")[1:]
-    closed = next(("/" + "/".join(parts[:i + 1]) for i in range(len(parts))
-                   if not os.stat("/" + "/".join(parts[:i + 1])).st_mode & 0o001), None)
-    if closed is None:
+
+def unshare(libc, mode: str) -> None:
+    """New mount, network and PID namespaces; in `userns` mode a user namespace first, in which
+    this process is root (mapped to the caller's UID) and may therefore mount."""
+    uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | (CLONE_NEWUSER if mode == "userns" else 0)
+    check(libc.unshare(flags), "unshare")
+    if mode == "userns":
+        write("/proc/self/setgroups", "deny", "deny setgroups")
+        write("/proc/self/uid_map", f"0 {uid} 1", "map the user")
+        write("/proc/self/gid_map", f"0 {gid} 1", "map the group")
+
+
+def mount(libc, source, target: str, fstype, flags: int, options, step: str) -> None:
+    encode = lambda value: value.encode() if isinstance(value, str) else value  # noqa: E731
+    check(libc.mount(encode(source), encode(target), encode(fstype), flags, encode(options)), step)
+
+
+def build_root(libc, limits: dict) -> None:
+    """A tmpfs at ROOT holding only what the program may see; read-only but for its folder."""
+    mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None, "mount --make-rprivate /")
+    mount(libc, "tmpfs", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755", "tmpfs for the new root")
+    for path in limits["read_only"]:
+        expose(libc, path)
+    os.makedirs(ROOT + "/dev", mode=0o755, exist_ok=True)
+    for name in DEVICES:
+        open(f"{ROOT}/dev/{name}", "w").close()
+        mount(libc, f"/dev/{name}", f"{ROOT}/dev/{name}", None, MS_BIND, None, f"bind /dev/{name}")
+    for folder in (WORK, "/proc", "/.old"):
+        os.makedirs(ROOT + folder, mode=0o755, exist_ok=True)
+    os.symlink(WORK.lstrip("/"), ROOT + "/tmp")
+    attr = MountAttr(attr_set=MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)
+    check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, ROOT.encode(), AT_RECURSIVE, ctypes.byref(attr),
+                       ctypes.sizeof(attr)), "mount_setattr read-only")
+    owner = limits["uid"] if limits["uid"] is not None else 0
+    options = f"size={limits['tmpfs_bytes']},mode=0700,uid={owner},gid={owner}"
+    mount(libc, "tmpfs", ROOT + WORK, "tmpfs", MS_NOSUID | MS_NODEV, options, "tmpfs for the work folder")
+
+
+def expose(libc, path: str) -> None:
+    """Make host `path` appear at the same place in the new root: a symlink as a symlink (so
+    /lib -> usr/lib keeps working), anything else bind-mounted (read-only later, with the rest)."""
+    if not os.path.lexists(path):
         return
-    check(libc.mount(prefix.encode(), stash.encode(), None, MS_BIND | MS_REC, None), "bind the stdlib aside")
-    check(libc.mount(b"tmpfs", closed.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=0755"),
-          f"cover {closed}")
-    os.makedirs(prefix, mode=0o755, exist_ok=True)
-    check(libc.mount(stash.encode(), prefix.encode(), None, MS_BIND | MS_REC, None), "bind the stdlib back")
+    inside = ROOT + path
+    os.makedirs(os.path.dirname(inside), mode=0o755, exist_ok=True)
+    if os.path.islink(path):
+        if not os.path.lexists(inside):
+            os.symlink(os.readlink(path), inside)
+        return
+    if os.path.isdir(path):
+        os.makedirs(inside, mode=0o755, exist_ok=True)
+    else:
+        open(inside, "w").close()
+    mount(libc, path, inside, None, MS_BIND | MS_REC, None, f"bind {path}")
 
 
-def drop_privileges(uid: int) -> None:
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
+def enter_root(libc) -> None:
+    """Mount this PID namespace's /proc, then make ROOT `/` and let go of the host's tree."""
+    # /proc is mounted while the host's is still visible: the kernel refuses a new proc mount in
+    # a user namespace when no full proc mount is in sight.
+    mount(libc, "proc", ROOT + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None, "mount /proc")
+    check(libc.syscall(SYS_PIVOT_ROOT, ROOT.encode(), (ROOT + "/.old").encode()), "pivot_root")
+    os.chdir("/")
+    check(libc.umount2(b"/.old", MNT_DETACH), "detach the host's tree")
+
+
+def drop_privileges(libc, mode: str, uid: int | None) -> None:
+    """`namespaces`: become the sandbox UID. `userns`: stay the namespace's root but with no
+    capability left, none regained by exec (securebits), and no setuid gain (no_new_privs)."""
+    if mode == "namespaces" and uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    elif mode == "userns":
+        with open("/proc/sys/kernel/cap_last_cap") as handle:
+            last = int(handle.read())
+        for cap in range(last + 1):
+            check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop the capability bounding set")
+        check(libc.prctl(PR_SET_SECUREBITS, SECURE_NOROOT_ALL_LOCKED, 0, 0, 0), "securebits")
+        no_caps = (CapData * 2)()
+        check(libc.syscall(SYS_CAPSET, ctypes.byref(CapHeader(0x20080522, 0)), no_caps), "capset")
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
 def set_limits(limits: dict) -> None:
-    as_bytes = limits["memory_bytes"]
-    for name, value in (("RLIMIT_AS", as_bytes), ("RLIMIT_NPROC", limits["max_processes"]),
+    for name, value in (("RLIMIT_AS", limits["memory_bytes"]), ("RLIMIT_NPROC", limits["max_processes"]),
                         ("RLIMIT_CPU", limits["cpu_seconds"]), ("RLIMIT_FSIZE", limits["file_bytes"]),
                         ("RLIMIT_NOFILE", 64), ("RLIMIT_CORE", 0)):
         resource.setrlimit(getattr(resource, name), (value, value))
@@ -144,36 +230,44 @@ def reap_descendants() -> None:
                 break
 
 
+def start_program(libc, mode: str, limits: dict, source: str) -> None:
+    """In the forked child: finish isolating, drop privileges, limit, run. Never returns."""
+    isolated = mode in ("namespaces", "userns")
+    if isolated:
+        build_root(libc, limits)
+        enter_root(libc)
+    try:
+        drop_privileges(libc, mode, limits["uid"])
+        # Changing credentials clears the parent-death signal: set it again, after the change.
+        check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl pdeathsig")
+        os.chdir(WORK if isolated else limits["workdir"])
+        os.umask(0o077)
+        set_limits(limits)
+        if not isolated:
+            disable_sockets()
+    except OSError as exc:
+        die("limits/privileges", exc.errno or 0)
+    run_program(source)
+
+
 def main() -> None:
-    mode, workdir, limits = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    global ROOT
+    mode, limits = sys.argv[1], json.loads(sys.argv[2])
+    ROOT = limits.get("root", ROOT)
     source = sys.stdin.read()
     libc = ctypes.CDLL(None, use_errno=True)
-    if mode == "namespaces":
-        isolate(libc, workdir, limits)
+    tie_to_parent(libc, limits["parent"])
+    if mode in ("namespaces", "userns"):
+        unshare(libc, mode)
     else:
         # No PID namespace: descendants that escape their parent (setsid, double fork) re-parent
         # to this supervisor instead of init, so it can kill them when the program ends.
         check(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl subreaper")
-    pid = os.fork()  # in `namespaces` mode the child is PID 1 of the new PID namespace
+    pid = os.fork()  # in the isolated modes the child is PID 1 of the new PID namespace
     if pid == 0:
-        if mode == "namespaces":
-            # If the supervisor is killed (wall-time limit), take the whole namespace down.
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            # A /proc of its own: the program sees its processes, not the host's command lines.
-            check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
-        try:
-            if limits["uid"] is not None:
-                drop_privileges(limits["uid"])
-            os.chdir(workdir)
-            os.umask(0o077)
-            set_limits(limits)
-            if mode != "namespaces":
-                disable_sockets()
-        except OSError as exc:
-            die("limits/privileges", exc.errno or 0)
-        run_program(source)
+        start_program(libc, mode, limits, source)
     _, status = os.waitpid(pid, 0)
-    if mode != "namespaces":
+    if mode == "rlimits":
         reap_descendants()
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 

@@ -18,14 +18,17 @@ def walk_files(
     skip_dir: Callable[[str], str | None] = _default_skip_dir,
     on_skip: Callable[[str, str], None] = lambda reason, rel: None,
 ) -> Iterator[Path]:
-    """Yield regular files under `root` in sorted order, never outside it.
+    """Yield regular files under `root` in sorted order (depth first), never outside it.
 
     Symlinks are never followed: one pointing outside `root` is reported as `symlink_outside`
     (it could expose any file of the machine); a file link inside is reported as
     `symlink_inside` (its target is walked at its real path, so nothing is read twice) and a
-    folder link inside is pruned silently, so no link cycle can trap the walk. Folders for which
-    `skip_dir` gives a reason are pruned and reported, except `ignored` ones (`.git`
-    internals), which are pruned silently.
+    folder link inside is pruned silently, so no link cycle can trap the walk (a link loop
+    resolves inside). Folders for which `skip_dir` gives a reason are pruned and reported,
+    except `ignored` ones (`.git` internals), which are pruned silently. Also reported:
+    `non_utf8_name` (a name that is not UTF-8 cannot be a dataset's path), `not_regular_file`
+    (FIFOs, sockets, devices: reading one could block or never end) and `unreadable_dir`. The
+    walk keeps its own stack, so no nesting depth can exhaust Python's recursion limit.
 
     Args:
         root: Repository folder.
@@ -33,31 +36,46 @@ def walk_files(
         on_skip: Called with (reason, repository-relative path) for each pruned entry.
     """
     root = Path(root).resolve()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        kept = []
-        for name in sorted(dirnames):
-            reason = skip_dir(name)
-            rel = (here / name).relative_to(root).as_posix()
-            if reason is None and (here / name).is_symlink():
-                reason = "symlink_outside" if not _inside(root, here / name) else "ignored"
-            if reason is None:
-                kept.append(name)
+    stack = [root]
+    while stack:
+        here = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda entry: entry.name)
+        except OSError:
+            on_skip("unreadable_dir", _relative(here, root))
+            continue
+        folders = []
+        for entry in entries:
+            path = Path(entry.path)
+            reason = _skip_reason(entry, path, root, skip_dir)
+            if reason == "folder":
+                folders.append(path)
+            elif reason is None:
+                yield path
             elif reason != "ignored":
-                on_skip(reason, rel)
-        dirnames[:] = kept
-        for name in sorted(filenames):
-            path = here / name
-            if path.is_symlink():
-                # outside: never read; inside: the target is collected at its own path anyway
-                rel = path.relative_to(root).as_posix()
-                on_skip("symlink_outside" if not _inside(root, path) else "symlink_inside", rel)
-                continue
-            if not path.is_file():
-                continue  # sockets, fifos, devices
-            yield path
+                on_skip(reason, _relative(path, root))
+        stack += reversed(folders)
+
+
+def _skip_reason(entry: os.DirEntry, path: Path, root: Path, skip_dir) -> str | None:
+    """None for a file to read, "folder" for one to walk, else why the entry is left out."""
+    try:
+        entry.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "non_utf8_name"
+    if entry.is_symlink():
+        if not _inside(root, path):
+            return "symlink_outside"
+        return "ignored" if os.path.isdir(path) else "symlink_inside"  # isdir: False for a loop
+    if entry.is_dir(follow_symlinks=False):
+        return skip_dir(entry.name) or "folder"
+    return None if entry.is_file(follow_symlinks=False) else "not_regular_file"
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix().encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _inside(root: Path, link: Path) -> bool:
-    target = link.resolve()
+    target = Path(os.path.realpath(link))  # never raises: a link loop resolves to a path inside
     return target == root or root in target.parents

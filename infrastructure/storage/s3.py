@@ -178,8 +178,8 @@ class S3Storage:
 
     def _key(self, key: str) -> str:
         key = key.strip("/")
-        if ".." in key.split("/"):
-            raise StorageError(f"{self.uri}: key {key!r} escapes the storage root")
+        if any(part in ("", ".", "..") for part in key.split("/")) and key:
+            raise StorageError(f"{self.uri}: key {key!r} has an empty, '.' or '..' segment")
         return f"{self.prefix}/{key}" if self.prefix and key else (key or self.prefix)
 
     def _relative(self, full: str) -> str:

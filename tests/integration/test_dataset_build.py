@@ -16,9 +16,9 @@ from tests.dataset_fixtures import humaneval_problems, near_copy, random_module,
 REPOS = [f"repo{r}" for r in range(5)]
 
 
-def build(collection: Path, out: Path, **options):
+def build(collection: Path, out: Path, overwrite: bool = False, **options):
     request = DatasetRequest(**{"seq_len": 64, "vocab_size": 600, **options})
-    return Container().build_dataset(request, [str(collection)], str(out))
+    return Container().build_dataset(request, [str(collection)], str(out), overwrite=overwrite)
 
 
 def load(out: Path):
@@ -266,7 +266,7 @@ def test_rebuilding_over_an_old_dataset_leaves_no_stale_files(planted, tmp_path)
     (out / "train" / "data-00001-of-00002.arrow").write_text("stale shard of an older build")
     (out / "tokenizer" / "vocab.json").write_text("{}")
     (out / "NOTES.md").write_text("the user's own file")
-    build(planted["collection"], out, seq_len=32)
+    build(planted["collection"], out, overwrite=True, seq_len=32)  # another dataset: replaced on request
     assert not (out / "train" / "data-00001-of-00002.arrow").exists()
     assert not (out / "tokenizer" / "vocab.json").exists()
     assert (out / "NOTES.md").exists()

@@ -12,15 +12,15 @@ from tests.unit.test_collect_use_case import REPOS
 def test_container_wires_the_injected_storage_fetchers_and_parser_into_collect():
     storage, asked = FakeStorage("fake://collection"), []
 
-    def fetchers(history, log):
-        asked.append(history)
+    def fetchers(history, log, stall_seconds):
+        asked.append((history, stall_seconds))
         return [FakeFetcher(REPOS)]
 
     container = Container(storage_for=lambda uri: {"fake://collection": storage}[uri],
                           fetchers_factory=fetchers, parser_factory=FakeParser)
     result = container.collect(CollectRequest(sources=("fake:alpha", "fake:beta"), output="fake://collection"))
     manifest = storage.read_json(MANIFEST)
-    assert asked == [0]
+    assert asked == [(0, 60.0)]
     assert result.uri == "fake://collection" and storage.written[-1] == MANIFEST
     assert [s["repo"] for s in manifest["sources"]] == ["fake/beta", "fake/alpha"]
     assert manifest["counts"]["by_language"] == {"toy": result.units}

@@ -51,9 +51,10 @@ def collection(repos=REPOS, files: int = 4, template: str = UNIQUE, clustered: b
     return storage
 
 
-def build(source: FakeStorage, output: FakeStorage, **options):
+def build(source: FakeStorage, output: FakeStorage, overwrite: bool = False, **options):
     request = DatasetRequest(**{"seq_len": 64, "ratios": (0.5, 0.25, 0.25), **options})
-    return build_dataset(request, inputs=[DatasetInput(source.uri, collection=source)], output=output, tools=tools())
+    return build_dataset(request, inputs=[DatasetInput(source.uri, collection=source)], output=output, tools=tools(),
+                         overwrite=overwrite)
 
 
 def repos_in_split(output: FakeStorage, split: str) -> set[str]:
@@ -91,7 +92,9 @@ def test_a_changed_option_rebuilds_and_leaves_no_stale_files():
     source, output = collection(), FakeStorage("fake://dataset")
     build(source, output)
     output.write_bytes("train/stale.json", b"{}")
-    rebuilt = build(source, output, seq_len=32)
+    with pytest.raises(StorageError, match="--overwrite"):  # another dataset is ours, but not silently replaced
+        build(source, output, seq_len=32)
+    rebuilt = build(source, output, overwrite=True, seq_len=32)
     assert not rebuilt.cache_hit and rebuilt.stats["seq_len"] == 32
     assert not output.exists("train/stale.json")
 

@@ -82,6 +82,7 @@ class InProcessSandbox:
     """The Sandbox port without isolation: runs each program with exec (test programs only)."""
 
     isolation, warning, limits = "none", "not isolated", Outcome(True)
+    memory_bound = "none: test programs only"
 
     def run_many(self, programs, workers):
         for index, program in enumerate(programs):

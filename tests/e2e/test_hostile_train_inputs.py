@@ -1,0 +1,50 @@
+"""Issue 11, items 9 and 12 (train part): bad values fail at start-up in one line naming the key
+or the culprit, through the real CLI, before any step (and with no run folder half-written)."""
+from __future__ import annotations
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from presentation.cli import cli
+from tests.train_fixtures import build_generation_dataset, tiny_config
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return build_generation_dataset(tmp_path_factory.mktemp("ds") / "ds", seq_len=32, docs=40)
+
+
+def train(tmp_path, dataset, *overrides: str, run_dir=None):
+    config = tiny_config(dataset, run_dir or tmp_path / "run", training={"max_steps": 2})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    args = ["train", "--config", str(tmp_path / "c.yaml")]
+    for override in overrides:
+        args += ["--set", override]
+    result = CliRunner().invoke(cli, args)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, lines[-1]
+
+
+@pytest.mark.parametrize("override, code, needles", [
+    ("training.seed=-1", 2, ["training.seed", "-1"]),
+    ("training.seed=12345678901234567890", 2, ["training.seed", "12345678901234567890"]),
+    ("training.micro_batch_size=true", 2, ["training.micro_batch_size", "True"]),
+    # rows of 32 tokens, 16 positions: an IndexError mid-run before the check existed
+    ("model.architecture.max_position_embeddings=16", 1, ["32 tokens", "max_position_embeddings=16",
+                                                         "--seq-len 16"]),
+])
+def test_bad_training_values_are_one_line(tmp_path, dataset, override, code, needles):
+    exit_code, line = train(tmp_path, dataset, override)
+    assert exit_code == code, line
+    assert line.startswith("Error: ") and all(n in line for n in needles), line
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_an_output_dir_that_is_a_file_is_one_line_and_the_file_is_kept(tmp_path, dataset):
+    target = tmp_path / "results.txt"
+    target.write_text("mine\n")
+    exit_code, line = train(tmp_path, dataset, run_dir=target)
+    assert exit_code == 1 and "exists and is not a folder" in line, line
+    assert target.read_text() == "mine\n"
