@@ -6,6 +6,7 @@ import sys
 import click
 
 from domain.errors import CodetrainError
+from presentation import __version__
 
 
 class UserError(click.ClickException):
@@ -27,6 +28,21 @@ def run(fn, *args, **kwargs):
         sys.exit(130)
 
 
+def version_line() -> str:
+    """codetrain's version with those of the libraries that shape its results (read from package
+    metadata: nothing heavy is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    libraries = ", ".join(f"{name} {installed(name)}" for name in ("torch", "transformers", "peft", "accelerate"))
+    return f"codetrain {__version__} (python {sys.version.split()[0]}; {libraries})"
+
+
 S3_PROVIDERS = ["aws", "digitalocean", "wasabi", "backblaze", "r2", "minio", "custom"]
 
 
@@ -41,11 +57,17 @@ S3_PROVIDERS = ["aws", "digitalocean", "wasabi", "backblaze", "r2", "minio", "cu
 @click.option("--s3-account-id", envvar="CODETRAIN_S3_ACCOUNT_ID", help="Cloudflare account id (r2).")
 @click.option("--s3-max-attempts", type=click.IntRange(1), envvar="CODETRAIN_S3_MAX_ATTEMPTS",
               help="Attempts per S3 request, with botocore's backoff (default: AWS_MAX_ATTEMPTS or 3).")
+@click.option("--verbose", "-v", count=True, help="Also show the libraries' own warnings and progress bars.")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _, on: on and
+              (click.echo(version_line()), ctx.exit()), help="Print codetrain's version and its main libraries'.")
 @click.pass_context
-def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_id, s3_max_attempts) -> None:
+def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_id, s3_max_attempts,
+        verbose) -> None:
     """codetrain: turn code repositories into datasets and fine-tuned code models."""
     from presentation.container import Container
+    from presentation.verbosity import set_verbosity
 
+    set_verbosity(verbose)
     ctx.obj = ctx.obj or Container()
     chosen = {"provider": s3_provider, "endpoint_url": s3_endpoint_url, "region": s3_region,
               "account_id": s3_account_id, "max_attempts": s3_max_attempts}
@@ -334,3 +356,8 @@ def config_command(config_path, overrides, reference):
     config = run(load_train_config, config_path, overrides)
     click.echo(config.model_dump_json(indent=2))
 
+
+
+from presentation.generate_command import generate  # noqa: E402  (a module per new command)
+
+cli.add_command(generate)

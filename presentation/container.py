@@ -170,6 +170,18 @@ class Container:
                             model_folder=Path(model) if model else None,
                             export_onnx=export_onnx, after_merge=after_merge)
 
+    def generator(self, *, run=None, model=None, adapter=None, threads=None):
+        """A loaded model that streams completions: a run's final/, or a model folder (+ adapter)."""
+        import tempfile
+        from pathlib import Path
+
+        from application.runs.reading import final_model
+        from infrastructure.evaluation.generation import text_generator
+
+        with tempfile.TemporaryDirectory(prefix="codetrain-generate-") as tmp:  # loaded into memory, then gone
+            folder = final_model(self.storage_for(run), Path(tmp)) if run else Path(model)
+            return text_generator(folder, Path(adapter) if adapter else None, threads)
+
     def report(self, run: str, output: str | None = None):
         from application.runs.report import build_report
         from infrastructure.plots import line_chart
