@@ -163,7 +163,8 @@ class Container:
         from pathlib import Path
 
         from application.runs.export import export_model
-        from infrastructure.export import ExportSource, export_onnx
+        from infrastructure.export import ExportSource
+        from infrastructure.onnx_export import export_onnx
 
         return export_model(request, output=self.storage_for(output), open_source=ExportSource,
                             run=self.storage_for(run) if run else None,

@@ -81,6 +81,20 @@ def apply_adapter(model, adapter: Path):
         raise EvaluationError(f"--adapter {adapter}: does not fit this model ({str(exc).splitlines()[0]})") from None
 
 
+def saved_dtype(folder: Path) -> str:
+    """The dtype a model folder's weights were saved in (an adapter: its base's), per its config."""
+    folder = Path(folder)
+    if is_adapter(folder):
+        base = adapter_base(folder)
+        folder = Path(base).expanduser() if base else folder
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return "float32"  # a hub name or no config: nothing says otherwise
+    dtype = config.get("dtype") or config.get("torch_dtype") or "float32"  # transformers 5 / 4 spelling
+    return dtype if dtype in ("float32", "bfloat16", "float16") else "float32"
+
+
 def load_tokenizer(*candidates: Path | None):
     """The first of `candidates` (model folder, dataset tokenizer/, base model) holding a tokenizer."""
     from transformers import AutoTokenizer
