@@ -88,6 +88,7 @@ class Container:
             train_tokenizer=tokenization.train_bpe_tokenizer, load_tokenizer=tokenization.load_tokenizer,
             tokenize=tokenization.tokenize_texts, tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
             load_benchmark=load_benchmark, scan_security=scan_python, save_dataset_dict=save_dataset_dict,
+            save_tokenizer=tokenization.save_tokenizer,
         )
         uris = [input_uris] if isinstance(input_uris, str) else list(input_uris)
         return build_dataset(

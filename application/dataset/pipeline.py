@@ -55,6 +55,8 @@ class DatasetTools:
     load_benchmark: Callable[[str], tuple[str, list[dict], str]]  # spec -> (name, problems, fingerprint)
     scan_security: Callable  # (sources, num_proc) -> per source: [(test_id, severity)] or None
     save_dataset_dict: Callable[[dict, Path], dict[str, int]]
+    save_tokenizer: Callable = lambda tokenizer, folder: tokenizer.save_pretrained(str(folder))
+    """(tokenizer, folder): the container passes one whose files transformers 4.x loads too."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def build_dataset(
         counts = tools.save_dataset_dict(tables, staging)
         if not counts["train"]:
             raise DatasetError("the training split produced no rows")
-        tokenizer.save_pretrained(str(staging / TOKENIZER))
+        tools.save_tokenizer(tokenizer, staging / TOKENIZER)
         stats = {
             "format": FORMAT,
             "cache_key": key,

@@ -112,12 +112,18 @@ def _trainer_state(r: TrainingSession) -> dict:
 
 
 def save_checkpoint(r: TrainingSession, on_checkpoint: Callable[[Path], None] | None) -> Path | None:
-    """Checkpoint on the main process (others wait); then the storage hook sees the folder."""
+    """Checkpoint on the main process (others wait); then the storage hook sees the folder.
+
+    The weights are gathered by accelerate on every rank first (`get_state_dict` is a collective
+    under FSDP / ZeRO-3), then written by the main process alone.
+    """
     folder = None
+    state_dict = r.accelerator.get_state_dict(r.model)
     if r.accelerator.is_main_process:
         metric = r.last_eval[r.config.eval.metric] if r.last_eval else None
         model = r.accelerator.unwrap_model(r.model)
-        folder = r.checkpoints.save(r.step, metric, lambda tmp: write_checkpoint(tmp, model, _trainer_state(r)))
+        folder = r.checkpoints.save(r.step, metric, lambda tmp: write_checkpoint(
+            tmp, model, state_dict, r.tokenizer, _trainer_state(r)))
         if on_checkpoint is not None:
             on_checkpoint(folder)
     r.accelerator.wait_for_everyone()

@@ -19,7 +19,6 @@ def bf16_lora_run(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from application.train.pipeline import train_model  # noqa: F401  (the container below runs it)
     from presentation.container import Container
 
     root = tmp_path_factory.mktemp("bf16-lora")
