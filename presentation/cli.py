@@ -209,7 +209,10 @@ def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no
               help="Continue from a checkpoint of this run: latest (the default), best, or a folder.")
 @click.pass_obj
 def train(container, config_path, overrides, resume):
-    """Fine-tune a model on a dataset with accelerate."""
+    """Fine-tune a model on a dataset with accelerate.
+
+    Every config key, its type, default and meaning: `python main.py config --reference`.
+    """
     import shlex
 
     from application.train.config import load_train_config
