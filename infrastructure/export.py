@@ -115,5 +115,5 @@ class ExportSource:
         from infrastructure.gguf_export import check_gguf, gguf_file_name, write_gguf
 
         batch = sample_batch(self.exported)
-        path = write_gguf(self.exported, self.tokenizer, Path(target) / gguf_file_name(self.folder, kind), kind)
+        path = write_gguf(self.exported, self.tokenizer, Path(target) / gguf_file_name(kind), kind)
         return check_gguf(path, logits(self.exported, batch), self.tokenizer, batch)

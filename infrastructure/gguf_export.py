@@ -21,8 +21,8 @@ TOLERANCES = {"f16": 5e-2, "q8_0": 2.5e-1}
 SAMPLE_CODE = "def load(path):\n    with open(path) as f:\n        return [line.rstrip() for line in f]\n"
 
 
-def gguf_file_name(folder: Path, kind: str) -> str:
-    return f"{Path(folder).resolve().name or 'model'}-{kind}.gguf".replace(" ", "-")
+def gguf_file_name(kind: str) -> str:
+    return f"model-{kind}.gguf"  # beside model.safetensors and model.onnx
 
 
 def _permute(weights, n_head: int, n_head_kv: int | None):

@@ -5,6 +5,7 @@ every verb; a user of codetrain cannot act on them, so they are shown only with 
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -15,6 +16,7 @@ QUIET_ENV = {
     "DATASETS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # also transformers' "Loading weights" bar
     "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TQDM_DISABLE": "1",  # bars opened by libraries straight from tqdm (transformers' GGUF reader)
 }
 OWN_MODULES = r"(application|infrastructure|presentation|domain)(\..*)?$"
 
@@ -27,6 +29,9 @@ def set_verbosity(verbose: int) -> None:
         os.environ.setdefault(name, value)
     warnings.filterwarnings("ignore")
     warnings.filterwarnings("default", module=OWN_MODULES)
+    # codetrain prints through click, not `logging`: what reaches logging at WARNING and below is the
+    # libraries' (bitsandbytes' missing-kernel notice, torch.onnx's registry notes).
+    logging.disable(logging.WARNING)
     if "transformers" in sys.modules:  # already imported (a test, a notebook): tell it directly
         from transformers.utils import logging as hf_logging
 
