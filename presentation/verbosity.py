@@ -16,8 +16,12 @@ QUIET_ENV = {
     "DATASETS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # also transformers' "Loading weights" bar
     "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TORCH_LOGS": "-onnx",  # torch (re)sets its loggers on import: this keeps torch.onnx at ERROR
     "TQDM_DISABLE": "1",  # bars opened by libraries straight from tqdm (transformers' GGUF reader)
 }
+# Loggers that warn on every run about things a user cannot act on: bitsandbytes' missing optional
+# CPU kernel, torch.onnx's notes on torchvision ops it skips, the exporter's own progress.
+NOISY_LOGGERS = ("bitsandbytes", "torch.onnx", "torch.export", "onnxscript", "accelerate", "peft", "datasets")
 OWN_MODULES = r"(application|infrastructure|presentation|domain)(\..*)?$"
 
 
@@ -29,9 +33,8 @@ def set_verbosity(verbose: int) -> None:
         os.environ.setdefault(name, value)
     warnings.filterwarnings("ignore")
     warnings.filterwarnings("default", module=OWN_MODULES)
-    # codetrain prints through click, not `logging`: what reaches logging at WARNING and below is the
-    # libraries' (bitsandbytes' missing-kernel notice, torch.onnx's registry notes).
-    logging.disable(logging.WARNING)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     if "transformers" in sys.modules:  # already imported (a test, a notebook): tell it directly
         from transformers.utils import logging as hf_logging
 

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from presentation.cli import cli
-from tests.eval_fixtures import lora_adapter, run_folder, save_model, tiny_gpt2, tiny_tokenizer
+from tests.eval_fixtures import base_and_adapter, run_folder
 
 PROMPT = "def load("
 
@@ -13,11 +13,8 @@ PROMPT = "def load("
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("generate")
-    tokenizer = tiny_tokenizer()
-    base = save_model(tiny_gpt2(tokenizer), tokenizer, root / "base")
-    adapter = lora_adapter(base, root / "adapter")
-    return {"base": base, "adapter": adapter, "run": run_folder(root / "run", final_source=base),
-            "tokenizer": tokenizer}
+    models = base_and_adapter(root)
+    return {**models, "run": run_folder(root / "run", final_source=models["base"])}
 
 
 def greedy(model, tokenizer, n: int) -> str:
