@@ -1,14 +1,18 @@
 """Exporting a trained model: LoRA folded into the base (peft), or the adapter alone.
 
 Every merge is checked: the merged model's logits on a sample batch must match the adapter
-model's, in fp32, both in memory and after a reload of what was written.
+model's in fp32, and what was written must reload to the same logits in its dtype. Weights are
+written in the base model's dtype (a bf16 base exports bf16) unless another one is asked for.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 
-from infrastructure.evaluation.loading import adapter_base, is_adapter, load_model, load_tokenizer, model_task
+from infrastructure.evaluation.loading import (adapter_base, is_adapter, load_model, load_tokenizer, model_task,
+                                               saved_dtype)
+from infrastructure.data.tokenization import save_tokenizer
 
 SAMPLE_SHAPE = (2, 32)  # rows x tokens of the parity batch: enough to exercise every layer
 
@@ -35,78 +39,81 @@ def max_abs_diff(a, b) -> float:
     return float("inf") if diff != diff else diff
 
 
+def written_drift(reloaded, model) -> float:
+    """Largest difference between the reloaded weights and `model`'s cast to their dtype, one tensor
+    at a time (no second copy of the model): 0 unless writing lost something."""
+    mine = model.state_dict()
+    return max((max_abs_diff(t.float(), mine[k].to(t.dtype).float()) for k, t in reloaded.state_dict().items()
+                if k in mine), default=0.0)
+
+
+def save_weights(model, target: Path, dtype: str) -> None:
+    """`model` saved in `dtype` without casting it in place (it stays fp32 for the checks that follow)."""
+    import torch
+
+    cast = {k: v.to(getattr(torch, dtype)) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    model.save_pretrained(str(target), state_dict=cast, safe_serialization=True)
+    # save_pretrained records the dtype of the in-memory parameters (fp32): record the written one.
+    config = Path(target) / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "dtype": dtype}, indent=2) + "\n")
+
+
 class ExportSource:
-    """The model to export: a run's final/ (or any model folder), loaded in fp32."""
+    """The model to export: a run's final/ (or any model folder), loaded in fp32 for the checks and
+    written in the base model's dtype (or the one asked for)."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.adapter = is_adapter(self.folder)
         self.task = model_task(self.folder)
+        self.base_dtype = saved_dtype(self.folder)
         self.model = load_model(self.folder, self.task)
         base = adapter_base(self.folder) if self.adapter else None
         self.tokenizer = load_tokenizer(self.folder, base)
+        self.exported = None if self.adapter else self.model  # the fp32 model that was written
 
     def save_adapter(self, target: Path) -> None:
         self.model.save_pretrained(str(target))
-        self.tokenizer.save_pretrained(str(target))
+        save_tokenizer(self.tokenizer, target)
 
-    def save_full(self, target: Path) -> None:
-        self.model.save_pretrained(str(target), safe_serialization=True)
-        self.tokenizer.save_pretrained(str(target))
+    def save_full(self, target: Path, dtype: str | None = None) -> str:
+        dtype = dtype or self.base_dtype
+        save_weights(self.model, target, dtype)
+        save_tokenizer(self.tokenizer, target)
+        return dtype
 
-    def merge_into(self, target: Path, after_merge: Callable | None = None) -> dict:
-        """Fold the adapter into the base, save it to `target`, return the parity figures.
+    def merge_into(self, target: Path, after_merge: Callable | None = None, dtype: str | None = None) -> dict:
+        """Fold the adapter into the base (fp32), save it to `target` in `dtype`, return the parity figures.
+
+        The merge is checked in fp32 against the adapter model (`in_memory`); what was written is
+        checked by reloading it against the merged model cast to the same dtype (`reloaded`: 0
+        unless the write lost something; compared weight by weight). `cast` is the cost of the dtype itself, for information.
 
         Args:
             after_merge: Test hook applied to the merged model before it is compared
                 (e.g. to corrupt a weight and prove the check catches it).
         """
+        dtype = dtype or self.base_dtype
         batch = sample_batch(self.model)
         reference = logits(self.model, batch)  # before merging: merge_and_unload works in place
         merged = self.model.merge_and_unload()
         if after_merge is not None:
             after_merge(merged)
         in_memory = max_abs_diff(logits(merged, batch), reference)
-        merged.save_pretrained(str(target), safe_serialization=True)
-        self.tokenizer.save_pretrained(str(target))
-        reloaded = load_model(target, self.task)
-        on_disk = max_abs_diff(logits(reloaded, batch), reference)
+        save_weights(merged, target, dtype)
+        save_tokenizer(self.tokenizer, target)
+        self.exported = merged
+        reloaded = load_model(target, self.task, dtype="auto")
+        on_disk = written_drift(reloaded, merged)
+        written = logits(reloaded, batch)
         return {"max_abs_diff": max(in_memory, on_disk), "in_memory": in_memory, "reloaded": on_disk,
-                "batch_shape": list(SAMPLE_SHAPE)}
+                "cast": max_abs_diff(written, reference), "batch_shape": list(SAMPLE_SHAPE),
+                "dtype": str(reloaded.dtype).removeprefix("torch.")}
 
+    def write_gguf(self, target: Path, kind: str) -> dict:
+        """`target/<name>-<kind>.gguf` from the exported (merged) fp32 model, read back by transformers."""
+        from infrastructure.gguf_export import check_gguf, gguf_file_name, write_gguf
 
-def export_onnx(folder: Path) -> dict:
-    """Write `folder/model.onnx` (input_ids -> logits, dynamic batch and length) for the model
-    saved in `folder`, and compare onnxruntime's logits with torch's on two batch shapes."""
-    import importlib.util
-
-    import torch
-
-    from domain.errors import ExportError
-
-    missing = [m for m in ("onnxscript", "onnxruntime") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ExportError(f"--onnx needs {' and '.join(missing)} (pip install -r requirements.txt)")
-    import onnxruntime
-
-    model = load_model(folder)
-
-    class Logits(torch.nn.Module):  # one tensor in, one out: what an ONNX consumer expects
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids):
-            return self.inner(input_ids=input_ids, use_cache=False).logits
-
-    wrapped = Logits(model).eval()
-    batch = sample_batch(model)
-    dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence")}
-    program = torch.onnx.export(wrapped, (batch,), dynamo=True, verbose=False, input_names=["input_ids"],
-                                output_names=["logits"], dynamic_shapes={"input_ids": dims})
-    program.save(str(Path(folder) / "model.onnx"))
-    session = onnxruntime.InferenceSession(str(Path(folder) / "model.onnx"), providers=["CPUExecutionProvider"])
-    other = sample_batch(model, seed=1)[:1, :17]  # another shape: the axes really are dynamic
-    diffs = [max_abs_diff(torch.from_numpy(session.run(None, {"input_ids": ids.numpy()})[0]),
-                          logits(wrapped.inner, ids)) for ids in (batch, other)]
-    return {"max_abs_diff": max(diffs), "batch_shapes": [list(batch.shape), list(other.shape)], "file": "model.onnx"}
+        batch = sample_batch(self.exported)
+        path = write_gguf(self.exported, self.tokenizer, Path(target) / gguf_file_name(kind), kind)
+        return check_gguf(path, logits(self.exported, batch), self.tokenizer, batch)

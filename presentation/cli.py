@@ -6,6 +6,7 @@ import sys
 import click
 
 from domain.errors import CodetrainError
+from presentation import __version__
 
 
 class UserError(click.ClickException):
@@ -27,6 +28,21 @@ def run(fn, *args, **kwargs):
         sys.exit(130)
 
 
+def version_line() -> str:
+    """codetrain's version with those of the libraries that shape its results (read from package
+    metadata: nothing heavy is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    libraries = ", ".join(f"{name} {installed(name)}" for name in ("torch", "transformers", "peft", "accelerate"))
+    return f"codetrain {__version__} (python {sys.version.split()[0]}; {libraries})"
+
+
 S3_PROVIDERS = ["aws", "digitalocean", "wasabi", "backblaze", "r2", "minio", "custom"]
 
 
@@ -41,11 +57,17 @@ S3_PROVIDERS = ["aws", "digitalocean", "wasabi", "backblaze", "r2", "minio", "cu
 @click.option("--s3-account-id", envvar="CODETRAIN_S3_ACCOUNT_ID", help="Cloudflare account id (r2).")
 @click.option("--s3-max-attempts", type=click.IntRange(1), envvar="CODETRAIN_S3_MAX_ATTEMPTS",
               help="Attempts per S3 request, with botocore's backoff (default: AWS_MAX_ATTEMPTS or 3).")
+@click.option("--verbose", "-v", count=True, help="Also show the libraries' own warnings and progress bars.")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _, on: on and
+              (click.echo(version_line()), ctx.exit()), help="Print codetrain's version and its main libraries'.")
 @click.pass_context
-def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_id, s3_max_attempts) -> None:
+def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_id, s3_max_attempts,
+        verbose) -> None:
     """codetrain: turn code repositories into datasets and fine-tuned code models."""
     from presentation.container import Container
+    from presentation.verbosity import set_verbosity
 
+    set_verbosity(verbose)
     ctx.obj = ctx.obj or Container()
     chosen = {"provider": s3_provider, "endpoint_url": s3_endpoint_url, "region": s3_region,
               "account_id": s3_account_id, "max_attempts": s3_max_attempts}
@@ -208,7 +230,10 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
               help="Start afresh in an output.dir holding an earlier run, deleting its checkpoints and final model.")
 @click.pass_obj
 def train(container, config_path, overrides, resume, overwrite):
-    """Fine-tune a model on a dataset with accelerate."""
+    """Fine-tune a model on a dataset with accelerate.
+
+    Every config key, its type, default and meaning: `python main.py config --reference`.
+    """
     import shlex
 
     from application.train.config import load_train_config
@@ -315,23 +340,33 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
 @click.option("--output", "-o", required=True, help="Export folder or s3:// URI (must not exist yet).")
 @click.option("--merge", "mode", flag_value="merge", help="Fold the LoRA adapter into the base (default for adapters).")
 @click.option("--adapter-only", "mode", flag_value="adapter-only", help="Write the adapter alone.")
-@click.option("--onnx", is_flag=True, help="Also write model.onnx, checked against the exported model.")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]),
+              help="Dtype of the written weights [default: the base model's].")
+@click.option("--gguf", type=click.Choice(["f16", "q8_0"]),
+              help="Also write a GGUF file (llama.cpp, Ollama, LM Studio), checked by loading it back.")
+@click.option("--onnx", is_flag=True,
+              help="Also write model.onnx with attention mask and KV cache, checked by greedy generation.")
 @click.option("--tolerance", type=click.FloatRange(0), default=1e-4, show_default=True,
               help="Largest max |logit difference| allowed between the export and the model it came from.")
 @click.pass_obj
-def export(container, run_uri, model_path, output, mode, onnx, tolerance):
+def export(container, run_uri, model_path, output, mode, dtype, gguf, onnx, tolerance):
     """Write a deployable model: LoRA merged (parity-checked) or adapter only, optionally ONNX."""
     from application.runs.export import ExportRequest
 
     if bool(run_uri) == bool(model_path):
         raise click.UsageError("give exactly one of --run RUN or --model PATH")
-    request = run(ExportRequest, mode=mode or "auto", onnx=onnx, tolerance=tolerance)
+    request = run(ExportRequest, mode=mode or "auto", onnx=onnx, tolerance=tolerance, dtype=dtype, gguf=gguf)
     manifest = run(container.export, request, run=run_uri, model=model_path, output=output)
-    click.echo(f"export: {output} ({manifest['written']} {manifest['task']} model, {len(manifest['files'])} files)")
-    for name in ("parity", "onnx"):
+    dtype = f" {manifest['dtype']}" if manifest.get("dtype") else ""
+    click.echo(f"export: {output} ({manifest['written']}{dtype} {manifest['task']} model, "
+               f"{len(manifest['files'])} files)")
+    for name in ("parity", "gguf", "onnx"):
         if name in manifest:
-            click.echo(f"  {name}: max |logit difference| {manifest[name]['max_abs_diff']:.2e} "
-                       f"<= {manifest[name]['tolerance']:g}")
+            figures = manifest[name]
+            extra = (f"; {figures['file']}" if name == "gguf" else
+                     f"; greedy {figures['greedy_tokens']} tokens equal" if name == "onnx" else "")
+            click.echo(f"  {name}: max |logit difference| {figures['max_abs_diff']:.2e} "
+                       f"<= {figures['tolerance']:g}{extra}")
 
 
 @cli.command()
@@ -361,3 +396,8 @@ def config_command(config_path, overrides, reference):
     config = run(load_train_config, config_path, overrides)
     click.echo(config.model_dump_json(indent=2))
 
+
+
+from presentation.generate_command import generate  # noqa: E402  (a module per new command)
+
+cli.add_command(generate)

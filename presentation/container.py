@@ -100,6 +100,7 @@ class Container:
             tokenize=tokenization.tokenize_texts, tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
             load_benchmark=load_benchmark, scan_security=scan_python, save_dataset_dict=save_dataset_dict,
             load_chat_template=chat.load_chat_template, chat_format=chat.chat_format, end_of_turn=chat.end_of_turn,
+            save_tokenizer=tokenization.save_tokenizer,
         )
         specs = [parse_input(u) for u in ([input_uris] if isinstance(input_uris, str) else input_uris)]
         check_weights(specs)
@@ -153,12 +154,25 @@ class Container:
         from pathlib import Path
 
         from application.runs.export import export_model
-        from infrastructure.export import ExportSource, export_onnx
+        from infrastructure.export import ExportSource
+        from infrastructure.onnx_export import export_onnx
 
         return export_model(request, output=self.storage_for(output), open_source=ExportSource,
                             run=self.storage_for(run) if run else None,
                             model_folder=Path(model) if model else None,
                             export_onnx=export_onnx, after_merge=after_merge)
+
+    def generator(self, *, run=None, model=None, adapter=None, threads=None):
+        """A loaded model that streams completions: a run's final/, or a model folder (+ adapter)."""
+        import tempfile
+        from pathlib import Path
+
+        from application.runs.reading import final_model
+        from infrastructure.evaluation.generation import text_generator
+
+        with tempfile.TemporaryDirectory(prefix="codetrain-generate-") as tmp:  # loaded into memory, then gone
+            folder = final_model(self.storage_for(run), Path(tmp)) if run else Path(model)
+            return text_generator(folder, Path(adapter) if adapter else None, threads)
 
     def report(self, run: str, output: str | None = None):
         from application.runs.report import build_report

@@ -57,6 +57,13 @@ def lora_adapter(base_dir: Path, out_dir: Path, seed: int = 1) -> Path:
     return out_dir
 
 
+def base_and_adapter(root: Path) -> dict:
+    """A saved tiny GPT-2 base (with tokenizer) and a LoRA adapter over it, under `root`."""
+    tokenizer = tiny_tokenizer()
+    base = save_model(tiny_gpt2(tokenizer), tokenizer, root / "base")
+    return {"tokenizer": tokenizer, "base": base, "adapter": lora_adapter(base, root / "adapter")}
+
+
 def generation_dataset(folder: Path, tokenizer, seq_len: int = 32) -> Path:
     """A packed causal-LM DatasetDict (input_ids, position_ids, labels) + tokenizer + stats."""
     from datasets import Dataset, DatasetDict

@@ -68,6 +68,8 @@ class DatasetTools:
     load_chat_template: Callable[[str], tuple[str, tuple[str, ...]]] | None = None  # spec -> (template, its special tokens)
     chat_format: Callable[[Tokenizer, str | None], ChatFormat | None] | None = None  # (tokenizer, template) -> format
     end_of_turn: Callable[[ChatFormat], str | None] | None = None  # the special token closing an assistant turn
+    save_tokenizer: Callable[[Tokenizer, Path], None] = lambda tokenizer, folder: tokenizer.save_pretrained(str(folder))
+    """(tokenizer, folder): the container passes one whose files transformers 4.x loads too."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def build_dataset(
         counts = tools.save_dataset_dict(tables, staging)
         if not counts["train"]:
             raise DatasetError("the training split produced no rows")
-        tokenizer.save_pretrained(str(staging / TOKENIZER))
+        tools.save_tokenizer(tokenizer, staging / TOKENIZER)
         stats = {
             "format": FORMAT,
             "cache_key": key,

@@ -20,6 +20,10 @@ from domain.ports import Storage
 from domain.layout import EXPORT_MANIFEST, atomic_path
 
 MODES = ("auto", "merge", "adapter-only")
+DTYPES = ("float32", "bfloat16", "float16")
+# Largest max |logit difference| a GGUF may show against the exported model (fp32 logits):
+# f16 keeps 11 significant bits per weight; q8_0 8 bits plus one scale per 32 weights.
+GGUF_TOLERANCES = {"f16": 5e-2, "q8_0": 2.5e-1}
 
 
 class Source(Protocol):
@@ -30,9 +34,12 @@ class Source(Protocol):
 
     def save_adapter(self, target: Path) -> None: ...
 
-    def save_full(self, target: Path) -> None: ...
+    def save_full(self, target: Path, dtype: str | None = None) -> str: ...
 
-    def merge_into(self, target: Path, after_merge: Callable[[object], None] | None = None) -> dict: ...
+    def merge_into(self, target: Path, after_merge: Callable[[object], None] | None = None,
+                   dtype: str | None = None) -> dict: ...
+
+    def write_gguf(self, target: Path, kind: str) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -43,15 +50,26 @@ class ExportRequest:
     """`merge` folds a LoRA adapter into its base; `adapter-only` writes the adapter; `auto`
     merges an adapter and copies a full model as it is."""
     onnx: bool = False
-    """Also write `model.onnx`, checked against the exported model's logits."""
+    """Also write `model.onnx` (attention mask and KV cache), checked against the exported model's
+    logits and greedy generation."""
     tolerance: float = 1e-4
     """Largest max |logit difference| a merge (or ONNX export) may show, fp32."""
+    dtype: str | None = None
+    """Dtype of the written weights; None keeps the base model's."""
+    gguf: str | None = None
+    """Also write a GGUF file, `f16` or `q8_0`, checked by loading it back."""
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ExportError(f"export mode {self.mode!r}: use one of {', '.join(MODES)}")
-        if self.onnx and self.mode == "adapter-only":
-            raise ExportError("--onnx exports a whole model: use it with --merge (or no mode flag), not --adapter-only")
+        whole = [flag for flag, on in (("--onnx", self.onnx), ("--gguf", self.gguf)) if on]
+        if whole and self.mode == "adapter-only":
+            raise ExportError(f"{whole[0]} exports a whole model: use it with --merge (or no mode flag), "
+                              f"not --adapter-only")
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ExportError(f"--dtype {self.dtype}: use one of {', '.join(DTYPES)}")
+        if self.gguf is not None and self.gguf not in GGUF_TOLERANCES:
+            raise ExportError(f"--gguf {self.gguf}: use one of {', '.join(GGUF_TOLERANCES)}")
 
 
 def check_parity(figures: dict, tolerance: float, what: str) -> None:
@@ -73,11 +91,23 @@ def write_model(request: ExportRequest, source: Source, target: Path,
         source.save_adapter(target)
         return {"written": "adapter"}
     if not source.adapter:
-        source.save_full(target)  # nothing to merge: the weights are already whole
-        return {"written": "full"}
-    figures = source.merge_into(target, after_merge)
+        dtype = source.save_full(target, dtype=request.dtype)  # nothing to merge: the weights are already whole
+        return {"written": "full", "dtype": dtype}
+    figures = source.merge_into(target, after_merge, dtype=request.dtype)
     check_parity(figures, request.tolerance, "merge")
-    return {"written": "merged", "parity": {**figures, "tolerance": request.tolerance}}
+    return {"written": "merged", "dtype": figures.pop("dtype", None),
+            "parity": {**figures, "tolerance": request.tolerance}}
+
+
+def write_gguf(request: ExportRequest, source: Source, target: Path) -> dict:
+    """The GGUF file, refused (nothing published) unless transformers reads it back to the same
+    tokenization and to logits within the storage type's tolerance."""
+    figures = source.write_gguf(target, request.gguf)
+    check_parity(figures, GGUF_TOLERANCES[request.gguf], f"GGUF {request.gguf}")
+    if not figures["tokenizer_round_trip"]:
+        raise ExportError("GGUF check failed: the tokenizer rebuilt from the file splits code differently; "
+                          "nothing was written")
+    return {**figures, "type": request.gguf, "tolerance": GGUF_TOLERANCES[request.gguf]}
 
 
 def export_model(
@@ -109,9 +139,14 @@ def export_model(
             staging.mkdir(parents=True)
             manifest = {"format": "codetrain-export/1", "source": run.uri if run is not None else str(folder),
                         "task": source.task, **write_model(request, source, staging, after_merge)}
+            if request.gguf:
+                manifest["gguf"] = write_gguf(request, source, staging)
             if request.onnx:
                 figures = export_onnx(staging)
                 check_parity(figures, request.tolerance, "ONNX")
+                if not figures.get("greedy_match", True):
+                    raise ExportError(f"ONNX check failed: greedy generation differs from transformers' "
+                                      f"({figures['greedy_onnx']} vs {figures['greedy_torch']}); nothing was written")
                 manifest["onnx"] = {**figures, "tolerance": request.tolerance}
             manifest["files"] = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
             (staging / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2))

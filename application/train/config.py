@@ -4,6 +4,8 @@ Errors name the file, the key path and the bad value in one line (`ConfigError`,
 """
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +19,23 @@ class Section(BaseModel):
     # Each field is documented by the docstring under it (litgpt style): pydantic reads those
     # as the field descriptions that `config --reference` and error messages show.
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _comma_lists(cls, data):
+        """`--set adapter.target_modules=q_proj,v_proj`: a comma string where a list is expected is that list."""
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            value = data.get(name)
+            if isinstance(value, str) and "," in value and _accepts_list(field.annotation):
+                data = {**data, name: [part.strip() for part in value.split(",") if part.strip()]}
+        return data
+
+
+def _accepts_list(annotation) -> bool:
+    return annotation is list or typing.get_origin(annotation) is list or \
+        any(_accepts_list(a) for a in typing.get_args(annotation))
 
 
 class ArchitectureConfig(Section):
@@ -189,7 +208,16 @@ class TrackingConfig(Section):
     mlflow: bool = False
     """Also log to MLflow."""
     mlflow_tracking_uri: str | None = None
-    """MLflow URI; default is a file store in the run."""
+    """MLflow URI; default is a file store in the run (`mlruns/`; MLflow 3 reads a file store only with
+    MLFLOW_ALLOW_FILE_STORE=true, which codetrain sets for it: `MLFLOW_ALLOW_FILE_STORE=true mlflow ui
+    --backend-store-uri RUN/mlruns`)."""
+    wandb: bool = False
+    """Also log to Weights & Biases; its files go to RUN/wandb. With WANDB_MODE=offline nothing leaves the
+    machine (`wandb sync RUN/wandb/offline-run-*` uploads later)."""
+    wandb_project: str = "codetrain"
+    """W&B project name."""
+    run_name: str | None = None
+    """Run name shown by MLflow and W&B; null = the output folder's name."""
 
 
 CAUSAL_METRICS = ("eval_loss", "eval_perplexity")
@@ -280,13 +308,60 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
         raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
 
 
+# Names other trainers (axolotl, TRL / transformers.TrainingArguments, LLaMA-Factory) use for our keys.
+ALIASES = {
+    "learning_rate": "training.lr", "lr": "training.lr", "num_epochs": "training.epochs",
+    "num_train_epochs": "training.epochs", "micro_batch_size": "training.micro_batch_size",
+    "per_device_train_batch_size": "training.micro_batch_size", "batch_size": "training.micro_batch_size",
+    "gradient_accumulation_steps": "training.gradient_accumulation_steps", "lr_scheduler": "training.scheduler",
+    "lr_scheduler_type": "training.scheduler", "warmup_steps": "training.warmup_steps",
+    "warmup_ratio": "training.warmup_ratio", "max_steps": "training.max_steps", "seed": "training.seed",
+    "bf16": "training.precision", "fp16": "training.precision", "logging_steps": "training.log_every_steps",
+    "lora_r": "adapter.r", "lora_alpha": "adapter.alpha", "lora_dropout": "adapter.dropout",
+    "lora_target_modules": "adapter.target_modules", "target_modules": "adapter.target_modules",
+    "adapter": "adapter.type", "base_model": "model.name_or_path", "model_name_or_path": "model.name_or_path",
+    "load_in_4bit": "model.load_in_4bit", "load_in_8bit": "model.load_in_8bit",
+    "gradient_checkpointing": "model.gradient_checkpointing", "eval_steps": "eval.every_steps",
+    "save_steps": "checkpoints.every_steps", "save_total_limit": "checkpoints.keep_best",
+    "output_dir": "output.dir", "dataset_path": "data.path", "report_to": "tracking.wandb",
+}
+
+
+def config_keys(model: type[BaseModel] = None, prefix: str = "") -> list[str]:
+    """Every leaf key of the config schema as a dotted path (`training.lr`, ...)."""
+    model = model or TrainConfig
+    keys = []
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            keys += config_keys(field.annotation, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def suggest_key(path: str) -> str | None:
+    """The schema key an unknown dotted `path` most likely meant: another trainer's name for it, or the
+    closest spelling (difflib) of the full path or of its last part."""
+    known = config_keys()
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf in ALIASES:
+        return ALIASES[leaf]
+    close = difflib.get_close_matches(path, known, n=1, cutoff=0.75)
+    if close:
+        return close[0]
+    leaves = {key.rsplit(".", 1)[-1]: key for key in known}
+    close = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.75)
+    return leaves[close[0]] if close else None
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """First error as `key.path: message (got value)`; counts the rest."""
     errors = exc.errors()
     first = errors[0]
     key = ".".join(str(p) for p in first["loc"]) or "<root>"
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
+        suggestion = suggest_key(key)
+        message = "unknown key" + (f" (did you mean {suggestion}?)" if suggestion else "")
     else:
         message = first["msg"].removeprefix("Value error, ")
     got = first.get("input")

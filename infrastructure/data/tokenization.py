@@ -102,3 +102,22 @@ def tokenize_texts(tokenizer, texts: Sequence[str], num_proc: int = 1) -> list[l
         return [e.ids for batch in batches for e in core.encode_batch(batch, add_special_tokens=False)]
     with ProcessPoolExecutor(num_proc, initializer=_start_worker, initargs=(core.to_str(),)) as pool:
         return [ids for part in pool.map(_encode, batches) for ids in part]
+
+
+# transformers 5 names its generic fast tokenizer `TokenizersBackend` in tokenizer_config.json, a
+# class transformers 4.x (still pinned by vLLM and llama.cpp's converter) does not have; 4.x and 5.x
+# both load `PreTrainedTokenizerFast` from the same tokenizer.json (5.x aliases it).
+PORTABLE_CLASSES = {"TokenizersBackend": "PreTrainedTokenizerFast"}
+
+
+def save_tokenizer(tokenizer, folder: Path) -> None:
+    """`tokenizer.save_pretrained(folder)` (with its chat template), loadable by transformers 4.x and 5.x."""
+    import json
+
+    tokenizer.save_pretrained(str(folder))
+    config_path = Path(folder) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    portable = PORTABLE_CLASSES.get(config.get("tokenizer_class"))
+    if portable:
+        config["tokenizer_class"] = portable
+        config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")

@@ -94,3 +94,60 @@ def completer_for(folder, request, seed: int = 0, threads: int | None = None) ->
     sampling = Sampling(temperature=request.temperature, top_p=request.top_p,
                         max_new_tokens=request.max_new_tokens, stops=tuple(request.stops), seed=seed)
     return Completer(model, tokenizer, sampling)
+
+
+class TextGenerator:
+    """One loaded model streaming completions as they are generated (the `generate` verb).
+
+    A chat model (its tokenizer holds a chat template) receives messages rendered through that
+    template; any other model continues the prompt text.
+    """
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.chat = bool(getattr(tokenizer, "chat_template", None))
+
+    def encode(self, prompt):
+        if isinstance(prompt, str):
+            return self.tokenizer(prompt, return_tensors="pt")
+        return self.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, return_tensors="pt",
+                                                  return_dict=True)
+
+    def stream(self, prompt, request):
+        """Pieces of the completion, yielded while `model.generate` runs in a worker thread
+        (transformers' TextIteratorStreamer)."""
+        from threading import Thread
+
+        import torch
+        from transformers import TextIteratorStreamer, set_seed
+
+        encoded = self.encode(prompt)
+        ids, mask, new_tokens = fit_context(encoded["input_ids"], encoded["attention_mask"],
+                                            request.max_new_tokens, context_length(self.model))
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sampling = dict(do_sample=False) if request.temperature <= 0 else dict(
+            do_sample=True, temperature=request.temperature, top_p=request.top_p)
+        if request.stops:  # also stop the model, not only the printing
+            sampling["stopping_criteria"] = [_stop_on_text(self.tokenizer, tuple(request.stops), ids.shape[1])]
+        set_seed(request.seed)
+
+        def run():
+            with torch.no_grad():
+                self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens,
+                                    pad_token_id=self.tokenizer.pad_token_id, streamer=streamer, **sampling)
+
+        worker = Thread(target=run, daemon=True)
+        worker.start()
+        try:
+            yield from streamer
+        finally:
+            worker.join()
+
+
+def text_generator(folder, adapter=None, threads: int | None = None) -> TextGenerator:
+    """A TextGenerator over the model in `folder` (full or adapter), with `adapter` applied on top."""
+    from infrastructure.evaluation.loading import adapter_base, is_adapter, load_model, load_tokenizer
+
+    base = adapter_base(folder) if is_adapter(folder) else None
+    model = load_model(folder, "causal-lm", threads, adapter=adapter)
+    return TextGenerator(model, load_tokenizer(adapter, folder, base))

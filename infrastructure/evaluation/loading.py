@@ -27,10 +27,14 @@ def model_task(folder: Path) -> str:
     return "sequence-classification" if architectures[0].endswith("ForSequenceClassification") else "causal-lm"
 
 
-def load_model(folder: Path, task: str | None = None, threads: int | None = None):
-    """The model in `folder` in fp32 eval mode; an adapter folder is loaded over its base.
+def load_model(folder: Path, task: str | None = None, threads: int | None = None,
+               adapter: Path | None = None, dtype: str = "float32"):
+    """The model in `folder` in eval mode; an adapter folder is loaded over its base.
 
     Args:
+        adapter: A peft adapter folder applied on top of the model in `folder` (`--adapter`).
+        dtype: `float32` (scoring, parity checks), `auto` (the dtype the weights were saved in)
+            or a torch dtype name.
         threads: torch CPU threads to use from now on (None: leave torch's choice). For a
             2-layer model generating on 2 shared cores, one thread measured 8x to 47x faster than two
             (bench/generation_speed.py): per-token work is too small to split.
@@ -57,10 +61,38 @@ def load_model(folder: Path, task: str | None = None, threads: int | None = None
             cls = AutoPeftModelForSequenceClassification if classify else AutoPeftModelForCausalLM
         else:
             cls = AutoModelForSequenceClassification if classify else AutoModelForCausalLM
-        model = cls.from_pretrained(str(folder), dtype=torch.float32)
+        model = cls.from_pretrained(str(folder), dtype=dtype if dtype == "auto" else getattr(torch, dtype))
     except (OSError, ValueError) as exc:
         raise EvaluationError(f"{folder}: cannot load the model ({str(exc).splitlines()[0]})") from None
+    if adapter is not None:
+        model = apply_adapter(model, Path(adapter))
     return model.eval()
+
+
+def apply_adapter(model, adapter: Path):
+    """`model` with the peft adapter in `adapter` loaded on top (not merged)."""
+    from peft import PeftModel
+
+    if not is_adapter(adapter):
+        raise EvaluationError(f"--adapter {adapter}: no adapter_config.json; not a peft adapter folder")
+    try:
+        return PeftModel.from_pretrained(model, str(adapter))
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise EvaluationError(f"--adapter {adapter}: does not fit this model ({str(exc).splitlines()[0]})") from None
+
+
+def saved_dtype(folder: Path) -> str:
+    """The dtype a model folder's weights were saved in (an adapter: its base's), per its config."""
+    folder = Path(folder)
+    if is_adapter(folder):
+        base = adapter_base(folder)
+        folder = Path(base).expanduser() if base else folder
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return "float32"  # a hub name or no config: nothing says otherwise
+    dtype = config.get("dtype") or config.get("torch_dtype") or "float32"  # transformers 5 / 4 spelling
+    return dtype if dtype in ("float32", "bfloat16", "float16") else "float32"
 
 
 def load_tokenizer(*candidates: Path | None):

@@ -48,6 +48,7 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
     interrupted = stopped_early = False
     checkpoint, saved_step = None, None  # the folder is known on the main process only; the step everywhere
     tokens, busy = 0, 0.0  # tokens/s counts step time only, not evaluation or checkpoint time
+    losses = list(r.interval_losses)  # since the last written row: it logs their mean
     r.model.train()
     while r.step < r.max_steps:
         started = time.perf_counter()
@@ -64,17 +65,21 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
         tokens += sum(input_tokens(b) for b in window) * acc.num_processes
         busy += time.perf_counter() - started
 
+        losses.append(loss)
         logged = r.step % t.log_every_steps == 0 or r.step == r.max_steps
         row = {"step": r.step, "epoch": round(r.position.epoch + r.position.micro / r.batches.per_epoch, 4),
                "loss": loss, "lr": r.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
+        speed = round(tokens / busy, 1)  # over the interval so far: the bar shows it on every step
+        shown = {"loss": sum(losses) / len(losses)}
         if logged:
-            row.update(tokens_per_s=round(tokens / busy, 1), **monitor.sample())
-            tokens, busy = 0, 0.0
+            row.update(tokens_per_s=speed, **monitor.sample())
+            tokens, busy, losses = 0, 0.0, []
+        r.interval_losses = losses
         if r.tracker is not None:
-            r.tracker.log(row, write=logged)
+            r.tracker.log(row, write=logged, shown=shown)
         if rank_log is not None:
             rank_log.write(f"step {r.step} rank {acc.process_index}/{acc.num_processes} loss {loss:.6f}\n")
-        progress.update(r.step, row, r.max_steps, logged)
+        progress.update(r.step, {**row, **shown, "tokens_per_s": speed}, r.max_steps, logged)
 
         if e.every_steps and r.step % e.every_steps == 0:
             stopped_early = _evaluate_and_decide(r)
@@ -106,18 +111,24 @@ def _trainer_state(r: TrainingSession) -> dict:
     return {"step": r.step, "position": vars(r.position), "optimizer": r.optimizer.state_dict(),
             "scheduler": r.scheduler.state_dict(), "early_stopping": r.early.state(),
             "plateau": r.plateau.state(), "metrics": r.tracker.state(), "before": r.before,
-            "last_eval": r.last_eval, "last_eval_step": r.last_eval_step,
+            "last_eval": r.last_eval, "last_eval_step": r.last_eval_step, "interval_losses": r.interval_losses,
             # fp16 on CUDA: accelerate's gradient scaler carries its loss scale across steps.
             "scaler": r.accelerator.scaler.state_dict() if r.accelerator.scaler is not None else None}
 
 
 def save_checkpoint(r: TrainingSession, on_checkpoint: Callable[[Path], None] | None) -> Path | None:
-    """Checkpoint on the main process (others wait); then the storage hook sees the folder."""
+    """Checkpoint on the main process (others wait); then the storage hook sees the folder.
+
+    The weights are gathered by accelerate on every rank first (`get_state_dict` is a collective
+    under FSDP / ZeRO-3), then written by the main process alone.
+    """
     folder = None
+    state_dict = r.accelerator.get_state_dict(r.model)
     if r.accelerator.is_main_process:
         metric = r.last_eval[r.config.eval.metric] if r.last_eval else None
         model = r.accelerator.unwrap_model(r.model)
-        folder = r.checkpoints.save(r.step, metric, lambda tmp: write_checkpoint(tmp, model, _trainer_state(r)))
+        folder = r.checkpoints.save(r.step, metric, lambda tmp: write_checkpoint(
+            tmp, model, state_dict, r.tokenizer, _trainer_state(r)))
         if on_checkpoint is not None:
             on_checkpoint(folder)
     r.accelerator.wait_for_everyone()
@@ -192,7 +203,7 @@ def cleanup(r: TrainingSession, summary: dict) -> dict:
     if r.accelerator.is_main_process:
         if r.tracker is not None:
             summary["metrics"] = r.tracker.summary()
-            r.tracker.close()
+            r.tracker.close(summary)
         if not summary["interrupted"]:
             final = r.run_dir / FINAL
             shutil.rmtree(final, ignore_errors=True)

@@ -173,7 +173,9 @@ def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str]) -
 
     if merge and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
+    from infrastructure.data.tokenization import save_tokenizer
+
     model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
+    save_tokenizer(tokenizer, folder)
     if labels:
         (folder / LABELS).write_text(json.dumps(labels))

@@ -44,6 +44,7 @@ class TrainingSession:
     before: dict | None = None
     last_eval: dict | None = None
     last_eval_step: int | None = None
+    interval_losses: list = field(default_factory=list)  # step losses since the last written row
 
     @property
     def causal(self) -> bool:
@@ -112,7 +113,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     t, e = config.training, config.eval
     _check_device(config)
     hf_logging.disable_progress_bar()  # save_pretrained's per-shard bars would flood the log
-    check_sinks(config.tracking.tensorboard, config.tracking.mlflow)
+    check_sinks(config.tracking.tensorboard, config.tracking.mlflow, config.tracking.wandb)
     labels = _read_labels(config, dataset_dir)
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
@@ -134,6 +135,9 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
 
     max_steps = t.max_steps or max(1, int(batches.per_epoch * t.epochs) // t.gradient_accumulation_steps)
     warmup = t.warmup_steps or int(max_steps * t.warmup_ratio)
+    if warmup >= max_steps:
+        main_log(f"warning: warm-up ({warmup} steps) >= training.max_steps ({max_steps}): "
+                 f"the learning rate never reaches training.lr={t.lr:g}")
     params = [p for p in model.parameters() if p.requires_grad]
     # Fused AdamW (CPU and CUDA) is one kernel for all tensors: ~3x faster than the per-tensor
     # default on CPU, which matters for the small models this runs on (transformers.Trainer uses it too).
@@ -171,7 +175,10 @@ def _tracker(config: TrainConfig, run_dir: Path, resume_step: int | None) -> Met
     fields = list(CAUSAL_METRICS if config.model.task == "causal-lm" else CLASSIFICATION_METRICS)
     tracking = config.tracking
     mlflow_uri = (tracking.mlflow_tracking_uri or "") if tracking.mlflow else None
-    return MetricsTracker(run_dir, fields, resume_step, tensorboard=tracking.tensorboard, mlflow_uri=mlflow_uri)
+    name = tracking.run_name or Path(config.output.dir.rstrip("/")).name or run_dir.name
+    return MetricsTracker(run_dir, fields, resume_step, tensorboard=tracking.tensorboard, mlflow_uri=mlflow_uri,
+                          wandb_project=tracking.wandb_project if tracking.wandb else None, run_name=name,
+                          params=config.model_dump(mode="json"))
 
 
 def _restore(session: TrainingSession, state: dict) -> None:
@@ -183,6 +190,7 @@ def _restore(session: TrainingSession, state: dict) -> None:
         session.tracker.load_state(state["metrics"])
     session.step, session.position = state["step"], DataPosition(**state["position"])
     session.before, session.last_eval, session.last_eval_step = state["before"], state["last_eval"], state["last_eval_step"]
+    session.interval_losses = list(state.get("interval_losses", []))
     if state.get("scaler") and session.accelerator.scaler is not None:
         session.accelerator.scaler.load_state_dict(state["scaler"])
     restore_rng(state["rng"])

@@ -1,7 +1,11 @@
 """What a checkpoint holds besides the weights, and putting it all back.
 
-Weights go through `save_pretrained` (adapter-only for peft, full otherwise) so a checkpoint is
-itself loadable by transformers / peft; everything else is one `trainer_state.pt`.
+Weights go through `save_pretrained` (adapter-only for peft, full otherwise) with the state dict
+gathered by accelerate's `get_state_dict` (complete under FSDP / ZeRO-3, where a rank's own
+`state_dict()` holds only its shard), plus the tokenizer and its chat template, so a checkpoint
+is itself loadable by transformers / peft. Everything else (optimizer, scheduler, RNG, data
+position...) is `trainer_state.json` with its tensors in `trainer_state.safetensors`: loading a
+checkpoint never unpickles anything (no `torch.load(weights_only=False)`).
 """
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from pathlib import Path
 
 from domain.errors import TrainingError
 
-TRAINER_STATE = "trainer_state.pt"
+TRAINER_STATE = "trainer_state.json"  # structure and scalars; tensors by name in TRAINER_TENSORS
+TRAINER_TENSORS = "trainer_state.safetensors"
 
 
 def rng_states() -> dict:
@@ -34,19 +39,78 @@ def restore_rng(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def write_checkpoint(folder: Path, model, trainer_state: dict) -> None:
-    """Weights via save_pretrained, the rest (optimizer, scheduler, RNG, data position...) in one file."""
+def encode_state(value, tensors: dict, path: str = "s"):
+    """`value` as JSON-able data; tensors and numpy arrays move to `tensors` under a path name.
+
+    Tuples and dicts with non-string keys (optimizer state is keyed by parameter index) are
+    tagged so `decode_state` gives back exactly what was saved.
+    """
+    import numpy as np
     import torch
 
-    model.save_pretrained(str(folder))
-    torch.save({**trainer_state, "rng": rng_states()}, folder / TRAINER_STATE)
+    if isinstance(value, torch.Tensor):
+        tensors[path] = value.detach().cpu().contiguous()
+        return {"__tensor__": path}
+    if isinstance(value, np.ndarray):
+        tensors[path] = torch.from_numpy(np.ascontiguousarray(value))
+        return {"__ndarray__": path}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {"__dict__": {k: encode_state(v, tensors, f"{path}.{k}") for k, v in value.items()}}
+        return {"__items__": [[k, encode_state(v, tensors, f"{path}.{k}")] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        items = [encode_state(v, tensors, f"{path}.{i}") for i, v in enumerate(value)]
+        return {"__tuple__": items} if isinstance(value, tuple) else items
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"trainer state at {path}: cannot store a {type(value).__name__}")
+
+
+def decode_state(data, tensors: dict):
+    if isinstance(data, list):
+        return [decode_state(v, tensors) for v in data]
+    if not isinstance(data, dict):
+        return data
+    if "__tensor__" in data:
+        return tensors[data["__tensor__"]]
+    if "__ndarray__" in data:
+        return tensors[data["__ndarray__"]].numpy()
+    if "__tuple__" in data:
+        return tuple(decode_state(v, tensors) for v in data["__tuple__"])
+    if "__items__" in data:
+        return {k: decode_state(v, tensors) for k, v in data["__items__"]}
+    return {k: decode_state(v, tensors) for k, v in data["__dict__"].items()}
+
+
+def write_checkpoint(folder: Path, model, state_dict: dict, tokenizer, trainer_state: dict) -> None:
+    """Weights (`state_dict`, gathered on every rank by the caller), tokenizer, and the rest of the
+    training state as JSON + safetensors."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from infrastructure.data.tokenization import save_tokenizer
+
+    model.save_pretrained(str(folder), state_dict=state_dict)
+    save_tokenizer(tokenizer, folder)
+    tensors: dict = {}
+    encoded = encode_state({**trainer_state, "rng": rng_states()}, tensors)
+    save_file(tensors, str(folder / TRAINER_TENSORS))
+    (folder / TRAINER_STATE).write_text(json.dumps(encoded))
 
 
 def read_trainer_state(folder: Path) -> dict:
-    import torch
+    import json
 
-    # Our own file (it carries numpy/python RNG tuples), so the full unpickler is needed.
-    return torch.load(folder / TRAINER_STATE, weights_only=False)
+    from safetensors.torch import load_file
+
+    if not (folder / TRAINER_STATE).is_file():
+        raise TrainingError(f"checkpoint {folder}: no {TRAINER_STATE} (written by an older codetrain, which "
+                            f"pickled its state; resume from a newer checkpoint or start again)")
+    tensors = load_file(str(folder / TRAINER_TENSORS))
+    return decode_state(json.loads((folder / TRAINER_STATE).read_text()), tensors)
 
 
 def load_weights(model, folder: Path) -> None:
@@ -59,7 +123,7 @@ def load_weights(model, folder: Path) -> None:
         set_peft_model_state_dict(model, load_file(str(folder / "adapter_model.safetensors")))
         return
     state: dict = {}
-    for path in sorted(folder.glob("*.safetensors")):
+    for path in sorted(p for p in folder.glob("*.safetensors") if p.name != TRAINER_TENSORS):
         state.update(load_file(str(path)))
     result = model.load_state_dict(state, strict=False)
     tied = set(getattr(model, "_tied_weights_keys", None) or [])

@@ -64,7 +64,7 @@ def test_train_then_evaluate_export_report(tmp_path):
 
     merged = tmp_path / "merged"
     out = invoke("export", "--run", run, "--output", merged, "--merge")
-    assert "merged causal-lm model" in out and "parity: max |logit difference|" in out
+    assert "merged float32 causal-lm model" in out and "parity: max |logit difference|" in out
     model = AutoModelForCausalLM.from_pretrained(str(merged)).eval()
     ids = AutoTokenizer.from_pretrained(str(merged))("def add_1(a, b):", return_tensors="pt")["input_ids"]
     assert model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=4,

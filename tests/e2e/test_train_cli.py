@@ -94,3 +94,32 @@ def test_sigterm_saves_a_checkpoint_prints_the_resume_command_and_it_finishes(da
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == stopped + 3 and not summary["interrupted"]
     assert (run_dir / "final" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_kill_9_between_checkpoints_then_resume_matches_the_uninterrupted_run(dataset, tmp_path):
+    """SIGKILL gives no chance to save: the resume starts from the last sealed checkpoint (JSON +
+    safetensors state, nothing unpickled) and still logs what an uninterrupted run logs (1e-6)."""
+    training = {"max_steps": 24, "log_every_steps": 1, "warmup_steps": 0}
+    sections = dict(training=training, checkpoints={"every_steps": 6, "keep_best": 5}, eval={"every_steps": 6})
+    full = write_config(tmp_path / "full.yaml", dataset, tmp_path / "full", **sections)
+    assert run_cli("train", "--config", str(full)).returncode == 0
+    run_dir = tmp_path / "killed"
+    config = write_config(tmp_path / "killed.yaml", dataset, run_dir, **sections)
+    process = subprocess.Popen([sys.executable, "main.py", "train", "--config", str(config)], cwd=ROOT, env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:
+        if line.startswith("step 14/"):  # past the step-12 checkpoint, before step 18's
+            break
+    process.kill()
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL and not (run_dir / "summary.json").exists()
+    done = run_cli("train", "--config", str(config), "--resume", "latest")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "step-000012" in done.stdout
+    timing = {"tokens_per_s", "cpu_percent", "rss_mb", "gpu_mem_mb"}
+    rows = [[{k: v for k, v in json.loads(line).items() if k not in timing}
+             for line in (d / "metrics.jsonl").read_text().splitlines()] for d in (tmp_path / "full", run_dir)]
+    assert [r["step"] for r in rows[0]] == [r["step"] for r in rows[1]]
+    for a, b in zip(*rows):
+        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=1e-6) for k in a), (a, b)

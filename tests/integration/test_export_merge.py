@@ -92,21 +92,25 @@ def test_export_to_s3_writes_the_manifest_last(lora_run, s3_env):
     assert json.loads(storage.read_bytes("export.json"))["written"] == "merged"
 
 
-def test_onnx_export_runs_in_onnxruntime_with_the_same_logits(lora_run, tmp_path):
-    import numpy as np
+def test_onnx_export_decodes_with_its_kv_cache_like_transformers(lora_run, tmp_path):
     import onnxruntime
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from infrastructure.onnx_export import onnx_greedy
 
     out = tmp_path / "onnx"
     manifest = Container().export(ExportRequest(onnx=True), run=str(lora_run["run"]), output=str(out))
-    assert manifest["onnx"]["max_abs_diff"] <= 1e-4 and (out / "model.onnx").exists()
-    # Independent check on real text of a new length, against the exported transformers model.
+    assert manifest["onnx"]["max_abs_diff"] <= 1e-4 and manifest["onnx"]["greedy_match"]
+    # Independent check on real text, against the exported transformers model: 16 greedy tokens.
     tokenizer = AutoTokenizer.from_pretrained(str(out))
-    ids = tokenizer(["def scale_2(xs):\n    return [x * 2 for x in xs]"], return_tensors="pt")["input_ids"]
+    model = AutoModelForCausalLM.from_pretrained(str(out)).eval()
+    ids = tokenizer(["def scale_2(xs):\n    return"], return_tensors="pt")["input_ids"]
     session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    onnx_logits = session.run(None, {"input_ids": ids.numpy()})[0]
-    torch_logits = logits_of(AutoModelForCausalLM.from_pretrained(str(out)).eval(), ids).numpy()
-    assert np.abs(onnx_logits - torch_logits).max() <= 1e-4
+    expected = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=16,
+                              min_new_tokens=16, do_sample=False, pad_token_id=tokenizer.pad_token_id)[0, ids.shape[1]:]
+    assert onnx_greedy(session, model.config, ids.numpy(), 16) == expected.tolist()
+    assert {i.name for i in session.get_inputs()} >= {"attention_mask", "past_key_values.0.key"}
 
 
 def test_a_classifier_adapter_merges_and_scores_the_same_as_before(tmp_path):

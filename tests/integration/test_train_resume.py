@@ -6,6 +6,7 @@ import json
 import pytest
 
 from domain.errors import TrainingError
+from infrastructure.training.state import read_trainer_state
 from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
 
 TIMING = {"tokens_per_s", "cpu_percent", "rss_mb", "gpu_mem_mb"}
@@ -48,6 +49,26 @@ def resume_config(dataset, run_dir, seed=7):
                        eval={"every_steps": 5, "max_batches": 2})
 
 
+def assert_self_contained(checkpoint, dataset):
+    """Loads without this project and without unpickling: tokenizer, weights, training state."""
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+    model = AutoModelForCausalLM.from_pretrained(str(checkpoint))
+    assert len(tokenizer) == model.config.vocab_size > 1  # not the 1-token GPT2Tokenizer fallback
+    assert tokenizer.get_vocab() == AutoTokenizer.from_pretrained(str(dataset / "tokenizer")).get_vocab()
+    assert json.loads((checkpoint / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert not [p.name for p in checkpoint.iterdir() if p.suffix in (".pt", ".bin", ".pkl", ".pth")]
+    for path in checkpoint.glob("*.safetensors"):
+        assert load_file(str(path))  # safetensors: data only, no code
+    for path in checkpoint.glob("*.pt"):  # none today; if one appears it must still be data only
+        torch.load(path, weights_only=True)
+
+
 def test_interrupted_then_resumed_run_logs_exactly_what_the_uninterrupted_run_logs(dataset, tmp_path):
     full = train(resume_config(dataset, tmp_path / "full"), tmp_path / "full")
     expected = read_metrics(tmp_path / "full")
@@ -55,10 +76,9 @@ def test_interrupted_then_resumed_run_logs_exactly_what_the_uninterrupted_run_lo
     part_dir = tmp_path / "part"
     part = train(resume_config(dataset, part_dir), part_dir, stop_when=lambda step: step == 13)
     assert part["interrupted"] and part["steps"] == 13 and not (part_dir / "final").exists()
-    import torch
-
-    state = torch.load(part_dir / "checkpoints" / "step-000013" / "trainer_state.pt", weights_only=False)
-    assert state["position"] == {"epoch": 0, "micro": 26}  # 13 steps x 2 micro-batches, mid-epoch
+    checkpoint = part_dir / "checkpoints" / "step-000013"
+    assert read_trainer_state(checkpoint)["position"] == {"epoch": 0, "micro": 26}  # 13 steps x 2 micro-batches
+    assert_self_contained(checkpoint, dataset)
 
     lines = []
     resumed = train(resume_config(dataset, part_dir), part_dir, log=lines.append, resume="latest")

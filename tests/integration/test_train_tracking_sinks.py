@@ -27,8 +27,8 @@ def test_tensorboard_and_mlflow_file_store_hold_the_logged_metrics(tmp_path):
 
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
-    assert [(e.step, e.value) for e in events.Scalars("loss")] == list(enumerate(losses, start=1))
-    assert [(e.step, e.value) for e in events.Scalars("eval_loss")] == [(3, 2.75)]
+    assert [(e.step, e.value) for e in events.Scalars("train/loss")] == list(enumerate(losses, start=1))
+    assert [(e.step, e.value) for e in events.Scalars("eval/loss")] == [(3, 2.75)]
 
     client = MlflowClient(tracking_uri=store)
     (run,) = client.search_runs(experiment_ids=["0"])
@@ -55,7 +55,7 @@ def test_a_training_run_with_both_sinks_enabled_fills_them(tmp_path):
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
     steps, values = [s for s, _ in losses], [v for _, v in losses]
-    scalars = events.Scalars("loss")
+    scalars = events.Scalars("train/loss")
     assert [e.step for e in scalars] == steps
     assert [e.value for e in scalars] == pytest.approx(values, rel=1e-6)  # TensorBoard keeps float32
     client = MlflowClient(tracking_uri=(run_dir / "mlruns").as_uri())
@@ -63,3 +63,45 @@ def test_a_training_run_with_both_sinks_enabled_fills_them(tmp_path):
     history = client.get_metric_history(run.info.run_id, "loss")
     assert [m.step for m in history] == steps
     assert [m.value for m in history] == pytest.approx(values, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_one_run_fills_offline_wandb_mlflow_params_and_grouped_tensorboard_tags(tmp_path, monkeypatch):
+    """W&B in offline mode (no network, no account) writes inside the run folder; MLflow gets the
+    resolved config as params and the run name; TensorBoard tags are grouped; logged loss is the
+    mean over the logging interval."""
+    pytest.importorskip("wandb")
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from infrastructure.training.loop import run_training
+    from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.chdir(tmp_path)  # nothing may land in the current directory
+    dataset = build_generation_dataset(tmp_path / "ds")
+    run_dir = tmp_path / "runs" / "lora-demo"
+    config = tiny_config(dataset, run_dir, training={"max_steps": 6, "log_every_steps": 3},
+                         eval={"every_steps": 3, "max_batches": 2},
+                         tracking={"tensorboard": True, "mlflow": True, "wandb": True})
+    summary = run_training(config, dataset, run_dir, lambda line: None)
+
+    (offline,) = (run_dir / "wandb").glob("offline-run-*")
+    assert list(offline.glob("*.wandb"))  # the run's event log, for `wandb sync`
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "runs"]
+
+    client = MlflowClient(tracking_uri=(run_dir / "mlruns").as_uri())
+    (run,) = client.search_runs(experiment_ids=["0"])
+    assert run.info.run_name == "lora-demo"
+    assert run.data.params["training.max_steps"] == "6" and run.data.params["model.architecture.type"] == "gpt2"
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"metrics.jsonl", "summary.json"}
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "eval/loss", "system/tokens_per_s"} <= tags and "loss" not in tags
+    rows = [r for r in read_metrics(run_dir) if "loss" in r]
+    assert [r["step"] for r in rows] == [3, 6]
+    # the written loss is the interval mean: both rows together average to the run's mean step loss
+    assert sum(r["loss"] for r in rows) / 2 == pytest.approx(summary["metrics"]["loss"]["mean"], rel=1e-9)
+    assert all(r["tokens_per_s"] > 0 for r in rows)

@@ -19,10 +19,11 @@ class FakeSource:
     def save_adapter(self, target: Path) -> None:
         (target / "adapter_model.safetensors").write_text("adapter")
 
-    def save_full(self, target: Path) -> None:
+    def save_full(self, target: Path, dtype=None) -> str:
         (target / "model.safetensors").write_text("full")
+        return dtype or "float32"
 
-    def merge_into(self, target: Path, after_merge=None) -> dict:
+    def merge_into(self, target: Path, after_merge=None, dtype=None) -> dict:
         (target / "model.safetensors").write_text("merged")
         return {"max_abs_diff": self.drift, "in_memory": self.drift, "reloaded": self.drift}
 
