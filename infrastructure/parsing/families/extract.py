@@ -1,0 +1,143 @@
+"""Units from a parse tree, by a language's `Rules`: the one loop behind the twelve languages.
+
+The query engine captures definitions and comments in one pass (in C). A unit's text runs from
+the first to the last node of its span; its owner is the nearest enclosing captured class (or
+container); its doc comment is the block of comments ending on the line above its first line
+(line-based, so a comment the grammar hangs elsewhere in the tree is still found).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import tree_sitter as ts
+
+from domain.entities import ParsedUnit
+from infrastructure.parsing.families.rules import Rules, Span, text
+
+
+@lru_cache(maxsize=None)
+def _tools(language: str, suffix: str, rules: Rules) -> tuple[ts.Parser, ts.Query]:
+    grammar = ts.Language(rules.grammar(suffix))
+    return ts.Parser(grammar), ts.Query(grammar, rules.query)
+
+
+def _starts_line(source: bytes, node: ts.Node) -> bool:
+    line_start = source.rfind(b"\n", 0, node.start_byte) + 1
+    return not source[line_start:node.start_byte].strip()
+
+
+def _rest_is_blank(source: bytes, end: int) -> bool:
+    """Whether the line after the one `end` is on is blank (or the file ends first)."""
+    newline = source.find(b"\n", end)
+    if newline < 0:
+        return True
+    following = source.find(b"\n", newline + 1)
+    return not source[newline + 1:following if following >= 0 else len(source)].strip()
+
+
+class _Comments:
+    """The file's comments by the row they end and start on."""
+
+    def __init__(self, source: bytes, nodes: list[ts.Node], rules: Rules):
+        self.source, self.style = source, rules.doc
+        self.by_end = {node.end_point[0]: node for node in nodes}
+        self.by_start = {node.start_point[0]: node for node in reversed(nodes)}
+
+    def before(self, first: ts.Node) -> str | None:
+        """Doc comments of the contiguous comment block right above `first` (no blank line)."""
+        block, row = [], first.start_point[0]
+        comment = self.by_end.get(row)
+        if comment is None or comment.end_byte > first.start_byte:  # `/** x */ fun f()` on one line
+            comment = self.by_end.get(row - 1)
+        while comment is not None and _starts_line(self.source, comment):
+            block.insert(0, text(comment))
+            row = comment.start_point[0]
+            comment = self.by_end.get(row - 1)
+        doc = next((i for i, body in enumerate(block) if self.style.is_doc(body)), None)
+        return self.style.clean(block[doc:]) if doc is not None else None
+
+    def after(self, last: ts.Node) -> str | None:
+        """A doc comment on the definition's last line or the next, followed by a blank line."""
+        row = last.end_point[0]
+        for comment in (self.by_start.get(row), self.by_start.get(row + 1)):
+            if comment is not None and comment.start_byte >= last.end_byte \
+                    and self.style.is_doc(text(comment)) and _rest_is_blank(self.source, comment.end_byte):
+                return self.style.clean([text(comment)])
+        return None
+
+    def find(self, span: Span) -> str | None:
+        found = self.before(span[0])
+        if found is None and self.style.after:
+            found = self.after(span[1])
+        return found
+
+
+def _owner(node: ts.Node, rules: Rules, classes: set[int], functions: set[int]) -> str | None:
+    """Name of the class (or container) a function is defined in; None when free or nested."""
+    parent = node.parent
+    while parent is not None:
+        if parent.id in classes:
+            return rules.name(parent)
+        if parent.type in rules.containers:
+            return rules.containers[parent.type](parent)
+        if parent.id in functions or parent.type in rules.bodies:
+            return None
+        parent = parent.parent
+    return None
+
+
+def _siblings_before(node: ts.Node, skipped: frozenset[str]) -> ts.Node | None:
+    """The named sibling before `node`, passing over comments, pragmas and attributes."""
+    sibling = node.prev_named_sibling
+    while sibling is not None and sibling.type in skipped:
+        sibling = sibling.prev_named_sibling
+    return sibling
+
+
+def _merged(unit: ParsedUnit, source: bytes, last: ts.Node) -> ParsedUnit:
+    """`unit` extended to the end of one more clause of the same definition."""
+    return ParsedUnit(
+        kind=unit.kind, name=unit.name, start_line=unit.start_line, end_line=last.end_point[0] + 1,
+        content=source[unit.start_byte:last.end_byte].decode("utf-8", "replace"), parent=unit.parent,
+        docstring=unit.docstring, start_byte=unit.start_byte, end_byte=last.end_byte,
+    )
+
+
+def units(source: bytes, language: str, rules: Rules, path: str = "") -> list[ParsedUnit]:
+    """Classes, functions and methods of one file of `language`."""
+    dot = path.rfind(".")
+    parser, query = _tools(language, path[dot:] if dot > path.rfind("/") else "", rules)
+    captures = ts.QueryCursor(query).captures(parser.parse(source).root_node)
+    classes = {node.id: node for node in captures.get("class", [])}
+    functions = {node.id: node for node in captures.get("function", []) if node.id not in classes}
+    comments = _Comments(source, sorted(captures.get("comment", []), key=lambda n: n.start_byte), rules)
+    found = sorted([(n, True) for n in classes.values()] + [(n, False) for n in functions.values()],
+                   key=lambda item: (item[0].start_byte, -item[0].end_byte))
+    class_ids, function_ids = set(classes), set(functions)
+    result: list[ParsedUnit] = []
+    ends: dict[int, int] = {}  # last node id of a unit -> its index in result (clause merging)
+    for node, is_class in found:
+        name = rules.name(node)
+        if not name:
+            continue
+        first, last = rules.span(node)
+        parent = None if is_class else _owner(node, rules, class_ids, function_ids)
+        if not is_class and rules.qualifier is not None:
+            *owners, name = rules.qualifier.split(name)
+            parent = parent or (owners[-1] if owners and owners[-1] else None)
+        kind = "class" if is_class else ("method" if parent else "function")
+        if rules.clauses:
+            before = _siblings_before(first, rules.clauses)
+            index = ends.get(before.id) if before is not None else None
+            if index is not None and (result[index].name, result[index].kind) == (name, kind):
+                result[index] = _merged(result[index], source, last)
+                ends[last.id] = index
+                continue
+        docstring = rules.docstring(node, (first, last)) if rules.docstring else comments.find((first, last))
+        ends[last.id] = len(result)
+        result.append(ParsedUnit(
+            kind=kind, name=name, start_line=first.start_point[0] + 1, end_line=last.end_point[0] + 1,
+            content=source[first.start_byte:last.end_byte].decode("utf-8", "replace"), parent=parent,
+            docstring=docstring, start_byte=first.start_byte, end_byte=last.end_byte,
+        ))
+    return result
