@@ -94,12 +94,15 @@ def _siblings_before(node: ts.Node, skipped: frozenset[str]) -> ts.Node | None:
     return sibling
 
 
-def _merged(unit: ParsedUnit, source: bytes, last: ts.Node) -> ParsedUnit:
-    """`unit` extended to the end of one more clause of the same definition."""
+def _unit(kind: str, name: str, parent: str | None, docstring: str | None, source: bytes,
+          start: int, end: int, start_line: int) -> ParsedUnit:
+    """A unit over `source[start:end]` without trailing blank space: an indentation-based body
+    (Scala 3, Haskell) ends where the next definition starts, after the lines between."""
+    content = source[start:end].rstrip()
     return ParsedUnit(
-        kind=unit.kind, name=unit.name, start_line=unit.start_line, end_line=last.end_point[0] + 1,
-        content=source[unit.start_byte:last.end_byte].decode("utf-8", "replace"), parent=unit.parent,
-        docstring=unit.docstring, start_byte=unit.start_byte, end_byte=last.end_byte,
+        kind=kind, name=name, start_line=start_line, end_line=start_line + content.count(b"\n"),
+        content=content.decode("utf-8", "replace"), parent=parent, docstring=docstring,
+        start_byte=start, end_byte=start + len(content),
     )
 
 
@@ -130,14 +133,13 @@ def units(source: bytes, language: str, rules: Rules, path: str = "") -> list[Pa
             before = _siblings_before(first, rules.clauses)
             index = ends.get(before.id) if before is not None else None
             if index is not None and (result[index].name, result[index].kind) == (name, kind):
-                result[index] = _merged(result[index], source, last)
+                known = result[index]  # one more clause of the same definition
+                result[index] = _unit(kind, name, parent, known.docstring, source, known.start_byte,
+                                      last.end_byte, known.start_line)
                 ends[last.id] = index
                 continue
         docstring = rules.docstring(node, (first, last)) if rules.docstring else comments.find((first, last))
         ends[last.id] = len(result)
-        result.append(ParsedUnit(
-            kind=kind, name=name, start_line=first.start_point[0] + 1, end_line=last.end_point[0] + 1,
-            content=source[first.start_byte:last.end_byte].decode("utf-8", "replace"), parent=parent,
-            docstring=docstring, start_byte=first.start_byte, end_byte=last.end_byte,
-        ))
+        result.append(_unit(kind, name, parent, docstring, source, first.start_byte, last.end_byte,
+                            first.start_point[0] + 1))
     return result

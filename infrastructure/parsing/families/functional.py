@@ -24,12 +24,19 @@ def _haskell_instance(node: ts.Node) -> str | None:
     return " ".join(part for part in (field_name(node), text(patterns)) if part) or None
 
 
+def _haskell_name(node: ts.Node) -> str | None:
+    """`default f :: ...` (a class's default method) is named by the signature it holds."""
+    if node.type == "default_signature":
+        node = node.child_by_field_name("signature") or node
+    return field_name(node)
+
+
 HASKELL = Rules(
-    grammar=lambda suffix: importlib.import_module("tree_sitter_haskell").language(),
+    grammar=lambda suffix: importlib.import_module("tree_sitter_haskell").language(), name=_haskell_name,
     containers={"instance": _haskell_instance},
     clauses=frozenset({"comment", "haddock", "pragma"}),
     query="[(class) (data_type) (newtype)] @class\n"
-    "(function name: (_)) @function\n"
+    "(function name: (_)) @function\n(class_declarations (default_signature) @function)\n"
     + "".join(f"({body} [(bind) (signature)] @function)\n"
               for body in ("declarations", "class_declarations", "instance_declarations"))
     + "[(comment) (haddock)] @comment",

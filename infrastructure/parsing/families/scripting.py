@@ -63,7 +63,7 @@ def _julia_callee(node: ts.Node | None) -> str | None:
     callee = node.named_children[0]
     if callee.type == "field_expression" and callee.named_children:
         callee = callee.named_children[-1]
-    return text(callee)
+    return text(callee) if callee.type in ("identifier", "operator") else None  # not `$(name)(x)`
 
 
 def _julia_name(node: ts.Node) -> str | None:
