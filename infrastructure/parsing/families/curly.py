@@ -88,6 +88,8 @@ def _dart_span(node: ts.Node) -> Span:
     body = outer.next_named_sibling
     if outer.type != "local_function_declaration" and body is not None and body.type == "function_body":
         last = body
+    elif last.next_sibling is not None and last.next_sibling.type == ";":  # `void abstract();`
+        last = last.next_sibling
     first = outer
     while first.prev_named_sibling is not None and first.prev_named_sibling.type == "annotation":
         first = first.prev_named_sibling
