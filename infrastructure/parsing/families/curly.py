@@ -50,6 +50,29 @@ def _csharp_name(node: ts.Node) -> str | None:
 _SWIFT_OPERATOR = re.compile(r"\bfunc\s+([^\s(<]+)")
 
 
+def _kotlin_span(node: ts.Node) -> Span:
+    """A top-level `@OptIn(X::class)` on the line above a `fun` is parsed as an annotated
+    expression of its own (the grammar takes `(X::class)` for an operand): it is the function's."""
+    first = node
+    while first.prev_named_sibling is not None and first.prev_named_sibling.type == "annotated_expression" \
+            and first.prev_named_sibling.end_point[0] == first.start_point[0] - 1:
+        first = first.prev_named_sibling
+    return first, node
+
+
+_KOTLIN_NEXT_LINE_CONSTRUCTOR = re.compile(
+    rb"(\bclass[ \t]+\w+(?:<[^>\n]*>)?)\n([ \t]*(?:(?:private|internal|protected|public)[ \t]+)?"
+    rb"(?:@\w+[ \t]+)*constructor[ \t]*\()")
+
+
+def _kotlin_prepare(source: bytes) -> bytes:
+    """`class A\nprivate constructor(...)` makes the grammar give up on the whole class (an ERROR
+    node to the end of the file); the same text on one line parses."""
+    if b"constructor" not in source:
+        return source
+    return _KOTLIN_NEXT_LINE_CONSTRUCTOR.sub(rb"\1 \2", source)
+
+
 def _swift_name(node: ts.Node) -> str | None:
     """`static func == (a, b)` has no name field: its operator is the name."""
     fixed = {"init_declaration": "init", "deinit_declaration": "deinit", "subscript_declaration": "subscript"}
@@ -57,7 +80,7 @@ def _swift_name(node: ts.Node) -> str | None:
     if name is None and node.type == "function_declaration":
         found = _SWIFT_OPERATOR.search(text(node))
         name = found.group(1) if found else None
-    return name
+    return name.split("<", 1)[0].strip() if name else None  # `extension Collection<String>`
 
 
 _DART_SIGNATURES = ("function_signature", "getter_signature", "setter_signature", "constructor_signature",
@@ -122,7 +145,8 @@ CSHARP = Rules(
 )
 KOTLIN = Rules(
     grammar=_grammar("tree_sitter_kotlin"), doc=SLASH_DOC,
-    name=_named({"companion_object": "Companion", "secondary_constructor": "constructor"}),
+    name=_named({"companion_object": "Companion", "secondary_constructor": "constructor"}), span=_kotlin_span,
+    prepare=_kotlin_prepare,
     query=_alternatives("class_declaration", "object_declaration", "companion_object") + " @class\n"
     + _alternatives("function_declaration", "secondary_constructor") + " @function\n"
     + _alternatives("line_comment", "block_comment") + " @comment",

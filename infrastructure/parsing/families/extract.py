@@ -7,6 +7,7 @@ container); its doc comment is the block of comments ending on the line above it
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from functools import lru_cache
 
 import tree_sitter as ts
@@ -44,7 +45,7 @@ class _Comments:
         self.by_start = {node.start_point[0]: node for node in reversed(nodes)}
 
     def before(self, first: ts.Node) -> str | None:
-        """Doc comments of the contiguous comment block right above `first` (no blank line)."""
+        """The doc comments of the contiguous comment block right above `first` (no blank line)."""
         block, row = [], first.start_point[0]
         comment = self.by_end.get(row)
         if comment is None or comment.end_byte > first.start_byte:  # `/** x */ fun f()` on one line
@@ -53,8 +54,8 @@ class _Comments:
             block.insert(0, text(comment))
             row = comment.start_point[0]
             comment = self.by_end.get(row - 1)
-        doc = next((i for i, body in enumerate(block) if self.style.is_doc(body)), None)
-        return self.style.clean(block[doc:]) if doc is not None else None
+        docs = [body for body in block if self.style.is_doc(body)]  # not a `// TODO` among them
+        return self.style.clean(docs) if docs else None
 
     def after(self, last: ts.Node) -> str | None:
         """A doc comment on the definition's last line or the next, followed by a blank line."""
@@ -106,11 +107,23 @@ def _unit(kind: str, name: str, parent: str | None, docstring: str | None, sourc
     )
 
 
+def _lines(source: bytes):
+    """Line number of a byte offset, for sources whose parsed text moved a line break."""
+    breaks, at = [], source.find(b"\n")
+    while at >= 0:
+        breaks.append(at)
+        at = source.find(b"\n", at + 1)
+    return lambda offset: bisect_right(breaks, offset - 1) + 1
+
+
 def units(source: bytes, language: str, rules: Rules, path: str = "") -> list[ParsedUnit]:
     """Classes, functions and methods of one file of `language`."""
     dot = path.rfind(".")
     parser, query = _tools(language, path[dot:] if dot > path.rfind("/") else "", rules)
-    captures = ts.QueryCursor(query).captures(parser.parse(source).root_node)
+    parsed = rules.prepare(source) if rules.prepare is not None else source
+    assert len(parsed) == len(source), "prepare must keep every byte offset"
+    captures = ts.QueryCursor(query).captures(parser.parse(parsed).root_node)
+    line_of = _lines(source) if parsed is not source else None
     classes = {node.id: node for node in captures.get("class", [])}
     functions = {node.id: node for node in captures.get("function", []) if node.id not in classes}
     comments = _Comments(source, sorted(captures.get("comment", []), key=lambda n: n.start_byte), rules)
@@ -140,6 +153,6 @@ def units(source: bytes, language: str, rules: Rules, path: str = "") -> list[Pa
                 continue
         docstring = rules.docstring(node, (first, last)) if rules.docstring else comments.find((first, last))
         ends[last.id] = len(result)
-        result.append(_unit(kind, name, parent, docstring, source, first.start_byte, last.end_byte,
-                            first.start_point[0] + 1))
+        start_line = line_of(first.start_byte) if line_of else first.start_point[0] + 1
+        result.append(_unit(kind, name, parent, docstring, source, first.start_byte, last.end_byte, start_line))
     return result

@@ -108,6 +108,9 @@ class Rules:
     a definition inside one is nested in that function, not a method of the class around it."""
     qualifier: re.Pattern | None = None
     """Splits a qualified function name into owner and name (Lua `json:decode`)."""
+    prepare: Callable[[bytes], bytes] | None = None
+    """Rewrites a source into text of the same length that the grammar parses better (Kotlin:
+    a primary constructor on the line after its class header); units keep the original text."""
     clauses: frozenset[str] = frozenset()
     """Node types allowed between clauses of one definition, which then become one unit
     (Haskell equations after their signature, Elixir `def` clauses); empty: no merging."""
