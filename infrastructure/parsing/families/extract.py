@@ -116,6 +116,19 @@ def _lines(source: bytes):
     return lambda offset: bisect_right(breaks, offset - 1) + 1
 
 
+def _identity(node: ts.Node, is_class: bool, rules: Rules, classes: set[int],
+              functions: set[int]) -> tuple[str, str | None, str] | None:
+    """Name, owner and kind of a captured definition; None when it has no name."""
+    name = rules.name(node)
+    if not name:
+        return None
+    parent = None if is_class else _owner(node, rules, classes, functions)
+    if not is_class and rules.qualifier is not None:  # Lua `function json.decode()`
+        *owners, name = rules.qualifier.split(name)
+        parent = parent or (owners[-1] if owners and owners[-1] else None)
+    return name, parent, "class" if is_class else ("method" if parent else "function")
+
+
 def units(source: bytes, language: str, rules: Rules, path: str = "") -> list[ParsedUnit]:
     """Classes, functions and methods of one file of `language`."""
     dot = path.rfind(".")
@@ -123,7 +136,7 @@ def units(source: bytes, language: str, rules: Rules, path: str = "") -> list[Pa
     parsed = rules.prepare(source) if rules.prepare is not None else source
     assert len(parsed) == len(source), "prepare must keep every byte offset"
     captures = ts.QueryCursor(query).captures(parser.parse(parsed).root_node)
-    line_of = _lines(source) if parsed is not source else None
+    line_of = _lines(source) if parsed is not source else lambda offset: None
     classes = {node.id: node for node in captures.get("class", [])}
     functions = {node.id: node for node in captures.get("function", []) if node.id not in classes}
     comments = _Comments(source, sorted(captures.get("comment", []), key=lambda n: n.start_byte), rules)
@@ -133,26 +146,19 @@ def units(source: bytes, language: str, rules: Rules, path: str = "") -> list[Pa
     result: list[ParsedUnit] = []
     ends: dict[int, int] = {}  # last node id of a unit -> its index in result (clause merging)
     for node, is_class in found:
-        name = rules.name(node)
-        if not name:
+        identity = _identity(node, is_class, rules, class_ids, function_ids)
+        if identity is None:
             continue
-        first, last = rules.span(node)
-        parent = None if is_class else _owner(node, rules, class_ids, function_ids)
-        if not is_class and rules.qualifier is not None:
-            *owners, name = rules.qualifier.split(name)
-            parent = parent or (owners[-1] if owners and owners[-1] else None)
-        kind = "class" if is_class else ("method" if parent else "function")
-        if rules.clauses:
-            before = _siblings_before(first, rules.clauses)
-            index = ends.get(before.id) if before is not None else None
-            if index is not None and (result[index].name, result[index].kind) == (name, kind):
-                known = result[index]  # one more clause of the same definition
-                result[index] = _unit(kind, name, parent, known.docstring, source, known.start_byte,
-                                      last.end_byte, known.start_line)
-                ends[last.id] = index
-                continue
+        (name, parent, kind), (first, last) = identity, rules.span(node)
+        before = _siblings_before(first, rules.clauses) if rules.clauses else None
+        known = result[ends[before.id]] if before is not None and before.id in ends else None
+        if known is not None and (known.name, known.kind) == (name, kind):  # one more clause
+            result[ends[before.id]] = _unit(kind, name, parent, known.docstring, source, known.start_byte,
+                                            last.end_byte, known.start_line)
+            ends[last.id] = ends[before.id]
+            continue
         docstring = rules.docstring(node, (first, last)) if rules.docstring else comments.find((first, last))
         ends[last.id] = len(result)
-        start_line = line_of(first.start_byte) if line_of else first.start_point[0] + 1
+        start_line = line_of(first.start_byte) or first.start_point[0] + 1
         result.append(_unit(kind, name, parent, docstring, source, first.start_byte, last.end_byte, start_line))
     return result
