@@ -10,7 +10,7 @@ import re
 
 import tree_sitter as ts
 
-from infrastructure.parsing.families.rules import DocStyle, Rules, Span, field_name, first_child, text
+from infrastructure.parsing.families.rules import DocStyle, Rules, Span, field_name, first_child, text, wheel
 
 SLASH_DOC = DocStyle(
     prefixes=("///", "/**"), not_prefixes=("////", "/**/"), closing="*/",
@@ -27,14 +27,6 @@ def _named(defaults: dict[str, str]):
     def name(node: ts.Node) -> str | None:
         return field_name(node) or defaults.get(node.type)
     return name
-
-
-def _grammar(module: str):
-    def grammar(suffix: str):
-        import importlib
-
-        return importlib.import_module(module).language()
-    return grammar
 
 
 def _csharp_name(node: ts.Node) -> str | None:
@@ -136,7 +128,7 @@ def _alternatives(*types: str) -> str:
 
 
 CSHARP = Rules(
-    grammar=_grammar("tree_sitter_c_sharp"), doc=CSHARP_DOC, name=_csharp_name,
+    grammar=wheel("tree_sitter_c_sharp"), doc=CSHARP_DOC, name=_csharp_name,
     query=_alternatives("class_declaration", "struct_declaration", "record_declaration",
                         "interface_declaration", "enum_declaration") + " @class\n"
     + _alternatives("method_declaration", "constructor_declaration", "destructor_declaration",
@@ -144,7 +136,7 @@ CSHARP = Rules(
                     "conversion_operator_declaration") + " @function\n(comment) @comment",
 )
 KOTLIN = Rules(
-    grammar=_grammar("tree_sitter_kotlin"), doc=SLASH_DOC,
+    grammar=wheel("tree_sitter_kotlin"), doc=SLASH_DOC,
     name=_named({"companion_object": "Companion", "secondary_constructor": "constructor"}), span=_kotlin_span,
     prepare=_kotlin_prepare,
     query=_alternatives("class_declaration", "object_declaration", "companion_object") + " @class\n"
@@ -152,21 +144,21 @@ KOTLIN = Rules(
     + _alternatives("line_comment", "block_comment") + " @comment",
 )
 SWIFT = Rules(
-    grammar=_grammar("tree_sitter_swift"), doc=SLASH_DOC, name=_swift_name,
+    grammar=wheel("tree_sitter_swift"), doc=SLASH_DOC, name=_swift_name,
     query=_alternatives("class_declaration", "protocol_declaration") + " @class\n"
     + _alternatives("function_declaration", "init_declaration", "deinit_declaration",
                     "subscript_declaration", "protocol_function_declaration") + " @function\n"
     + _alternatives("comment", "multiline_comment") + " @comment",
 )
 SCALA = Rules(
-    grammar=_grammar("tree_sitter_scala"), doc=SLASH_DOC,
+    grammar=wheel("tree_sitter_scala"), doc=SLASH_DOC,
     query=_alternatives("class_definition", "object_definition", "trait_definition",
                         "enum_definition") + " @class\n"
     + _alternatives("function_definition", "function_declaration") + " @function\n"
     + _alternatives("comment", "block_comment") + " @comment",
 )
 DART = Rules(
-    grammar=_grammar("tree_sitter_dart"), doc=SLASH_DOC, name=_dart_name, span=_dart_span,
+    grammar=wheel("tree_sitter_dart"), doc=SLASH_DOC, name=_dart_name, span=_dart_span,
     bodies=frozenset({"function_body"}),
     query=_alternatives("class_definition", "mixin_declaration", "extension_declaration",
                         "enum_declaration", "extension_type_declaration") + " @class\n"
@@ -177,7 +169,7 @@ DART = Rules(
     + _alternatives("comment", "documentation_comment") + " @comment",
 )
 ZIG = Rules(
-    grammar=_grammar("tree_sitter_zig"), name=_zig_name, span=_zig_span,
+    grammar=wheel("tree_sitter_zig"), name=_zig_name, span=_zig_span,
     doc=DocStyle(prefixes=("///",), not_prefixes=("////",), markers=re.compile(r"^\s*///\s?")),
     query="(variable_declaration " + _alternatives("struct_declaration", "enum_declaration",
                                                    "union_declaration", "opaque_declaration") + " @class)\n"

@@ -15,7 +15,7 @@ import re
 
 import tree_sitter as ts
 
-from infrastructure.parsing.families.rules import DocStyle, Rules, Span, field_name, first_child, text
+from infrastructure.parsing.families.rules import DocStyle, Rules, Span, field_name, first_child, text, wheel
 
 
 def _haskell_instance(node: ts.Node) -> str | None:
@@ -32,7 +32,7 @@ def _haskell_name(node: ts.Node) -> str | None:
 
 
 HASKELL = Rules(
-    grammar=lambda suffix: importlib.import_module("tree_sitter_haskell").language(), name=_haskell_name,
+    grammar=wheel("tree_sitter_haskell"), name=_haskell_name,
     containers={"instance": _haskell_instance},
     clauses=frozenset({"comment", "haddock", "pragma"}),
     query="[(class) (data_type) (newtype)] @class\n"

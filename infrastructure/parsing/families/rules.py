@@ -7,6 +7,7 @@ grammar, a query that captures definition nodes as `@class` or `@function` (and 
 """
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -32,6 +33,13 @@ def first_child(node: ts.Node | None, *types: str) -> ts.Node | None:
     if node is None:
         return None
     return next((child for child in node.named_children if child.type in types), None)
+
+
+def wheel(module: str) -> Callable[[str], object]:
+    """The grammar of a tree-sitter wheel exposing `language()`, imported at its first file."""
+    def grammar(suffix: str):
+        return importlib.import_module(module).language()
+    return grammar
 
 
 def own_span(node: ts.Node) -> Span:

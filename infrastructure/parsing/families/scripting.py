@@ -7,22 +7,17 @@ its clauses (`def f(0)`, `def f(n)`) are one unit.
 """
 from __future__ import annotations
 
-import importlib
 import re
 
 import tree_sitter as ts
 
 from infrastructure.parsing.families.rules import (
-    DocStyle, Rules, Span, field_name, first_child, strip_quotes, text,
+    DocStyle, Rules, Span, field_name, first_child, strip_quotes, text, wheel,
 )
 
 
-def _grammar(module: str):
-    return lambda suffix: importlib.import_module(module).language()
-
-
 SHELL = Rules(
-    grammar=_grammar("tree_sitter_bash"), query="(function_definition) @function\n(comment) @comment",
+    grammar=wheel("tree_sitter_bash"), query="(function_definition) @function\n(comment) @comment",
     doc=DocStyle(prefixes=("#",), not_prefixes=("#!",), markers=re.compile(r"^\s*#+\s?")),
 )
 
@@ -45,7 +40,7 @@ def _lua_span(node: ts.Node) -> Span:
 
 
 LUA = Rules(
-    grammar=_grammar("tree_sitter_lua"), name=_lua_name, span=_lua_span, qualifier=re.compile(r"[.:]"),
+    grammar=wheel("tree_sitter_lua"), name=_lua_name, span=_lua_span, qualifier=re.compile(r"[.:]"),
     query="(function_declaration) @function\n"
     "(assignment_statement (expression_list . (function_definition) @function))\n(comment) @comment",
     doc=DocStyle(prefixes=("--",), closing="]]", markers=re.compile(r"^\s*--+(?:\[=*\[)?\s?")),
@@ -101,7 +96,7 @@ def _julia_docstring(node: ts.Node, span: Span) -> str | None:
 
 
 JULIA = Rules(
-    grammar=_grammar("tree_sitter_julia"), name=_julia_name, span=_julia_span, doc=None,
+    grammar=wheel("tree_sitter_julia"), name=_julia_name, span=_julia_span, doc=None,
     docstring=_julia_docstring,
     query="[(struct_definition) (abstract_definition) (module_definition)] @class\n"
     "[(function_definition) (macro_definition)] @function\n"
@@ -190,7 +185,7 @@ def _any_of(capture: str, names: tuple[str, ...]) -> str:
 
 
 ELIXIR = Rules(
-    grammar=_grammar("tree_sitter_elixir"), name=_elixir_name, span=_elixir_span, doc=None,
+    grammar=wheel("tree_sitter_elixir"), name=_elixir_name, span=_elixir_span, doc=None,
     docstring=_elixir_docstring, clauses=frozenset({"comment", "unary_operator"}),
     query=_any_of("class", _ELIXIR_MODULES) + "\n" + _any_of("function", _ELIXIR_FUNCTIONS),
 )
