@@ -108,7 +108,13 @@ def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_
 def collect(container, sources, output, github_orgs, github_searches, granularity, history, licenses,
             workers, near_threshold, no_near_dedup, dedup_against, max_file_bytes, max_line_length,
             max_mean_line_length, min_alphanumeric, shard_rows, git_stall_timeout):
-    """Fetch repositories, parse them into units, deduplicate, write Parquet shards."""
+    """Fetch repositories, parse them into units, deduplicate, write Parquet shards.
+
+    \b
+    Languages (by extension, or the #! line of a script without one):
+    python, javascript, typescript, java, go, rust, c, cpp, ruby, php,
+    csharp, kotlin, swift, scala, shell, lua, haskell, julia, elixir, zig, dart, ocaml.
+    """
     import os
 
     from application.collect.pipeline import CollectRequest
@@ -134,6 +140,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
     click.echo(f"collection: {result.uri}")
     click.echo(f"  files seen {counts['files_seen']}, kept {counts['files_kept']}, "
                f"units {counts['units']} {counts['by_kind']}")
+    click.echo(f"  units by language {counts['by_language']}")
     click.echo(f"  skipped {counts['skipped']}")
     click.echo(f"  duplicates dropped {counts['duplicates']}, redactions {counts['redactions']}")
     for skipped in result.manifest.get("skipped_sources", []):

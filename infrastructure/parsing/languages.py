@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infrastructure.parsing import families
+
 EXTENSIONS = {
     ".py": "python", ".pyi": "python", ".pyw": "python",
     ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
@@ -22,6 +24,10 @@ EXTENSIONS = {
     ".php": "php", ".phtml": "php",
 }
 SHEBANGS = {"python": "python", "node": "javascript", "ruby": "ruby", "php": "php"}
+# twelve more languages (C#, Kotlin, Swift, Scala, shell, Lua, Haskell, Julia, Elixir, Zig, Dart,
+# OCaml) live in families/, with their own extraction rules
+EXTENSIONS.update(families.EXTENSIONS)
+SHEBANGS.update(families.SHEBANGS)
 
 
 @dataclass(frozen=True)

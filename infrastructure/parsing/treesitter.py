@@ -1,7 +1,8 @@
-"""tree-sitter parser: files into classes, functions and methods, in ten languages.
+"""tree-sitter parser: files into classes, functions and methods, in 22 languages.
 
 The grammar's query engine finds every definition node in C; Python then names each one,
-finds its enclosing class by walking up a few parents, and picks its docstring.
+finds its enclosing class by walking up a few parents, and picks its docstring. The twelve
+languages of `families/` are cut by their own rules.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from functools import lru_cache
 import tree_sitter as ts
 
 from domain.entities import ParsedUnit
-from infrastructure.parsing import languages
+from infrastructure.parsing import families, languages
 from infrastructure.parsing.languages import COMMENTS, SPECS, LanguageSpec
 
 # Wrappers whose text belongs to the definition they hold (decorators, `export`, templates).
@@ -194,6 +195,8 @@ class TreeSitterParser:
         return languages.language_for(path, head)
 
     def parse(self, source: bytes, language: str, path: str = "") -> list[ParsedUnit]:
+        if language in families.RULES:
+            return families.parse(source, language, path)
         parser, query = _tools(language, path.endswith(".tsx"))
         tree = parser.parse(source)
         if language == "python" and tree.root_node.has_error:
