@@ -6,6 +6,7 @@ import sys
 import click
 
 from domain.errors import CodetrainError
+from presentation.executor_options import check_executor, executor_options
 
 
 class UserError(click.ClickException):
@@ -80,10 +81,11 @@ def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_
               help="Skip files with a smaller fraction of letters and digits.")
 @click.option("--shard-rows", type=click.IntRange(1), default=20_000, show_default=True,
               help="Rows per Parquet shard (resume state is committed after each).")
+@executor_options
 @click.pass_obj
 def collect(container, sources, output, github_orgs, github_searches, granularity, history, licenses,
             workers, near_threshold, no_near_dedup, dedup_against, max_file_bytes, max_line_length,
-            max_mean_line_length, min_alphanumeric, shard_rows):
+            max_mean_line_length, min_alphanumeric, shard_rows, executor, ray_address):
     """Fetch repositories, parse them into units, deduplicate, write Parquet shards."""
     import os
 
@@ -96,6 +98,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
                *(f"github-search:{q}" for q in github_searches))
     if not sources:
         raise click.UsageError("give at least one SOURCE, --github-org or --github-search")
+    check_executor(executor, ray_address)
     filters = FilterConfig(max_file_bytes=max_file_bytes, max_line_length=max_line_length,
                            max_mean_line_length=max_mean_line_length, min_alphanumeric=min_alphanumeric)
     request = CollectRequest(
@@ -105,7 +108,8 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
         workers=workers or os.cpu_count() or 1, shard_rows=shard_rows,
     )
     with collect_progress() as (progress, log):
-        result = run(container.collect, request, progress=progress, log=log)
+        result = run(container.collect, request, progress=progress, log=log, executor=executor,
+                     ray_address=ray_address)
     counts = result.manifest["counts"]
     click.echo(f"collection: {result.uri}")
     click.echo(f"  files seen {counts['files_seen']}, kept {counts['files_kept']}, "
@@ -152,10 +156,11 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
               help="Processes for tokenization and Bandit.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Split and FIM seed.")
 @click.option("--no-cache", is_flag=True, help="Rebuild even if the output holds this exact dataset.")
+@executor_options
 @click.pass_obj
 def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no_pack, header, fim_rate,
             recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
-            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache):
+            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache, executor, ray_address):
     """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
     from application.dataset.request import DatasetRequest, parse_list, parse_ratios
 
@@ -167,7 +172,9 @@ def dataset(container, input_uris, output, task, label_field, kinds, seq_len, no
         decontaminate_near=decontaminate_near, severity=severity, bandit_skip=parse_list(bandit_skip),
         num_proc=num_proc, seed=seed, use_cache=not no_cache,
     )
-    result = run(container.build_dataset, request, input_uris, output, log=click.echo)
+    check_executor(executor, ray_address)
+    result = run(container.build_dataset, request, input_uris, output, log=click.echo, executor=executor,
+                 ray_address=ray_address)
     stats = result.stats
     click.echo(f"dataset: {result.uri}" + (" (cache hit: reused, nothing rebuilt)" if result.cache_hit else ""))
     click.echo(f"  rows {stats['rows']}, tokens {stats['tokens']}, split by {stats['grouping']}")
