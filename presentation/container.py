@@ -88,8 +88,32 @@ class Container:
             executor=self.collect_executor(executor, ray_address, request.workers),
         )
 
-    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None):
-        from application.dataset.pipeline import DatasetTools, build_dataset
+    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None,
+                      executor: str = "local", ray_address: str | None = None):
+        from application.dataset.pipeline import build_dataset
+
+        tools = self.dataset_tools()
+        uris = [input_uris] if isinstance(input_uris, str) else list(input_uris)
+
+        def build(tools):
+            return build_dataset(request, collections=[self.storage_for(u) for u in uris],
+                                 output=self.storage_for(output_uri), tools=tools, log=log)
+
+        if executor == "local":
+            return build(tools)
+        from dataclasses import replace
+
+        from infrastructure.executors import ray_dataset
+        from infrastructure.executors.ray_runtime import RaySettings, ray_session
+
+        with ray_session(RaySettings(address=ray_address, num_cpus=None if ray_address else request.num_proc)):
+            return build(replace(tools, near_duplicates=ray_dataset.RayNearDuplicates(), tokenize=ray_dataset.tokenize,
+                                 scan_security=ray_dataset.scanner(tools.scan_security), pack=ray_dataset.pack,
+                                 assign_splits=ray_dataset.assign_splits))
+
+    @staticmethod
+    def dataset_tools():
+        from application.dataset.pipeline import DatasetTools
         from infrastructure.data import tokenization
         from infrastructure.data.bandit import scan_python
         from infrastructure.evaluation.benchmarks import load_benchmark
@@ -103,11 +127,7 @@ class Container:
             tokenize=tokenization.tokenize_texts, tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
             load_benchmark=load_benchmark, scan_security=scan_python, save_dataset_dict=save_dataset_dict,
         )
-        uris = [input_uris] if isinstance(input_uris, str) else list(input_uris)
-        return build_dataset(
-            request, collections=[self.storage_for(u) for u in uris], output=self.storage_for(output_uri),
-            tools=tools, log=log,
-        )
+        return tools
 
     def train(self, config, log, resume=None, on_checkpoint=None):
         from functools import partial

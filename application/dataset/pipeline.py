@@ -32,6 +32,7 @@ from application.artifacts import fetch_tree, publish_tree, read_json, require_c
 from domain.layout import MANIFEST, STATS, TOKENIZER
 from application.dataset.cache import FORMAT, cache_key, cached_stats
 from application.dataset.decontamination import Benchmark, ContainmentIndex, benchmark_from_problems
+from application.dataset.packing import pack_documents
 from application.dataset.rows import build_rows
 from application.dataset.request import DatasetRequest
 from application.dataset.tasks import FIM_TOKENS, document_text
@@ -55,6 +56,8 @@ class DatasetTools:
     load_benchmark: Callable[[str], tuple[str, list[dict], str]]  # spec -> (name, problems, fingerprint)
     scan_security: Callable  # (sources, num_proc) -> per source: [(test_id, severity)] or None
     save_dataset_dict: Callable[[dict, Path], dict[str, int]]
+    assign_splits: Callable = split_rows  # (keys: rows' repo and path, clusters, ratios, seed) -> (indices, grouping)
+    pack: Callable = pack_documents  # (docs, seq_len, eos_id, pad_id, weights) -> Layout
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ def build_dataset(
             units.signatures = tools.near_duplicates.sign([r["content"] for r in units.rows])
         _decontaminate(units, benchmarks, request, tools)
         clusters, cluster_source = _clusters(units, request, tools)
-        indices, grouping = split_rows(units.rows, clusters, request.ratios, request.seed)
+        keys = [{"repo": r["repo"], "path": r["path"]} for r in units.rows]  # all a split is chosen by
+        indices, grouping = tools.assign_splits(keys, clusters, request.ratios, request.seed)
         _drop_near_duplicates_of_train(units, indices, request, tools)
         splits = {name: [units.rows[i] for i in indices[name]] for name in SPLITS}
         if not splits["train"]:
