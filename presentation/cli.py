@@ -82,10 +82,12 @@ def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_
 @click.option("--shard-rows", type=click.IntRange(1), default=20_000, show_default=True,
               help="Rows per Parquet shard (resume state is committed after each).")
 @executor_options
+@click.option("--batch-files", type=click.IntRange(1), default=64, show_default=True,
+              help="Files per Ray task (--executor ray): each task's rows are staged, so a rerun skips it.")
 @click.pass_obj
 def collect(container, sources, output, github_orgs, github_searches, granularity, history, licenses,
             workers, near_threshold, no_near_dedup, dedup_against, max_file_bytes, max_line_length,
-            max_mean_line_length, min_alphanumeric, shard_rows, executor, ray_address):
+            max_mean_line_length, min_alphanumeric, shard_rows, executor, ray_address, batch_files):
     """Fetch repositories, parse them into units, deduplicate, write Parquet shards."""
     import os
 
@@ -109,7 +111,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
     )
     with collect_progress() as (progress, log):
         result = run(container.collect, request, progress=progress, log=log, executor=executor,
-                     ray_address=ray_address)
+                     ray_address=ray_address, batch_files=batch_files)
     counts = result.manifest["counts"]
     click.echo(f"collection: {result.uri}")
     click.echo(f"  files seen {counts['files_seen']}, kept {counts['files_kept']}, "

@@ -57,7 +57,7 @@ class Container:
         if self.storage_for is None:  # read s3_options at call time: the CLI group fills them in
             self.storage_for = lambda uri: open_storage(uri, **self.s3_options)
 
-    def collect_executor(self, executor: str, ray_address: str | None, workers: int):
+    def collect_executor(self, executor: str, ray_address: str | None, workers: int, batch_files: int = 64):
         """None for the local executor; else the distributed one (its tasks open storage themselves)."""
         if executor == "local":
             return None
@@ -67,10 +67,10 @@ class Container:
         from infrastructure.executors.ray_runtime import RaySettings
 
         settings = RaySettings(address=ray_address, num_cpus=None if ray_address else workers)
-        return RayCollectExecutor(settings, partial(open_storage, **self.s3_options))
+        return RayCollectExecutor(settings, partial(open_storage, **self.s3_options), batch_tasks=batch_files)
 
     def collect(self, request, progress=lambda done, total: None, log=lambda message: None,
-                executor: str = "local", ray_address: str | None = None):
+                executor: str = "local", ray_address: str | None = None, batch_files: int = 64):
         from application.collect.pipeline import collect_repositories
         from infrastructure.dedup.minhash import LSHIndex, MinHasher
         from infrastructure.data.parquet import iter_collection, write_shard
@@ -85,7 +85,7 @@ class Container:
             write_shard=write_shard, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
             read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
-            executor=self.collect_executor(executor, ray_address, request.workers),
+            executor=self.collect_executor(executor, ray_address, request.workers, batch_files),
         )
 
     def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None,
