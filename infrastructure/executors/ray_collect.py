@@ -182,27 +182,31 @@ def _verify(storage, job: DistributedJob, pairs: np.ndarray, num_perm: int, tmp:
 
 
 @ray.remote(max_retries=RETRIES)
-def reduce_part(storage_for, job: DistributedJob, num_perm: int, *parts: dict) -> tuple[list, list, dict]:
-    """Stage 2 (reduce side): one reducer's groups and verified bucket pairs."""
+def reduce_part(storage_for, job: DistributedJob, num_perm: int, *parts: dict) -> tuple[list, list, dict, Counter]:
+    """Stage 2 (reduce side): one reducer's groups and verified bucket pairs (and what it received)."""
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     groups, names = _groups(merged)
-    edges = []
+    edges, pairs = [], np.zeros((0, 2), dtype=np.uint64)
     if job.near_threshold is not None:
+        pairs = _bucket_pairs(merged)
         with tempfile.TemporaryDirectory(prefix="codetrain-ray-") as tmp:
-            edges, more = _verify(storage_for(job.output), job, _bucket_pairs(merged), num_perm, Path(tmp))
+            edges, more = _verify(storage_for(job.output), job, pairs, num_perm, Path(tmp))
         names.update(more)
-    return groups, edges, names
+    volume = Counter(shuffle_bytes=sum(v.nbytes for v in merged.values()), group_records=len(merged["gid"]),
+                     band_records=len(merged["band"]), candidate_pairs=len(pairs), verified_pairs=len(edges))
+    return groups, edges, names, volume
 
 
-@ray.remote(max_retries=RETRIES, num_returns=2)
-def resolve(*reduced: tuple) -> tuple[np.ndarray, tuple[Counter, dict]]:
+@ray.remote(max_retries=RETRIES, num_returns=3)
+def resolve(*reduced: tuple) -> tuple[np.ndarray, tuple[Counter, dict], Counter]:
     """Stage 3: the local keep rule over every group and verified pair; dropped gids (sorted)."""
-    names = {g: n for _, _, part in reduced for g, n in part.items()}
-    dropped = resolve_duplicates((g for groups, _, _ in reduced for g in groups),
-                                 (e for _, edges, _ in reduced for e in edges))
+    names = {g: n for _, _, part, _ in reduced for g, n in part.items()}
+    dropped = resolve_duplicates((g for groups, _, _, _ in reduced for g in groups),
+                                 (e for _, edges, _, _ in reduced for e in edges))
     how, sizes = duplicate_counts(dropped)
+    volume = sum((part[3] for part in reduced), Counter())
     return (np.array(sorted(dropped), dtype=np.uint64),
-            (how, {f"{names[gid]:016x}": size for gid, size in sizes.items()}))
+            (how, {f"{names[gid]:016x}": size for gid, size in sizes.items()}), volume)
 
 
 def _gids(batch: int, count: int) -> np.ndarray:
@@ -253,13 +257,14 @@ class RayCollectExecutor:
         batches = [job.tasks[i:i + self.batch_tasks] for i in range(0, len(job.tasks), self.batch_tasks)]
         with ray_session(self.settings):
             markers = self._map(storage, job, batches, progress, log)
-            dropped, duplicates = self._dedup(job, len(batches))
+            dropped, duplicates, volume = self._dedup(job, len(batches))
             counted = [survivors.remote(m["rows_per_task"], b, dropped) for b, m in enumerate(markers)]
             plan = shard_pieces(self._get(counted), job.shard_rows)
             keys = [f"{SHARD_PREFIX}{i:05d}.parquet" for i in range(len(plan))]
             written = self._get([write_final.remote(self.storage_for, job, key, pieces, dropped)
                                  for key, pieces in zip(keys, plan)])
-            duplicates = self._get(duplicates)
+            duplicates, volume = self._get([duplicates, volume])
+        log("dedup shuffle: " + ", ".join(f"{k} {v}" for k, v in sorted(volume.items())))
         return DistributedOutcome(
             shards=[{"path": key, "rows": w["rows"]} for key, w in zip(keys, written)],
             counts=_counts(markers, written), duplicates=duplicates)
