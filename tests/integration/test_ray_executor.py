@@ -11,7 +11,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -26,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from presentation.cli import cli
+from tests.s3_server import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -121,22 +121,6 @@ def test_a_killed_ray_worker_is_retried_and_the_output_is_unchanged(ray_instance
     assert_same_collection(out, local_collection)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, seconds: float = 60) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise AssertionError(f"the Ray head never listened on 127.0.0.1:{port}")
-
-
 def test_ray_address_joins_a_running_cluster(local_collection, tmp_path):
     port = free_port()
     temp = tempfile.mkdtemp(prefix="rayh", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
@@ -149,7 +133,7 @@ def test_ray_address_joins_a_running_cluster(local_collection, tmp_path):
         out = tmp_path / "ray-collection"
         args = [sys.executable, "main.py", "collect", *PACKAGES, "--output", str(out), "--executor", "ray",
                 "--ray-address", f"127.0.0.1:{port}", "--shard-rows", "400"]
-        wait_for_port(port)
+        wait_for_port(port, 60)  # the head takes a few seconds to listen
         done = subprocess.run(args, cwd=ROOT, env=CLUSTER_ENV, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         assert_same_collection(out, local_collection)
