@@ -35,3 +35,7 @@ class EvaluationError(CodetrainError):
 
 class ExportError(CodetrainError):
     """An export was refused: nothing to export, or the merged model fails the parity check."""
+
+
+class ExecutorError(CodetrainError):
+    """The distributed engine (Ray) cannot be started or reached, or gave up on a task."""

@@ -7,6 +7,7 @@ import click
 
 from domain.errors import CodetrainError
 from presentation import __version__
+from presentation.executor_options import check_executor, executor_options
 
 
 class UserError(click.ClickException):
@@ -104,10 +105,14 @@ def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_
               help="Rows per Parquet shard (resume state is committed after each).")
 @click.option("--git-stall-timeout", type=click.FloatRange(1), default=60.0, show_default=True, metavar="SECONDS",
               help="End a git clone that receives nothing for this long (its helpers too).")
+@executor_options
+@click.option("--batch-files", type=click.IntRange(1), default=64, show_default=True,
+              help="Files per Ray task (--executor ray): each task's rows are staged, so a rerun skips it.")
 @click.pass_obj
 def collect(container, sources, output, github_orgs, github_searches, granularity, history, licenses,
             workers, near_threshold, no_near_dedup, dedup_against, max_file_bytes, max_line_length,
-            max_mean_line_length, min_alphanumeric, shard_rows, git_stall_timeout):
+            max_mean_line_length, min_alphanumeric, shard_rows, git_stall_timeout, executor, ray_address,
+            batch_files):
     """Fetch repositories, parse them into units, deduplicate, write Parquet shards.
 
     \b
@@ -126,6 +131,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
                *(f"github-search:{q}" for q in github_searches))
     if not sources:
         raise click.UsageError("give at least one SOURCE, --github-org or --github-search")
+    check_executor(executor, ray_address)
     filters = FilterConfig(max_file_bytes=max_file_bytes, max_line_length=max_line_length,
                            max_mean_line_length=max_mean_line_length, min_alphanumeric=min_alphanumeric)
     request = CollectRequest(
@@ -135,7 +141,8 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
         workers=workers or os.cpu_count() or 1, shard_rows=shard_rows, git_stall_seconds=git_stall_timeout,
     )
     with collect_progress() as (progress, log):
-        result = run(container.collect, request, progress=progress, log=log)
+        result = run(container.collect, request, progress=progress, log=log, executor=executor,
+                     ray_address=ray_address, batch_files=batch_files)
     counts = result.manifest["counts"]
     click.echo(f"collection: {result.uri}")
     click.echo(f"  files seen {counts['files_seen']}, kept {counts['files_kept']}, "
@@ -194,10 +201,11 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
 @click.option("--no-cache", is_flag=True, help="Rebuild even if the output holds this exact dataset.")
 @click.option("--overwrite", is_flag=True,
               help="Replace a different dataset already in --output (a folder holding anything else is always refused).")
+@executor_options
 @click.pass_obj
 def dataset(container, input_uris, output, task, chat_template, columns, label_field, kinds, seq_len, no_pack,
             header, fim_rate, recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
-            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache, overwrite):
+            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache, overwrite, executor, ray_address):
     """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
     from application.dataset.formats import parse_column
     from application.dataset.request import DatasetRequest, parse_list, parse_ratios
@@ -211,7 +219,9 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
         num_proc=num_proc, seed=seed, use_cache=not no_cache, chat_template=chat_template,
         columns=tuple(run(parse_column, c) for c in columns),
     )
-    result = run(container.build_dataset, request, input_uris, output, log=click.echo, overwrite=overwrite)
+    check_executor(executor, ray_address)
+    result = run(container.build_dataset, request, input_uris, output, log=click.echo, overwrite=overwrite,
+                 executor=executor, ray_address=ray_address)
     stats = result.stats
     click.echo(f"dataset: {result.uri}" + (" (cache hit: reused, nothing rebuilt)" if result.cache_hit else ""))
     click.echo(f"  rows {stats['rows']}, tokens {stats['tokens']}, split by {stats['grouping']}")

@@ -65,7 +65,20 @@ class Container:
         if self.storage_for is None:  # read s3_options at call time: the CLI group fills them in
             self.storage_for = lambda uri: open_storage(uri, **self.s3_options)
 
-    def collect(self, request, progress=lambda done, total: None, log=lambda message: None):
+    def collect_executor(self, executor: str, ray_address: str | None, workers: int, batch_files: int = 64):
+        """None for the local executor; else the distributed one (its tasks open storage themselves)."""
+        if executor == "local":
+            return None
+        from functools import partial
+
+        from infrastructure.executors.ray_collect import RayCollectExecutor
+        from infrastructure.executors.ray_runtime import RaySettings
+
+        settings = RaySettings(address=ray_address, num_cpus=None if ray_address else workers)
+        return RayCollectExecutor(settings, partial(open_storage, **self.s3_options), batch_tasks=batch_files)
+
+    def collect(self, request, progress=lambda done, total: None, log=lambda message: None,
+                executor: str = "local", ray_address: str | None = None, batch_files: int = 64):
         from application.collect.pipeline import collect_repositories
         from infrastructure.dedup.minhash import LSHIndex, MinHasher
         from infrastructure.data.parquet import iter_collection, write_shard
@@ -81,14 +94,40 @@ class Container:
             write_shard=write_shard, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
             read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
+            executor=self.collect_executor(executor, ray_address, request.workers, batch_files),
         )
 
-    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None, overwrite=False):
-        from application.dataset.pipeline import DatasetTools, build_dataset
+    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None, overwrite=False,
+                      executor: str = "local", ray_address: str | None = None):
+        from application.dataset.pipeline import build_dataset
         from application.dataset.sources import check_weights, parse_input
+        from infrastructure.data.records import open_input
+
+        tools = self.dataset_tools()
+        specs = [parse_input(u) for u in ([input_uris] if isinstance(input_uris, str) else input_uris)]
+        check_weights(specs)
+
+        def build(tools):
+            return build_dataset(request, inputs=[open_input(s, self.storage_for) for s in specs],
+                                 output=self.storage_for(output_uri), tools=tools, log=log, overwrite=overwrite)
+
+        if executor == "local":
+            return build(tools)
+        from dataclasses import replace
+
+        from infrastructure.executors import ray_dataset
+        from infrastructure.executors.ray_runtime import RaySettings, ray_session
+
+        with ray_session(RaySettings(address=ray_address, num_cpus=None if ray_address else request.num_proc)):
+            return build(replace(tools, near_duplicates=ray_dataset.RayNearDuplicates(), tokenize=ray_dataset.tokenize,
+                                 scan_security=ray_dataset.scanner(tools.scan_security), pack=ray_dataset.pack,
+                                 assign_splits=ray_dataset.assign_splits))
+
+    @staticmethod
+    def dataset_tools():
+        from application.dataset.pipeline import DatasetTools
         from infrastructure.data import chat, tokenization
         from infrastructure.data.bandit import scan_python
-        from infrastructure.data.records import open_input
         from infrastructure.evaluation.benchmarks import load_benchmark
         from infrastructure.data.hf import save_dataset_dict
         from infrastructure.dedup.split_duplicates import NearDuplicates
@@ -102,12 +141,7 @@ class Container:
             load_chat_template=chat.load_chat_template, chat_format=chat.chat_format, end_of_turn=chat.end_of_turn,
             save_tokenizer=tokenization.save_tokenizer,
         )
-        specs = [parse_input(u) for u in ([input_uris] if isinstance(input_uris, str) else input_uris)]
-        check_weights(specs)
-        return build_dataset(
-            request, inputs=[open_input(s, self.storage_for) for s in specs], output=self.storage_for(output_uri),
-            tools=tools, log=log, overwrite=overwrite,
-        )
+        return tools
 
     def train(self, config, log, resume=None, on_checkpoint=None, overwrite=False):
         from functools import partial

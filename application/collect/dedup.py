@@ -86,10 +86,14 @@ class Deduplicator:
         self._journal = []
 
     def summary(self) -> dict:
-        sizes = self.cluster_sizes
-        return {
-            "duplicates_dropped": dict(self.dropped),
-            "clusters_with_duplicates": len(sizes),
-            "largest_cluster": max(sizes.values(), default=1),
-            "cluster_sizes": dict(sorted(sizes.items())),
-        }
+        return dedup_summary(self.dropped, self.cluster_sizes)
+
+
+def dedup_summary(dropped: Counter, sizes: dict[str, int]) -> dict:
+    """The manifest's view of dedup: drops per kind, and kept id -> cluster size (> 1 only)."""
+    return {
+        "duplicates_dropped": dict(dropped),
+        "clusters_with_duplicates": len(sizes),
+        "largest_cluster": max(sizes.values(), default=1),
+        "cluster_sizes": dict(sorted(sizes.items())),
+    }

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from application.artifacts import write_json
-from application.collect.dedup import Deduplicator, NearIndex
+from application.collect.dedup import Deduplicator, NearIndex, dedup_summary
+from application.collect.distributed import CollectExecutor, DistributedJob
 from application.collect.files import CommitChange, RepoContext, WorkContext, map_tasks, sign_text
 from application.collect.filters import FilterConfig, dir_skip_reason
 from application.collect.licenses import LICENSE_FILE, detect_license, license_allowed, permissiveness
-from application.collect.state import clear_state, fingerprint, load_journal, load_state, save_progress
+from application.collect.state import (STAGING, begin_staging, clear_state, fingerprint, load_journal, load_state,
+                                      save_progress)
 from domain.entities import Checkout, SkippedSource
 from domain.errors import SourceError
 from domain.ports import CodeParser, RepositoryFetcher, Storage, Walk
@@ -197,66 +199,97 @@ def collect_repositories(
     read_previous: Callable[[str], Iterable[dict]] | None = None,
     list_commits: Callable[[Path, int], list[str]] = lambda root, n: [],
     read_commit: Callable[[Path, str], list[CommitChange]] | None = None,
+    executor: CollectExecutor | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
     log: Callable[[str], None] = lambda message: None,
 ) -> CollectResult:
     """Fetch every source, cut files into units, drop duplicates, publish shards and manifest.
 
-    Rerunning the same request on the same output after a crash resumes from the last shard.
+    With an `executor` (Ray), the per-file work, dedup and shard writing run there; the rows
+    are the same. Rerunning the same request on the same output after a crash resumes.
     """
     started = time.time()
-    dedup = Deduplicator(near_index if request.near_dedup else None)
     with tempfile.TemporaryDirectory(prefix="codetrain-collect-") as tmp:
         workdir = Path(tmp)
         plan = _plan(request, fetchers, walk, list_commits, workdir / "checkouts", log)
         run_id = fingerprint(request.options(), plan.sources)
-        state = load_state(storage, run_id)
-        if state is None:
-            clear_state(storage)
-            storage.delete(MANIFEST)  # whatever was here is no longer a complete collection
-        if request.dedup_against and read_previous is not None:
-            _seed_previous(dedup, read_previous, request.dedup_against, sign_spans)
-        shards = list(state["shards"]) if state else []
-        for index in range(len(shards)):
-            dedup.replay(load_journal(storage, index))
-        counts = _Counts(state["counts"] if state else None)
-        done = state["position"] if state else 0
-        if state:
-            log(f"resuming: {done} of {len(plan.tasks)} files already collected in {len(shards)} shards")
         context = WorkContext(tuple(plan.repos), parser, request.filters, request.granularity,
                               sign_spans, read_commit)
-        buffer: list[dict] = []
-
-        def flush() -> None:
-            key = f"{SHARD_PREFIX}{len(shards):05d}.parquet"
-            local = workdir / "shards" / key.rsplit("/", 1)[-1]
-            write_shard(buffer, local)
-            storage.upload_file(local, key)
-            local.unlink()
-            shards.append({"path": key, "rows": len(buffer)})
-            buffer.clear()
-            committed = {"fingerprint": run_id, "position": done, "shards": shards,
-                         "counts": counts.as_dict()}
-            save_progress(storage, committed, len(shards) - 1, dedup.take_journal())
-
-        progress(done, len(plan.tasks))
-        for result in map_tasks(context, plan.tasks[done:], request.workers):
-            done += 1
-            _account(result, counts, dedup, buffer)
-            if len(buffer) >= request.shard_rows:
-                flush()
-            progress(done, len(plan.tasks))
-        if buffer or not shards:
-            flush()
+        if executor is None:
+            dedup = Deduplicator(near_index if request.near_dedup else None)
+            shards, counts = _collect_here(request, plan, run_id, context, dedup, storage, workdir,
+                                           write_shard, read_previous, sign_spans, progress, log)
+            clusters = dedup.summary()
+        else:
+            shards, counts, clusters = _collect_elsewhere(request, plan, run_id, context, executor,
+                                                          storage, progress, log)
     written = {shard["path"] for shard in shards}
     for key in storage.list("data"):
         if key.startswith(SHARD_PREFIX) and key not in written:
             storage.delete(key)  # left over from an earlier, larger collection
-    manifest = _manifest(request, plan, shards, counts, dedup, time.time() - started)
+    manifest = _manifest(request, plan, shards, counts, clusters, time.time() - started, executor)
     write_json(storage, MANIFEST, manifest)  # last: the collection is complete only now
     clear_state(storage)
     return CollectResult(uri=storage.uri, units=manifest["counts"]["units"],
                          files=manifest["counts"]["files_seen"], manifest=manifest)
+
+
+def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup: Deduplicator,
+                  storage: Storage, workdir: Path, write_shard, read_previous, sign_spans,
+                  progress, log) -> tuple[list[dict], _Counts]:
+    """The local executor: worker processes cut files, this process dedups and writes shards."""
+    state = load_state(storage, run_id)
+    if state is None:
+        clear_state(storage)
+        storage.delete(MANIFEST)  # whatever was here is no longer a complete collection
+    if request.dedup_against and read_previous is not None:
+        _seed_previous(dedup, read_previous, request.dedup_against, sign_spans)
+    shards = list(state["shards"]) if state else []
+    for index in range(len(shards)):
+        dedup.replay(load_journal(storage, index))
+    counts = _Counts(state["counts"] if state else None)
+    done = state["position"] if state else 0
+    if state:
+        log(f"resuming: {done} of {len(plan.tasks)} files already collected in {len(shards)} shards")
+    buffer: list[dict] = []
+
+    def flush() -> None:
+        key = f"{SHARD_PREFIX}{len(shards):05d}.parquet"
+        local = workdir / "shards" / key.rsplit("/", 1)[-1]
+        write_shard(buffer, local)
+        storage.upload_file(local, key)
+        local.unlink()
+        shards.append({"path": key, "rows": len(buffer)})
+        buffer.clear()
+        committed = {"fingerprint": run_id, "position": done, "shards": shards,
+                     "counts": counts.as_dict()}
+        save_progress(storage, committed, len(shards) - 1, dedup.take_journal())
+
+    progress(done, len(plan.tasks))
+    for result in map_tasks(context, plan.tasks[done:], request.workers):
+        done += 1
+        _account(result, counts, dedup, buffer)
+        if len(buffer) >= request.shard_rows:
+            flush()
+        progress(done, len(plan.tasks))
+    if buffer or not shards:
+        flush()
+    return shards, counts
+
+
+def _collect_elsewhere(request, plan: _Plan, run_id: str, context: WorkContext, executor: CollectExecutor,
+                       storage: Storage, progress, log) -> tuple[list[dict], _Counts, dict]:
+    """A distributed executor runs tasks, dedup and shard writing; the same rule, the same rows."""
+    if request.dedup_against:
+        raise SourceError(f"--dedup-against: not supported with --executor {executor.name} yet (use --executor local)")
+    storage.delete(MANIFEST)  # whatever was here is no longer a complete collection
+    if begin_staging(storage, run_id):
+        log("resuming: batches finished by the interrupted run are not redone")
+    job = DistributedJob(context, plan.tasks, storage.uri, STAGING, request.shard_rows,
+                         request.near_threshold if request.near_dedup else None)
+    outcome = executor.collect(job, progress, log)
+    dropped, sizes = outcome.duplicates
+    return outcome.shards, _Counts(outcome.counts), dedup_summary(dropped, sizes)
 
 
 def _account(result, counts: _Counts, dedup: Deduplicator, buffer: list[dict]) -> None:
@@ -277,9 +310,8 @@ def _account(result, counts: _Counts, dedup: Deduplicator, buffer: list[dict]) -
         buffer.append(row)
 
 
-def _manifest(request, plan: _Plan, shards, counts: _Counts, dedup: Deduplicator, seconds: float) -> dict:
+def _manifest(request, plan: _Plan, shards, counts: _Counts, clusters: dict, seconds: float, executor) -> dict:
     skipped = counts.skipped + plan.walk_skips
-    clusters = dedup.summary()
     return {
         "format": "codetrain-collection/1",
         "sources": plan.sources,
@@ -293,6 +325,7 @@ def _manifest(request, plan: _Plan, shards, counts: _Counts, dedup: Deduplicator
             "redactions": dict(counts.redactions), "duplicates": clusters["duplicates_dropped"],
         },
         "clusters": {k: v for k, v in clusters.items() if k != "duplicates_dropped"},
-        "options": request.options() | {"workers": request.workers},
+        "options": request.options() | {"workers": request.workers,
+                                         "executor": executor.name if executor else "local"},
         "seconds": round(seconds, 2),
     }

@@ -13,6 +13,7 @@ from domain.errors import StorageError
 from domain.ports import Storage
 
 STATE = "state/collect.json"
+STAGING = "state/staged/"  # a distributed executor's finished batches (its own resume state)
 
 
 def journal_key(shard_index: int) -> str:
@@ -71,3 +72,18 @@ def save_progress(storage: Storage, state: dict, shard_index: int, journal: list
 def clear_state(storage: Storage) -> None:
     for key in storage.list("state"):
         storage.delete(key)
+
+
+def begin_staging(storage: Storage, run_id: str) -> bool:
+    """True when `STAGING` holds the work of an interrupted run with this fingerprint (resume);
+    otherwise clear what earlier runs left under state/ and claim it for this one."""
+    key = f"{STAGING}run.json"
+    if storage.exists(key):
+        try:
+            if json.loads(storage.read_bytes(key)).get("fingerprint") == run_id:
+                return True
+        except (json.JSONDecodeError, StorageError):
+            pass
+    clear_state(storage)
+    storage.write_bytes(key, json.dumps({"fingerprint": run_id}).encode())
+    return False

@@ -77,6 +77,8 @@ def pack_documents(
     weights: Sequence[float] | None = None,
 ) -> Layout:
     """Concatenate documents (each + EOS) into rows of exactly `seq_len` tokens."""
+    if weights is None:
+        return pad_stream(packed_stream(docs, seq_len, eos_id, 0), seq_len, pad_id)
     ids: list[int] = []
     positions: list[int] = []
     labels: list[int] = []
@@ -111,6 +113,42 @@ def _add_segment(segments: list[list[int]], new_row: bool, length: int) -> None:
     if new_row:
         segments.append([])
     segments[-1].append(length)
+
+
+def stream_offsets(docs: Sequence[Sequence[int]], chunk: int) -> list[tuple[int, int, int]]:
+    """(first doc, stop doc, stream offset) of chunks of `chunk` documents: where each chunk's
+    tokens (documents + EOS) start in the packed stream, so chunks can be packed apart."""
+    out, offset = [], 0
+    for first in range(0, len(docs), chunk):
+        stop = min(first + chunk, len(docs))
+        out.append((first, stop, offset))
+        offset += sum(len(d) + 1 for d in docs[first:stop])
+    return out
+
+
+def packed_stream(docs: Sequence[Sequence[int]], seq_len: int, eos_id: int, start: int) -> dict[str, list[int]]:
+    """The packed columns of `docs` laid at stream offset `start`, unpadded: `pack_documents`
+    of all documents equals these chunks concatenated, then its tail padding."""
+    ids: list[int] = []
+    positions: list[int] = []
+    labels: list[int] = []
+    for doc in docs:
+        for piece in _pieces(doc, eos_id, start + len(ids), seq_len):
+            ids.extend(piece)
+            positions.extend(range(len(piece)))
+            labels.append(IGNORE_INDEX)
+            labels.extend(piece[1:])
+    return {"input_ids": ids, "position_ids": positions, "labels": labels}
+
+
+def pad_stream(columns: dict[str, list[int]], seq_len: int, pad_id: int) -> Layout:
+    """A packed stream padded to whole rows (the last row only)."""
+    layout = Layout(seq_len, columns=columns, real_tokens=len(columns["input_ids"]))
+    tail = -layout.real_tokens % seq_len
+    columns["input_ids"].extend([pad_id] * tail)
+    columns["position_ids"].extend(range(tail))
+    columns["labels"].extend([IGNORE_INDEX] * tail)
+    return layout
 
 
 def pad_documents(

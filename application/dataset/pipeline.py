@@ -40,6 +40,7 @@ from application.dataset.decontamination import Benchmark, ContainmentIndex, ben
 from application.dataset.formats import column_map
 from application.dataset.instruct import ChatFormat, instruct_rows, training_text
 from application.dataset.pairs import code_pair
+from application.dataset.packing import Layout, pack_documents
 from application.dataset.rows import build_rows
 from application.dataset.request import DatasetRequest
 from application.dataset.sources import DatasetInput, input_stats, keep_given_splits, mix_train, record_units
@@ -70,6 +71,10 @@ class DatasetTools:
     end_of_turn: Callable[[ChatFormat], str | None] | None = None  # the special token closing an assistant turn
     save_tokenizer: Callable[[Tokenizer, Path], None] = lambda tokenizer, folder: tokenizer.save_pretrained(str(folder))
     """(tokenizer, folder): the container passes one whose files transformers 4.x loads too."""
+    assign_splits: Callable[[list[dict], list[str], tuple[float, float, float], int], tuple[dict[str, list[int]], str]] = \
+        split_rows  # (rows' repo and path, clusters, ratios, seed) -> (indices per split, grouping)
+    pack: Callable[[Sequence[Sequence[int]], int, int, int, Sequence[float] | None], Layout] = \
+        pack_documents  # (docs, seq_len, eos_id, pad_id, weights) -> Layout
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,8 @@ def build_dataset(
             units.signatures = tools.near_duplicates.sign([r["content"] for r in units.rows])
         _decontaminate(units, benchmarks, request, tools)
         clusters, cluster_source = _clusters(units, request, tools)
-        indices, grouping = split_rows(units.rows, clusters, request.ratios, request.seed)
+        keys = [{"repo": r["repo"], "path": r["path"]} for r in units.rows]  # all a split is chosen by
+        indices, grouping = tools.assign_splits(keys, clusters, request.ratios, request.seed)
         if keep_given_splits(units.rows, indices):
             grouping += " (rows of split datasets kept in their splits)"
         _drop_near_duplicates_of_train(units, indices, request, tools)

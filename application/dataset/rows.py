@@ -12,7 +12,7 @@ from application.dataset.tasks import (
     FIM_PREFIX, FIM_TOKENS, SECURITY_LABELS, document_text, fim_transform, label_map,
     recency_weights, security_label,
 )
-from application.dataset.packing import pack_documents, pad_documents, truncate_and_pad
+from application.dataset.packing import pad_documents, truncate_and_pad
 from application.dataset.splits import SPLITS
 from domain.errors import DatasetError
 from domain.ports import Tokenizer
@@ -57,7 +57,7 @@ def generation_rows(splits, request, tokenizer, tools) -> tuple[dict, dict]:
     }
     docs = _tokenize_splits(texts, tokenizer, tools, request.num_proc)
     weights = _recency(splits, request)
-    lay_out = pack_documents if request.pack else pad_documents
+    lay_out = tools.pack if request.pack else pad_documents
     tables, stats = {}, {"tokens": {}, "tokens_by_language": {}, "packing_efficiency": {}}
     for name in SPLITS:
         layout = lay_out(docs[name], request.seq_len, tokenizer.eos_token_id, tokenizer.pad_token_id,

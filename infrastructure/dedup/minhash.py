@@ -279,6 +279,11 @@ class _Buckets:
         return found
 
 
+def scope_salt(scope: str) -> np.uint64:
+    """XORed into band hashes: buckets of different scopes (unit kinds) never meet."""
+    return np.uint64(xxhash.xxh3_64_intdigest(scope.encode()))
+
+
 class LSHIndex:
     """Kept signatures, banded so that near-duplicates of a new one are found without a scan.
 
@@ -318,7 +323,7 @@ class LSHIndex:
             hashes = self.banding.hashes(signature)
         salt = self._salts.get(scope)
         if salt is None:
-            salt = self._salts[scope] = np.uint64(xxhash.xxh3_64_intdigest(scope.encode()))
+            salt = self._salts[scope] = scope_salt(scope)
         keys = hashes ^ salt
         split = signature, keys.tolist(), keys
         if isinstance(blob, bytes):  # immutable: safe to recognise by identity
