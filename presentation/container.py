@@ -83,7 +83,8 @@ class Container:
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
         )
 
-    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None, overwrite=False):
+    def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None, overwrite=False,
+                      progress=lambda stage, done=0, total=0, unit="": None):
         from application.dataset.pipeline import DatasetTools, build_dataset
         from application.dataset.sources import check_weights, parse_input
         from infrastructure.data import chat, tokenization
@@ -106,7 +107,7 @@ class Container:
         check_weights(specs)
         return build_dataset(
             request, inputs=[open_input(s, self.storage_for) for s in specs], output=self.storage_for(output_uri),
-            tools=tools, log=log, overwrite=overwrite,
+            tools=tools, log=log, overwrite=overwrite, progress=progress,
         )
 
     def train(self, config, log, resume=None, on_checkpoint=None, overwrite=False):

@@ -212,7 +212,8 @@ def cleanup(r: TrainingSession, summary: dict) -> dict:
         atomic_write(r.run_dir / RUN_SUMMARY, json.dumps(summary, indent=2, default=str))
     r.accelerator.wait_for_everyone()
     r.accelerator.end_training()
-    return summary
+    # Every rank returns to the CLI; only the main process's summary is the run's (it prints it).
+    return summary if r.accelerator.is_main_process else {**summary, "main_process": False}
 
 
 def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,

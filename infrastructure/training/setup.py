@@ -12,6 +12,7 @@ from typing import Any, Callable
 from application.train.config import CAUSAL_METRICS, CLASSIFICATION_METRICS, TrainConfig
 from domain.layout import CHECKPOINTS, FINAL, STATS
 from application.train.early_stopping import EarlyStopping, PlateauCuts
+from application.train.launch import fewer_processes_warning
 from domain.errors import TrainingError
 from infrastructure.training.checkpoints import CheckpointManager
 from infrastructure.training.data import DataPosition, MicroBatches
@@ -86,6 +87,26 @@ def _check_positions(model, dataset_dir: Path) -> None:
                             f"or use a model with longer positions")
 
 
+def _launcher_argv() -> list[str]:
+    """The command line of the process that started this one (`accelerate launch ...`), if readable."""
+    import os
+
+    import psutil
+
+    try:
+        return psutil.Process(os.getppid()).cmdline()
+    except psutil.Error:
+        return []
+
+
+def _warn_fewer_processes(accelerator, log: Callable[[str], None]) -> None:
+    """`accelerate launch --cpu --num_processes 2` silently starts one process: say so, with the fix."""
+    warning = fewer_processes_warning(_launcher_argv(), accelerator.num_processes,
+                                      cpu=accelerator.device.type == "cpu")
+    if warning:
+        log(warning)
+
+
 def lr_factor(step: int, warmup: int, total: int, shape: str, plateau: PlateauCuts) -> float:
     """Learning-rate multiplier: linear warm-up, then the schedule's shape, times plateau cuts."""
     if step < warmup:
@@ -122,6 +143,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     AcceleratorState._reset_state()
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=t.precision)
     main_log = log if accelerator.is_main_process else (lambda _: None)
+    _warn_fewer_processes(accelerator, main_log)
     set_seed(t.seed)
     tokenizer = load_dataset_tokenizer(config, dataset_dir)
     model = build_model(config, tokenizer, labels)
