@@ -17,7 +17,7 @@ from domain.errors import TrainingError
 from infrastructure.training.checkpoints import CheckpointManager
 from infrastructure.training.data import DataPosition, MicroBatches
 from infrastructure.training.metrics import MetricsTracker, check_sinks
-from infrastructure.training.state import load_weights, read_trainer_state, restore_rng
+from infrastructure.training.state import load_optimizer, load_weights, read_trainer_state, restore_rng
 
 
 @dataclass
@@ -40,6 +40,7 @@ class TrainingSession:
     tracker: MetricsTracker
     early: EarlyStopping
     plateau: PlateauCuts
+    sharded_state: bool = False  # optimizer state saved by accelerate.save_state (FSDP / DeepSpeed)
     step: int = 0
     position: DataPosition = field(default_factory=DataPosition)
     before: dict | None = None
@@ -52,12 +53,31 @@ class TrainingSession:
         return self.config.model.task == "causal-lm"
 
 
+SHARDING_ENV = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DeepSpeed"}  # set by accelerate launch
+
+
 def _check_device(config: TrainConfig) -> None:
+    import os
+
     import torch
 
     if config.training.precision == "fp16" and not torch.cuda.is_available():
         raise TrainingError("training.precision=fp16 needs a CUDA GPU (its gradient scaler is a CUDA path); "
                             "use bf16 or no on CPU")
+    asked = [name for variable, name in SHARDING_ENV.items() if os.environ.get(variable, "").lower() == "true"]
+    if asked and not torch.cuda.is_available():
+        # accelerate would quietly fall back to plain CPU processes, each holding the whole model
+        raise TrainingError(f"{asked[0]} (from accelerate launch / accelerate config) shards across CUDA GPUs and "
+                            f"there is none here; on CPU use DDP: ACCELERATE_USE_CPU=1 accelerate launch "
+                            f"--multi_gpu --num_processes N main.py train ...")
+
+
+def sharded_state(accelerator) -> bool:
+    """FSDP or DeepSpeed: each rank holds a shard of the optimizer state, so a checkpoint saves it
+    through accelerate's `save_state` (complete, every rank taking part) instead of rank 0's own."""
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
 
 
 def _read_labels(config: TrainConfig, dataset_dir: Path) -> list[str]:
@@ -173,13 +193,13 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     model, optimizer = accelerator.prepare(model, optimizer)
 
     checkpoints = CheckpointManager(run_dir / CHECKPOINTS, config.checkpoints.keep_best, e.mode, warn=main_log)
-    state = None
+    state, sharded = None, sharded_state(accelerator)
     if resume:
         folder = checkpoints.resolve(resume)
         main_log(f"resuming from {folder}")
         state = read_trainer_state(folder)
         load_weights(accelerator.unwrap_model(model), folder)
-        optimizer.load_state_dict(state["optimizer"])
+        load_optimizer(accelerator, optimizer, state, folder, sharded)
     elif accelerator.is_main_process:
         for old in (CHECKPOINTS, FINAL):  # a fresh run must not rank against an old run's files
             shutil.rmtree(run_dir / old, ignore_errors=True)
@@ -187,7 +207,8 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     tracker = _tracker(config, run_dir, state["step"] if state else None) if accelerator.is_main_process else None
     session = TrainingSession(config, run_dir, main_log, accelerator, model, tokenizer, optimizer, scheduler, batches,
                     eval_split, labels, max_steps, checkpoints, tracker,
-                    EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau)
+                    EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau,
+                    sharded_state=sharded)
     if state:
         _restore(session, state)
     return session
