@@ -40,7 +40,7 @@ def test_collect_and_dataset_print_periodic_progress_lines_when_stderr_is_a_pipe
                  "--kinds", "file,function,method", "--seq-len", "64", "--vocab-size", "400")
     lines = [line for line in built.stderr.splitlines() if line.startswith("dataset: ")]
     assert lines and all(DATASET_LINE.fullmatch(line) for line in lines), lines
-    assert built.stdout.startswith(f"units: ") and f"dataset: {tmp_path / 'dataset'}" in built.stdout
+    assert built.stdout.startswith("units: ") and f"dataset: {tmp_path / 'dataset'}" in built.stdout
 
 
 def test_progress_lines_can_be_turned_off(tmp_path):
