@@ -66,7 +66,7 @@ def _check_device(config: TrainConfig) -> None:
                             "use bf16 or no on CPU")
     asked = [name for variable, name in SHARDING_ENV.items() if os.environ.get(variable, "").lower() == "true"]
     if asked and not torch.cuda.is_available():
-        # accelerate would quietly fall back to plain CPU processes, each holding the whole model
+        # both shard over CUDA devices: one line here beats a plain run or a crash deep inside accelerate
         raise TrainingError(f"{asked[0]} (from accelerate launch / accelerate config) shards across CUDA GPUs and "
                             f"there is none here; on CPU use DDP: ACCELERATE_USE_CPU=1 accelerate launch "
                             f"--multi_gpu --num_processes N main.py train ...")
