@@ -59,16 +59,21 @@ S3_PROVIDERS = ["aws", "digitalocean", "wasabi", "backblaze", "r2", "minio", "cu
 @click.option("--s3-max-attempts", type=click.IntRange(1), envvar="CODETRAIN_S3_MAX_ATTEMPTS",
               help="Attempts per S3 request, with botocore's backoff (default: AWS_MAX_ATTEMPTS or 3).")
 @click.option("--verbose", "-v", count=True, help="Also show the libraries' own warnings and progress bars.")
+@click.option("--progress-every", type=click.FloatRange(0), default=10.0, show_default=True, metavar="SECONDS",
+              envvar="CODETRAIN_PROGRESS_EVERY",
+              help="collect/dataset without a terminal: a progress line this often (0 = none).")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _, on: on and
               (click.echo(version_line()), ctx.exit()), help="Print codetrain's version and its main libraries'.")
 @click.pass_context
 def cli(ctx: click.Context, s3_provider, s3_endpoint_url, s3_region, s3_account_id, s3_max_attempts,
-        verbose) -> None:
+        verbose, progress_every) -> None:
     """codetrain: turn code repositories into datasets and fine-tuned code models."""
+    from presentation.collect_progress import EVERY_KEY
     from presentation.container import Container
     from presentation.verbosity import set_verbosity
 
     set_verbosity(verbose)
+    ctx.meta[EVERY_KEY] = progress_every
     ctx.obj = ctx.obj or Container()
     chosen = {"provider": s3_provider, "endpoint_url": s3_endpoint_url, "region": s3_region,
               "account_id": s3_account_id, "max_attempts": s3_max_attempts}
@@ -209,6 +214,7 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
     """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
     from application.dataset.formats import parse_column
     from application.dataset.request import DatasetRequest, parse_list, parse_ratios
+    from presentation.collect_progress import dataset_progress
 
     request = run(
         DatasetRequest, task=task, label_field=label_field, kinds=parse_list(kinds) or None, seq_len=seq_len,
@@ -220,8 +226,9 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
         columns=tuple(run(parse_column, c) for c in columns),
     )
     check_executor(executor, ray_address)
-    result = run(container.build_dataset, request, input_uris, output, log=click.echo, overwrite=overwrite,
-                 executor=executor, ray_address=ray_address)
+    with dataset_progress() as progress:
+        result = run(container.build_dataset, request, input_uris, output, log=click.echo, overwrite=overwrite,
+                     executor=executor, ray_address=ray_address, progress=progress)
     stats = result.stats
     click.echo(f"dataset: {result.uri}" + (" (cache hit: reused, nothing rebuilt)" if result.cache_hit else ""))
     click.echo(f"  rows {stats['rows']}, tokens {stats['tokens']}, split by {stats['grouping']}")
@@ -260,14 +267,15 @@ def train(container, config_path, overrides, resume, overwrite):
         raise click.UsageError("give --resume or --overwrite, not both")
     result = run(container.train, config, log=click.echo, resume=resume, overwrite=overwrite)
     summary = result.summary
+    echo = click.echo if summary.get("main_process", True) else (lambda _: None)  # once under DDP
     if summary.get("interrupted"):
         again = ["python", "main.py", "train", "--config", config_path,
                  *[part for o in overrides for part in ("--set", o)], "--resume", "latest"]
-        click.echo(f"interrupted at step {summary['steps']}; checkpoint: {summary['checkpoint']}")
-        click.echo(f"resume with: {shlex.join(again)}")
+        echo(f"interrupted at step {summary['steps']}; checkpoint: {summary['checkpoint']}")
+        echo(f"resume with: {shlex.join(again)}")
         sys.exit(130)
-    click.echo(f"model: {result.uri}/final")
-    click.echo(f"  validation loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")
+    echo(f"model: {result.uri}/final")
+    echo(f"  validation loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")
 
 
 @cli.command()

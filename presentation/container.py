@@ -98,7 +98,8 @@ class Container:
         )
 
     def build_dataset(self, request, input_uris, output_uri: str, log=lambda message: None, overwrite=False,
-                      executor: str = "local", ray_address: str | None = None):
+                      executor: str = "local", ray_address: str | None = None,
+                      progress=lambda stage, done=0, total=0, unit="": None):
         from application.dataset.pipeline import build_dataset
         from application.dataset.sources import check_weights, parse_input
         from infrastructure.data.records import open_input
@@ -109,7 +110,8 @@ class Container:
 
         def build(tools):
             return build_dataset(request, inputs=[open_input(s, self.storage_for) for s in specs],
-                                 output=self.storage_for(output_uri), tools=tools, log=log, overwrite=overwrite)
+                                 output=self.storage_for(output_uri), tools=tools, log=log, overwrite=overwrite,
+                                 progress=progress)
 
         if executor == "local":
             return build(tools)

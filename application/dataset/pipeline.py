@@ -50,6 +50,7 @@ from domain.errors import DatasetError
 from domain.ports import NearDuplicateFinder, Storage, Tokenizer
 
 REQUIRED_COLUMNS = ("id", "repo", "path", "language", "kind", "content")
+Progress = Callable[..., None]  # (stage, done=0, total=0, unit="")
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,16 @@ class Units:
 def build_dataset(
     request: DatasetRequest, *, inputs: Sequence[DatasetInput], output: Storage, tools: DatasetTools,
     log: Callable[[str], None] = lambda message: None, overwrite: bool = False,
+    progress: Progress = lambda stage, done=0, total=0, unit="": None,
 ) -> DatasetResult:
     """Split without leakage, decontaminate, tokenize, lay out and publish; stats.json last.
 
     The output must be empty or hold a codetrain dataset; one built from the same inputs and
     options is reused as is, another is replaced only with `overwrite`.
+
+    Args:
+        progress: (stage, done, total, unit) as the work goes (total 0: no count), for the
+            periodic progress lines of a run whose stderr is not a terminal.
     """
     started = time.time()
     manifests = [_manifest(i.collection) if i.collection is not None else None for i in inputs]
@@ -126,10 +132,11 @@ def build_dataset(
     # A given tokenizer is loaded first: a wrong path fails before any work is done.
     given = None if request.tokenizer == "train" else tools.load_tokenizer(request.tokenizer, extra_tokens)
     with tempfile.TemporaryDirectory(prefix="codetrain-dataset-") as tmp:
-        units = _read_units(inputs, manifests, request, tools, Path(tmp))
+        units = _read_units(inputs, manifests, request, tools, Path(tmp), progress)
         log(f"units: {len(units.rows)} {dict(Counter(r['kind'] for r in units.rows))}")
         if request.near_dup_threshold > 0 or request.decontaminate_near:
-            units.signatures = tools.near_duplicates.sign([r["content"] for r in units.rows])
+            units.signatures = _sign(tools.near_duplicates, [r["content"] for r in units.rows], progress)
+        progress(f"decontaminating and splitting {len(units.rows):,} units")
         _decontaminate(units, benchmarks, request, tools)
         clusters, cluster_source = _clusters(units, request, tools)
         keys = [{"repo": r["repo"], "path": r["path"]} for r in units.rows]  # all a split is chosen by
@@ -143,8 +150,11 @@ def build_dataset(
         mixed = mix_train(splits["train"], inputs, request.seed)
         sources_stats, splits["train"] = input_stats(inputs, splits, mixed), mixed
 
+        if given is None:
+            progress(f"training the tokenizer on {len(splits['train']):,} units")
         tokenizer = given or _train_tokenizer(splits["train"], request, tools, extra_tokens)
         log(f"tokenizer: {len(tokenizer)} tokens; laying out {request.task} rows")
+        progress(f"tokenizing {sum(len(rows) for rows in splits.values()):,} units into {request.task} rows")
         if request.task == "instruct":
             chat, chat_stats = _chat(tokenizer, template, given is None, request, tools)
             tables, task_stats = instruct_rows(splits, request, tokenizer, tools, chat)
@@ -152,6 +162,7 @@ def build_dataset(
         else:
             tables, task_stats = build_rows(splits, request, tokenizer, tools)
         staging = Path(tmp) / "out"
+        progress("writing the dataset")
         counts = tools.save_dataset_dict(tables, staging)
         if not counts["train"]:
             raise DatasetError("the training split produced no rows")
@@ -213,11 +224,12 @@ def _manifest(collection: Storage) -> dict:
 
 
 def _read_units(inputs: Sequence[DatasetInput], manifests, request: DatasetRequest, tools: DatasetTools,
-                tmp: Path) -> Units:
+                tmp: Path, progress: Progress) -> Units:
     rows: list[dict] = []
     not_pairs: Counter = Counter()
     mapping = column_map(request.columns)
     for number, (source, manifest) in enumerate(zip(inputs, manifests)):
+        progress("reading inputs", number, len(inputs), "inputs")
         if source.records is not None:
             rows += record_units(source.records, number, mapping)
             continue
@@ -260,6 +272,18 @@ def _chat(tokenizer, template: str | None, trained: bool, request: DatasetReques
     if trained and end:
         tokenizer.eos_token = end
     return chat, {"chat_template": {"source": request.chat_template or "tokenizer", "end_of_turn": end}}
+
+
+SIGN_CHUNK = 2000  # units signed between two progress reports (about a second of MinHash)
+
+
+def _sign(finder: NearDuplicateFinder, texts: list[str], progress: Progress) -> list:
+    """MinHash signatures of `texts`, chunk by chunk, reporting how many are done."""
+    signatures: list = []
+    for start in range(0, len(texts), SIGN_CHUNK):
+        progress("near-duplicate signatures", start, len(texts), "units")
+        signatures += finder.sign(texts[start:start + SIGN_CHUNK])
+    return signatures
 
 
 def _keep(units: Units, keep: Sequence[bool]) -> None:

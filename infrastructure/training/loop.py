@@ -108,7 +108,8 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
 
 
 def _trainer_state(r: TrainingSession) -> dict:
-    return {"step": r.step, "position": vars(r.position), "optimizer": r.optimizer.state_dict(),
+    optimizer = None if r.sharded_state else r.optimizer.state_dict()  # sharded: in ACCELERATE_STATE
+    return {"step": r.step, "position": vars(r.position), "optimizer": optimizer,
             "scheduler": r.scheduler.state_dict(), "early_stopping": r.early.state(),
             "plateau": r.plateau.state(), "metrics": r.tracker.state(), "before": r.before,
             "last_eval": r.last_eval, "last_eval_step": r.last_eval_step, "interval_losses": r.interval_losses,
@@ -120,15 +121,24 @@ def save_checkpoint(r: TrainingSession, on_checkpoint: Callable[[Path], None] | 
     """Checkpoint on the main process (others wait); then the storage hook sees the folder.
 
     The weights are gathered by accelerate on every rank first (`get_state_dict` is a collective
-    under FSDP / ZeRO-3), then written by the main process alone.
+    under FSDP / ZeRO-3), then written by the main process alone. Under FSDP / DeepSpeed the
+    optimizer state is sharded too: every rank writes its part with `save_state` into a staging
+    folder, which the main process then moves into the checkpoint before sealing it.
     """
-    folder = None
+    folder, staged = None, None
     state_dict = r.accelerator.get_state_dict(r.model)
+    if r.sharded_state:
+        staged = r.checkpoints.root / f".accelerate-state-{r.step:06d}"
+        if r.accelerator.is_main_process:
+            shutil.rmtree(staged, ignore_errors=True)  # left by a run killed at this step
+        r.accelerator.wait_for_everyone()
+        r.accelerator.save_state(str(staged))
+        r.accelerator.wait_for_everyone()
     if r.accelerator.is_main_process:
         metric = r.last_eval[r.config.eval.metric] if r.last_eval else None
         model = r.accelerator.unwrap_model(r.model)
         folder = r.checkpoints.save(r.step, metric, lambda tmp: write_checkpoint(
-            tmp, model, state_dict, r.tokenizer, _trainer_state(r)))
+            tmp, model, state_dict, r.tokenizer, _trainer_state(r), staged))
         if on_checkpoint is not None:
             on_checkpoint(folder)
     r.accelerator.wait_for_everyone()
@@ -212,7 +222,8 @@ def cleanup(r: TrainingSession, summary: dict) -> dict:
         atomic_write(r.run_dir / RUN_SUMMARY, json.dumps(summary, indent=2, default=str))
     r.accelerator.wait_for_everyone()
     r.accelerator.end_training()
-    return summary
+    # Every rank returns to the CLI; only the main process's summary is the run's (it prints it).
+    return summary if r.accelerator.is_main_process else {**summary, "main_process": False}
 
 
 def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,

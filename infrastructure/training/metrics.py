@@ -42,6 +42,13 @@ def flat_params(config: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def final_metrics(summary: dict) -> dict[str, float]:
+    """The final model's evaluation as `final/loss`, `final/perplexity`, ... (none if interrupted)."""
+    after = summary.get("eval_after") or {}
+    return {"final/" + key.removeprefix("eval_"): float(value) for key, value in after.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)}
+
+
 def check_sinks(tensorboard: bool, mlflow: bool, wandb: bool = False) -> None:
     """Fail at start-up, in one line, when an enabled sink is not installed."""
     import importlib.util
@@ -143,6 +150,19 @@ class MetricsTracker:
         if self.wandb is not None:
             self.wandb.log({grouped_name(k): v for k, v in written.items()}, step=row["step"])
 
+    def _log_charts(self) -> None:
+        """The charts `report` draws (same plan, same drawing) as MLflow artifacts under charts/."""
+        import tempfile
+
+        from application.runs.report import chart_plan, curves
+        from infrastructure.plots import line_chart
+
+        rows = [json.loads(line) for line in self.jsonl_path.read_text().splitlines() if line.strip()]
+        with tempfile.TemporaryDirectory(prefix="codetrain-charts-") as folder:
+            for filename, title, ylabel, series in chart_plan(curves(rows)):
+                (Path(folder) / filename).write_bytes(line_chart(title, ylabel, series))
+            self.mlflow.log_artifacts(folder, artifact_path="charts")
+
     def state(self) -> dict:
         return {k: s.state() for k, s in self.stats.items()}
 
@@ -153,8 +173,8 @@ class MetricsTracker:
         return {k: s.summary() for k, s in sorted(self.stats.items())}
 
     def close(self, summary: dict | None = None) -> None:
-        """Close the files; MLflow gets metrics.jsonl/csv and the run summary as artifacts, W&B the
-        summary's figures."""
+        """Close the files; MLflow gets metrics.jsonl/csv, the report's charts (PNG) and the run summary
+        as artifacts and the final evaluation as `final/*` metrics, W&B the summary's figures."""
         self.jsonl.close()
         self.csv_file.close()
         if self.tb is not None:
@@ -162,8 +182,10 @@ class MetricsTracker:
         if self.mlflow is not None:
             for path in (self.jsonl_path, self.csv_path):
                 self.mlflow.log_artifact(str(path))
+            self._log_charts()
             if summary is not None:
                 self.mlflow.log_dict(json.loads(json.dumps(summary, default=str)), "summary.json")
+                self.mlflow.log_metrics(final_metrics(summary), step=summary.get("steps") or 0)
             self.mlflow.end_run()
         if self.wandb is not None:
             if summary is not None:

@@ -12,11 +12,12 @@ from typing import Any, Callable
 from application.train.config import CAUSAL_METRICS, CLASSIFICATION_METRICS, TrainConfig
 from domain.layout import CHECKPOINTS, FINAL, STATS
 from application.train.early_stopping import EarlyStopping, PlateauCuts
+from application.train.launch import fewer_processes_warning
 from domain.errors import TrainingError
 from infrastructure.training.checkpoints import CheckpointManager
 from infrastructure.training.data import DataPosition, MicroBatches
 from infrastructure.training.metrics import MetricsTracker, check_sinks
-from infrastructure.training.state import load_weights, read_trainer_state, restore_rng
+from infrastructure.training.state import load_optimizer, load_weights, read_trainer_state, restore_rng
 
 
 @dataclass
@@ -39,6 +40,7 @@ class TrainingSession:
     tracker: MetricsTracker
     early: EarlyStopping
     plateau: PlateauCuts
+    sharded_state: bool = False  # optimizer state saved by accelerate.save_state (FSDP / DeepSpeed)
     step: int = 0
     position: DataPosition = field(default_factory=DataPosition)
     before: dict | None = None
@@ -51,12 +53,31 @@ class TrainingSession:
         return self.config.model.task == "causal-lm"
 
 
+SHARDING_ENV = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DeepSpeed"}  # set by accelerate launch
+
+
 def _check_device(config: TrainConfig) -> None:
+    import os
+
     import torch
 
     if config.training.precision == "fp16" and not torch.cuda.is_available():
         raise TrainingError("training.precision=fp16 needs a CUDA GPU (its gradient scaler is a CUDA path); "
                             "use bf16 or no on CPU")
+    asked = [name for variable, name in SHARDING_ENV.items() if os.environ.get(variable, "").lower() == "true"]
+    if asked and not torch.cuda.is_available():
+        # both shard over CUDA devices: one line here beats a plain run or a crash deep inside accelerate
+        raise TrainingError(f"{asked[0]} (from accelerate launch / accelerate config) shards across CUDA GPUs and "
+                            f"there is none here; on CPU use DDP: ACCELERATE_USE_CPU=1 accelerate launch "
+                            f"--multi_gpu --num_processes N main.py train ...")
+
+
+def sharded_state(accelerator) -> bool:
+    """FSDP or DeepSpeed: each rank holds a shard of the optimizer state, so a checkpoint saves it
+    through accelerate's `save_state` (complete, every rank taking part) instead of rank 0's own."""
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
 
 
 def _read_labels(config: TrainConfig, dataset_dir: Path) -> list[str]:
@@ -84,6 +105,26 @@ def _check_positions(model, dataset_dir: Path) -> None:
         raise TrainingError(f"the dataset at {dataset_dir} has rows of {seq_len} tokens but the model has "
                             f"max_position_embeddings={limit}: rebuild it with `dataset --seq-len {limit}` "
                             f"or use a model with longer positions")
+
+
+def _launcher_argv() -> list[str]:
+    """The command line of the process that started this one (`accelerate launch ...`), if readable."""
+    import os
+
+    import psutil
+
+    try:
+        return psutil.Process(os.getppid()).cmdline()
+    except psutil.Error:
+        return []
+
+
+def _warn_fewer_processes(accelerator, log: Callable[[str], None]) -> None:
+    """`accelerate launch --cpu --num_processes 2` silently starts one process: say so, with the fix."""
+    warning = fewer_processes_warning(_launcher_argv(), accelerator.num_processes,
+                                      cpu=accelerator.device.type == "cpu")
+    if warning:
+        log(warning)
 
 
 def lr_factor(step: int, warmup: int, total: int, shape: str, plateau: PlateauCuts) -> float:
@@ -122,6 +163,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     AcceleratorState._reset_state()
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=t.precision)
     main_log = log if accelerator.is_main_process else (lambda _: None)
+    _warn_fewer_processes(accelerator, main_log)
     set_seed(t.seed)
     tokenizer = load_dataset_tokenizer(config, dataset_dir)
     model = build_model(config, tokenizer, labels)
@@ -151,13 +193,13 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     model, optimizer = accelerator.prepare(model, optimizer)
 
     checkpoints = CheckpointManager(run_dir / CHECKPOINTS, config.checkpoints.keep_best, e.mode, warn=main_log)
-    state = None
+    state, sharded = None, sharded_state(accelerator)
     if resume:
         folder = checkpoints.resolve(resume)
         main_log(f"resuming from {folder}")
         state = read_trainer_state(folder)
         load_weights(accelerator.unwrap_model(model), folder)
-        optimizer.load_state_dict(state["optimizer"])
+        load_optimizer(accelerator, optimizer, state, folder, sharded)
     elif accelerator.is_main_process:
         for old in (CHECKPOINTS, FINAL):  # a fresh run must not rank against an old run's files
             shutil.rmtree(run_dir / old, ignore_errors=True)
@@ -165,7 +207,8 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     tracker = _tracker(config, run_dir, state["step"] if state else None) if accelerator.is_main_process else None
     session = TrainingSession(config, run_dir, main_log, accelerator, model, tokenizer, optimizer, scheduler, batches,
                     eval_split, labels, max_steps, checkpoints, tracker,
-                    EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau)
+                    EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau,
+                    sharded_state=sharded)
     if state:
         _restore(session, state)
     return session

@@ -16,6 +16,7 @@ from domain.errors import TrainingError
 
 TRAINER_STATE = "trainer_state.json"  # structure and scalars; tensors by name in TRAINER_TENSORS
 TRAINER_TENSORS = "trainer_state.safetensors"
+ACCELERATE_STATE = "accelerate_state"  # FSDP / DeepSpeed: accelerate's save_state folder (sharded optimizer)
 
 
 def rng_states() -> dict:
@@ -84,15 +85,28 @@ def decode_state(data, tensors: dict):
     return {k: decode_state(v, tensors) for k, v in data["__dict__"].items()}
 
 
-def write_checkpoint(folder: Path, model, state_dict: dict, tokenizer, trainer_state: dict) -> None:
+def write_checkpoint(folder: Path, model, state_dict: dict, tokenizer, trainer_state: dict,
+                     accelerate_state: Path | None = None) -> None:
     """Weights (`state_dict`, gathered on every rank by the caller), tokenizer, and the rest of the
-    training state as JSON + safetensors."""
+    training state as JSON + safetensors.
+
+    Args:
+        accelerate_state: Under FSDP / DeepSpeed, the folder every rank wrote with
+            `accelerator.save_state` (the optimizer state in full); moved in as ACCELERATE_STATE.
+    """
     import json
+    import shutil
 
     from safetensors.torch import save_file
 
     from infrastructure.data.tokenization import save_tokenizer
 
+    if accelerate_state is not None:
+        shutil.move(str(accelerate_state), str(folder / ACCELERATE_STATE))
+        # accelerate pickles its RNG states (numpy's included); ours are in TRAINER_TENSORS, and
+        # load_state goes on without them, so the checkpoint keeps nothing that must be unpickled.
+        for pickled in (folder / ACCELERATE_STATE).glob("random_states_*.pkl"):
+            pickled.unlink()
     model.save_pretrained(str(folder), state_dict=state_dict)
     save_tokenizer(tokenizer, folder)
     tensors: dict = {}
@@ -111,6 +125,21 @@ def read_trainer_state(folder: Path) -> dict:
                             f"pickled its state; resume from a newer checkpoint or start again)")
     tensors = load_file(str(folder / TRAINER_TENSORS))
     return decode_state(json.loads((folder / TRAINER_STATE).read_text()), tensors)
+
+
+def load_optimizer(accelerator, optimizer, state: dict, folder: Path, sharded: bool) -> None:
+    """The optimizer state of a checkpoint: rank 0's own (single process, DDP) or accelerate's
+    `load_state` (FSDP / DeepSpeed, every rank taking its shard). A checkpoint of the other kind
+    is refused: a full state does not fit sharded optimizers, nor the reverse."""
+    saved_sharded = (folder / ACCELERATE_STATE).is_dir()
+    if saved_sharded != sharded:
+        kinds = ("single-process / DDP", "FSDP / DeepSpeed")
+        raise TrainingError(f"checkpoint {folder} was saved by a {kinds[saved_sharded]} run; this run is "
+                            f"{kinds[sharded]}: resume it the way it was launched")
+    if sharded:
+        accelerator.load_state(str(folder / ACCELERATE_STATE))
+    else:
+        optimizer.load_state_dict(state["optimizer"])
 
 
 def load_weights(model, folder: Path) -> None:

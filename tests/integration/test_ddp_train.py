@@ -49,6 +49,11 @@ def test_two_cpu_processes_train_like_one(tmp_path):
          "main.py", "train", "--config", str(config_file)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    # both ranks return to the CLI; the closing lines are the main process's alone
+    printed = (done.stdout + done.stderr).splitlines()
+    assert [line for line in printed if line.startswith("model: ")] == [f"model: {tmp_path / 'ddp'}/final"]
+    assert len([line for line in printed if line.startswith("  validation loss ") and " -> " in line]) == 1
+    assert not [line for line in printed if "processes asked" in line]
 
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["num_processes"] == 2
@@ -62,3 +67,27 @@ def test_two_cpu_processes_train_like_one(tmp_path):
         for key in ("loss", "grad_norm", "eval_loss"):
             if key in b:
                 assert a[key] == pytest.approx(b[key], abs=1e-5), (a["step"], key)
+
+
+def test_a_launch_that_starts_fewer_processes_than_asked_says_so(tmp_path):
+    """`accelerate launch --cpu --num_processes 2` runs one process (accelerate's single-process
+    launcher drops the count): the run warns in one line naming the launch that gives two."""
+    dataset = build_generation_dataset(tmp_path / "ds", docs=30)
+    config = tiny_config(dataset, tmp_path / "run", training={"max_steps": 1}, eval={"max_batches": 1})
+    config_file = tmp_path / "train.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    launcher = Path(sys.executable).with_name("accelerate")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    port = free_port()
+    done = subprocess.run(
+        [str(launcher), "launch", "--cpu", "--num_processes", "2", "--main_process_port", str(port),
+         "main.py", "train", "--config", str(config_file)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    warnings = [line for line in done.stdout.splitlines() if "processes asked" in line]
+    assert warnings == [
+        "warning: 2 processes asked but 1 started (`accelerate launch --cpu` starts one process); for 2: "
+        f"ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --main_process_port {port} "
+        f"main.py train --config {config_file}"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["num_processes"] == 1

@@ -1,7 +1,9 @@
-"""TensorBoard and MLflow, when enabled, receive exactly the metrics written to metrics.jsonl."""
+"""TensorBoard and MLflow, when enabled, receive exactly the metrics written to metrics.jsonl; MLflow
+also the report's charts and the final evaluation."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +43,7 @@ def test_a_training_run_with_both_sinks_enabled_fills_them(tmp_path):
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    from infrastructure.plots import drawn_series
     from infrastructure.training.loop import run_training
     from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
 
@@ -48,7 +51,7 @@ def test_a_training_run_with_both_sinks_enabled_fills_them(tmp_path):
     run_dir = tmp_path / "run"
     config = tiny_config(dataset, run_dir, training={"max_steps": 4, "log_every_steps": 1},
                          tracking={"tensorboard": True, "mlflow": True})
-    run_training(config, dataset, run_dir, lambda line: None)
+    summary = run_training(config, dataset, run_dir, lambda line: None)
     losses = [(r["step"], r["loss"]) for r in read_metrics(run_dir) if "loss" in r]
     assert len(losses) == 4
 
@@ -63,6 +66,16 @@ def test_a_training_run_with_both_sinks_enabled_fills_them(tmp_path):
     history = client.get_metric_history(run.info.run_id, "loss")
     assert [m.step for m in history] == steps
     assert [m.value for m in history] == pytest.approx(values, rel=1e-9)
+
+    # the report's charts are the run's artifacts, drawn from the very losses logged
+    charts = {a.path for a in client.list_artifacts(run.info.run_id, "charts")}
+    assert {"charts/loss.png", "charts/lr.png"} <= charts
+    png = Path(client.download_artifacts(run.info.run_id, "charts/loss.png", str(tmp_path / "fetched")))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert drawn_series(png.read_bytes())["loss"] == [[float(s) for s in steps], pytest.approx(values, rel=1e-9)]
+    final = {k: v for k, v in run.data.metrics.items() if k.startswith("final/")}
+    assert final == pytest.approx({"final/loss": summary["eval_after"]["eval_loss"],
+                                   "final/perplexity": summary["eval_after"]["eval_perplexity"]}, rel=1e-9)
 
 
 @pytest.mark.slow
