@@ -106,6 +106,7 @@ class Container:
 
         from application.train.pipeline import train_model
         from infrastructure.training.loop import run_training
+        from infrastructure.training.memory import probe_memory
 
         check = None
         if config.eval.behavioural_every_steps:
@@ -116,7 +117,7 @@ class Container:
         return train_model(
             config, dataset=self.storage_for(config.data.path), output=self.storage_for(config.output.dir),
             run_training=partial(run_training, behavioural_check=check), log=log, resume=resume,
-            on_checkpoint=on_checkpoint,
+            on_checkpoint=on_checkpoint, memory_probe=probe_memory,
         )
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,

@@ -8,12 +8,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
-from application.artifacts import fetch_tree, open_run_mirror
+from application.artifacts import fetch_tree, open_run_mirror, read_json, require_complete
 from application.train.config import TrainConfig
+from application.train.memory import ModelShape, check_memory, estimate_memory
 from domain.layout import RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS
 from domain.ports import Storage
 from domain.layout import atomic_write
 
+
+class MemoryProbe(Protocol):
+    """Measures what the memory preflight needs (infrastructure/training/memory.py): the model's
+    sizes, the device chosen (with why) and the bytes free on it."""
+
+    def __call__(self, config: TrainConfig, dataset_stats: dict) -> tuple[ModelShape, str, str, int]: ...
 
 
 class Trainer(Protocol):
@@ -50,6 +57,17 @@ def run_manifest(config: TrainConfig, dataset_uri: str, dataset_stats: dict) -> 
     }
 
 
+def preflight(config: TrainConfig, dataset_stats: dict, probe: MemoryProbe, log: Callable[[str], None]) -> None:
+    """Print the device; refuse, before any data is loaded, a run that cannot fit in memory."""
+    shape, device, why, available = probe(config, dataset_stats)
+    log(f"device: {device} ({why})")
+    t = config.training
+    estimate = estimate_memory(shape, micro_batch=t.micro_batch_size, seq_len=int(dataset_stats.get("seq_len") or 1),
+                               precision=t.precision, gradient_checkpointing=config.model.gradient_checkpointing)
+    check_memory(estimate, available, device, t.memory_limit_gb)
+    log(f"memory: about {estimate.describe()} needed, {available / 2**30:.2f} GB available")
+
+
 def train_model(
     config: TrainConfig,
     *,
@@ -59,13 +77,18 @@ def train_model(
     log: Callable[[str], None] = print,
     resume: str | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
+    memory_probe: MemoryProbe | None = None,
 ) -> TrainResult:
     """Fetch the dataset, train in a local run folder, publish it (summary last).
 
     Args:
         resume: `latest`, `best` or a local checkpoint folder, passed to the trainer.
         on_checkpoint: Called with each saved checkpoint folder (e.g. to mirror it to storage).
+        memory_probe: Sizes the model and the free memory for the preflight (None: no preflight).
     """
+    if memory_probe is not None:
+        require_complete(dataset, STATS, "dataset")
+        preflight(config, read_json(dataset, STATS), memory_probe, log)
     with tempfile.TemporaryDirectory(prefix="codetrain-train-") as tmp:
         dataset_dir = fetch_tree(dataset, Path(tmp) / "dataset", STATS, "dataset")
         run_dir = output.local_root() or Path(tmp) / "run"

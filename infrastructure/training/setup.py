@@ -50,10 +50,8 @@ class TrainingSession:
         return self.config.model.task == "causal-lm"
 
 
-def _check_device(config: TrainConfig) -> None:
-    import torch
-
-    if config.training.precision == "fp16" and not torch.cuda.is_available():
+def _check_device(config: TrainConfig, device: str) -> None:
+    if config.training.precision == "fp16" and device != "cuda":
         raise TrainingError("training.precision=fp16 needs a CUDA GPU (its gradient scaler is a CUDA path); "
                             "use bf16 or no on CPU")
 
@@ -109,8 +107,11 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
 
     from infrastructure.training.models import build_model, load_dataset_tokenizer
 
+    from infrastructure.training.memory import resolve_device
+
     t, e = config.training, config.eval
-    _check_device(config)
+    device, _ = resolve_device(t.device)
+    _check_device(config, device)
     hf_logging.disable_progress_bar()  # save_pretrained's per-shard bars would flood the log
     check_sinks(config.tracking.tensorboard, config.tracking.mlflow)
     labels = _read_labels(config, dataset_dir)
@@ -119,7 +120,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     # accelerate keeps its settings in a process-wide singleton; a second run in the same process
     # (tests, notebooks) with another precision must start from a clean one.
     AcceleratorState._reset_state()
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=t.precision)
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision=t.precision)
     main_log = log if accelerator.is_main_process else (lambda _: None)
     set_seed(t.seed)
     tokenizer = load_dataset_tokenizer(config, dataset_dir)
