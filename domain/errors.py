@@ -35,3 +35,7 @@ class EvaluationError(CodetrainError):
 
 class ExportError(CodetrainError):
     """An export was refused: nothing to export, or the merged model fails the parity check."""
+
+
+class ProjectError(CodetrainError):
+    """A project is unknown, already registered, busy training, or not in a state for this verb."""

@@ -334,3 +334,8 @@ def config_command(config_path, overrides, reference):
     config = run(load_train_config, config_path, overrides)
     click.echo(config.model_dump_json(indent=2))
 
+
+
+from presentation.project_cli import project  # noqa: E402  (a module per command group)
+
+cli.add_command(project)

@@ -27,11 +27,13 @@ class Trainer(Protocol):
     """Trains in a local run folder and returns the summary (infrastructure/training/loop.run_training).
 
     Writes checkpoints, metrics, `final/` and `summary.json` into `run_dir`; calls `on_checkpoint`
-    with each checkpoint folder once it is saved; `resume` is `latest`, `best` or a folder.
+    with each checkpoint folder once it is saved; `resume` is `latest`, `best` or a folder;
+    `on_progress` gets (step, max_steps, metric row) after each step and evaluation.
     """
 
     def __call__(self, config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,
-                 resume: str | None, on_checkpoint: Callable[[Path], None] | None) -> dict: ...
+                 resume: str | None, on_checkpoint: Callable[[Path], None] | None,
+                 on_progress: Callable[[int, int, dict], None] | None = None) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def train_model(
     resume: str | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
     memory_probe: MemoryProbe | None = None,
+    on_progress: Callable[[int, int, dict], None] | None = None,
 ) -> TrainResult:
     """Fetch the dataset, train in a local run folder, publish it (summary last).
 
@@ -85,6 +88,7 @@ def train_model(
         resume: `latest`, `best` or a local checkpoint folder, passed to the trainer.
         on_checkpoint: Called with each saved checkpoint folder (e.g. to mirror it to storage).
         memory_probe: Sizes the model and the free memory for the preflight (None: no preflight).
+        on_progress: Called with (step, max_steps, metric row) as training goes (status displays).
     """
     if memory_probe is not None:
         require_complete(dataset, STATS, "dataset")
@@ -100,7 +104,8 @@ def train_model(
         _write_json(run_dir / RESOLVED_CONFIG, config.model_dump(mode="json"))
         _write_json(run_dir / RUN_MANIFEST, run_manifest(config, dataset.uri, stats))
         summary = run_training(config, dataset_dir, run_dir, log, resume=resume,
-                               on_checkpoint=mirror.hook(on_checkpoint) if mirror else on_checkpoint)
+                               on_checkpoint=mirror.hook(on_checkpoint) if mirror else on_checkpoint,
+                               on_progress=on_progress)
         if mirror:
             summary = mirror.finish(summary)
     return TrainResult(uri=output.uri, summary=summary)
