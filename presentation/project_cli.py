@@ -122,10 +122,13 @@ def train(container, name, detach, resume, overrides):
         return
     # `project cancel` sends SIGTERM: while collecting or building it interrupts like Ctrl-C;
     # while training the trainer's own handler checkpoints first.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    summary = run(train_project, name, overrides=tuple(overrides), resume=resume, token=os.environ.pop(TOKEN_ENV, None),
-                  registry=registry, processes=processes, steps=container.project_steps(), home=home,
-                  log=click.echo)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        summary = run(train_project, name, overrides=tuple(overrides), resume=resume,
+                      token=os.environ.pop(TOKEN_ENV, None), registry=registry, processes=processes,
+                      steps=container.project_steps(), home=home, log=click.echo)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if summary.get("interrupted"):
         click.echo(f"project {name}: cancelled at step {summary['steps']}; checkpoint: {summary['checkpoint']}")
         click.echo(f"resume with: python main.py project train {name} --resume")

@@ -144,7 +144,8 @@ def _train(name: str, overrides, resume: bool, registry: ProjectRegistry, steps:
         config = _prepare(project, overrides, registry, steps, paths, log)
         if config is None:
             return {"skipped": True, "adapter": project.adapter}
-    registry.update(name, status=TRAINING, step=0 if not resume else project.step, eta_seconds=None)
+    fresh = {} if resume else {"step": 0, "total": 0, "metrics": {}}
+    registry.update(name, status=TRAINING, eta_seconds=None, **fresh)
     result = steps.train(config, log=log, resume="latest" if resume else None,
                          on_progress=ProgressRecorder(registry, name))
     summary = result.summary
@@ -162,7 +163,7 @@ def _prepare(project, overrides, registry: ProjectRegistry, steps: ProjectSteps,
     adapter is already current."""
     collect_options, dataset_options, train_overrides = split_overrides(project.overrides + tuple(overrides))
     lineage = dict(project.lineage)
-    registry.update(project.name, status=COLLECTING, step=0, total=0, metrics={}, eta_seconds=None)
+    registry.update(project.name, status=COLLECTING, eta_seconds=None)
     request = collect_request(project, paths, collect_options)
     states = [steps.source_state(s) for s in project.sources]
     collection_key = _digest({"options": request.options(), "states": states}) if None not in states else None

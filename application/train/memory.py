@@ -49,9 +49,10 @@ class MemoryEstimate:
         return self.weights + self.gradients + self.optimizer + self.activations
 
     def describe(self) -> str:
-        parts = ", ".join(f"{name} {getattr(self, name) / GB:.2f}"
+        unit, size = ("GB", GB) if self.total >= GB else ("MB", 1024 ** 2)
+        parts = ", ".join(f"{name} {getattr(self, name) / size:.2f}"
                           for name in ("weights", "gradients", "optimizer", "activations"))
-        return f"{self.total / GB:.2f} GB ({parts})"
+        return f"{self.total / size:.2f} {unit} ({parts})"
 
 
 # Values autograd keeps per token and layer, in units of the hidden size: the block input,
