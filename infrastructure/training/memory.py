@@ -83,7 +83,8 @@ def _weight_bytes(model, config: TrainConfig) -> int:
 
 
 def model_shape(config: TrainConfig, stats: dict) -> ModelShape:
-    """The sizes of the model `config` trains on a dataset with these stats, without allocating it."""
+    """The sizes of the model `config` trains on a dataset with these stats (and the activations
+    of one micro-batch), without allocating it."""
     import torch
 
     labels = list(stats.get("label_map") or [])
@@ -96,6 +97,10 @@ def model_shape(config: TrainConfig, stats: dict) -> ModelShape:
             task = TaskType.CAUSAL_LM if config.model.task == "causal-lm" else TaskType.SEQ_CLS
             model = get_peft_model(model, LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout,
                                                      target_modules=a.target_modules, task_type=task))
+        if config.model.gradient_checkpointing:
+            saved = None  # recomputation frees what the meta pass would count: use the formula
+        else:
+            saved = saved_activation_bytes(model, config, config.training.micro_batch_size, int(stats.get("seq_len") or 1))
     params = list(model.parameters())
     c = model.config
     hidden = getattr(c, "hidden_size", None) or c.n_embd
@@ -106,10 +111,51 @@ def model_shape(config: TrainConfig, stats: dict) -> ModelShape:
         layers=getattr(c, "num_hidden_layers", None) or c.n_layer, hidden=hidden,
         intermediate=getattr(c, "intermediate_size", None) or getattr(c, "n_inner", None) or 4 * hidden,
         vocab=c.vocab_size if config.model.task == "causal-lm" else 0,
-        weight_bytes=_weight_bytes(model, config), trainable_bytes=trainable_bytes)
+        weight_bytes=_weight_bytes(model, config), trainable_bytes=trainable_bytes, saved_activations=saved)
 
 
 def probe_memory(config: TrainConfig, stats: dict) -> tuple[ModelShape, str, str, int]:
     """The memory preflight's measurements: model sizes, device (and why), bytes free on it."""
     device, why = resolve_device(config.training.device)
     return model_shape(config, stats), device, why, available_memory(device)
+
+
+def saved_activation_bytes(model, config: TrainConfig, micro_batch: int, seq_len: int) -> int | None:
+    """Bytes autograd saves for the backward of one micro-batch, counted by running the forward
+    pass and loss on the meta device (shapes only, nothing allocated); None if the pass fails.
+
+    Parameters saved by an op are left out (they are the weights, counted already). Packed rows
+    carry per-document position_ids, so transformers builds a document mask from them; on meta
+    its packed-sequence detection cannot read values, so it is told the rows are packed.
+    """
+    import torch
+    import torch.nn.functional as F
+    from transformers import masking_utils
+
+    params = {id(p) for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor):
+        base = tensor._base if tensor._base is not None else tensor
+        if id(base) not in params and id(tensor) not in params:
+            saved[id(base)] = base.numel() * base.element_size()
+        return tensor
+
+    detect = masking_utils.find_packed_sequence_indices
+    masking_utils.find_packed_sequence_indices = lambda position_ids: torch.zeros_like(position_ids)
+    try:
+        ids = torch.zeros((micro_batch, seq_len), dtype=torch.long, device="meta")
+        causal = config.model.task == "causal-lm"
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            model.train()
+            # Embeddings passed in: some models inspect input_ids' values (a padding warning).
+            embeds = model.get_input_embeddings()(ids)
+            inputs = {"position_ids": ids, "use_cache": False} if causal else {}
+            logits = model(inputs_embeds=embeds, **inputs).logits.float()
+            target = ids.reshape(-1) if causal else ids[:, 0]
+            F.cross_entropy(logits.view(-1, logits.size(-1)), target, reduction="none").sum()
+    except Exception:  # an architecture whose forward needs real values: fall back to the formula
+        return None
+    finally:
+        masking_utils.find_packed_sequence_indices = detect
+    return sum(saved.values())
