@@ -39,3 +39,7 @@ class ExportError(CodetrainError):
 
 class ExecutorError(CodetrainError):
     """The distributed engine (Ray) cannot be started or reached, or gave up on a task."""
+
+
+class ProjectError(CodetrainError):
+    """A project is unknown, already registered, busy training, or not in a state for this verb."""

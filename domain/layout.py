@@ -78,3 +78,10 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+# $CODETRAIN_HOME (default ~/.codetrain): the project registry and one folder per project.
+REGISTRY = "registry.sqlite"
+PROJECTS = "projects"  # projects/NAME/{collection,dataset,runs/run-0001,train.log}
+PROJECT_MARKER = ".codetrain-project"  # written at `project add`: only a folder holding it is ever removed
+PROJECT_LOG = "train.log"  # a detached training's output
+RUN_PREFIX = "run-"

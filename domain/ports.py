@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from domain.entities import Checkout, ParsedUnit, SkippedSource
+from domain.projects import Project, TrainingLock
 
 
 class Storage(Protocol):
@@ -129,3 +130,55 @@ class BehaviouralCheck(Protocol):
     """
 
     def __call__(self, model: object, tokenizer: object) -> dict: ...
+
+
+class ProjectRegistry(Protocol):
+    """The projects under $CODETRAIN_HOME (infrastructure/projects/sqlite_registry.py).
+
+    Safe under concurrent CLI calls: every method is one transaction.
+    """
+
+    def add(self, project: Project) -> None:
+        """Register a new project; ProjectError if the name is taken."""
+        ...
+
+    def get(self, name: str) -> Project:
+        """The project; ProjectError naming it when unknown."""
+        ...
+
+    def all(self) -> list[Project]: ...
+
+    def update(self, name: str, **fields) -> Project:
+        """Set these Project fields (and `updated`); returns the project as stored."""
+        ...
+
+    def remove(self, name: str) -> None: ...
+
+    def take_lock(self, name: str, lock: TrainingLock,
+                  may_take: Callable[[TrainingLock | None], bool]) -> TrainingLock | None:
+        """Atomically: if `may_take(current lock)` set `lock` and return None, else return the holder."""
+        ...
+
+    def release_lock(self, name: str, token: str) -> None:
+        """Clear the lock if it still carries `token`."""
+        ...
+
+
+class Processes(Protocol):
+    """The operating system's processes, as the project verbs need them (infrastructure/projects/processes.py)."""
+
+    def current(self) -> tuple[int, float]:
+        """(pid, start time) of this process."""
+        ...
+
+    def alive(self, pid: int, started: float) -> bool:
+        """True while the process that had this pid at this start time runs."""
+        ...
+
+    def terminate(self, pid: int) -> None:
+        """SIGTERM to the process (to its whole group when it leads one)."""
+        ...
+
+    def spawn(self, argv: list[str], log_file: Path, env: dict[str, str]) -> tuple[int, float]:
+        """Start `argv` in its own session, output appended to `log_file`; (pid, start time)."""
+        ...

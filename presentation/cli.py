@@ -424,5 +424,7 @@ def config_command(config_path, overrides, reference):
 
 
 from presentation.generate_command import generate  # noqa: E402  (a module per new command)
+from presentation.project_cli import project  # noqa: E402  (a module per command group)
 
 cli.add_command(generate)
+cli.add_command(project)

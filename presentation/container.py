@@ -3,9 +3,11 @@ pass their own. Heavy libraries are imported here lazily, never at CLI start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol
 
 from domain.errors import StorageError
+from domain.layout import REGISTRY
 from domain.ports import CodeParser, RepositoryFetcher, Storage
 
 
@@ -145,12 +147,13 @@ class Container:
         )
         return tools
 
-    def train(self, config, log, resume=None, on_checkpoint=None, overwrite=False):
+    def train(self, config, log, resume=None, on_checkpoint=None, overwrite=False, on_progress=None):
         from functools import partial
 
         from application.train.pipeline import train_model
         from infrastructure.training.loop import run_training
         from infrastructure.training.plain import prepare_plain_dataset
+        from infrastructure.training.memory import probe_memory
 
         check = None
         if config.eval.behavioural_every_steps:
@@ -162,7 +165,23 @@ class Container:
             config, dataset=self.storage_for(config.data.path), output=self.storage_for(config.output.dir),
             run_training=partial(run_training, behavioural_check=check), log=log, resume=resume,
             on_checkpoint=on_checkpoint, prepare_plain=prepare_plain_dataset, overwrite=overwrite,
+            memory_probe=probe_memory, on_progress=on_progress,
         )
+
+    def projects(self, home: Path):
+        """The project registry in `home` ($CODETRAIN_HOME) and this machine's processes."""
+        from infrastructure.projects.processes import OSProcesses
+        from infrastructure.projects.sqlite_registry import SQLiteRegistry
+
+        return SQLiteRegistry(home / REGISTRY), OSProcesses()
+
+    def project_steps(self):
+        """The verbs `project train` composes: this container's own collect, dataset and train."""
+        from application.projects.training import ProjectSteps
+        from infrastructure.projects.source_state import source_state
+
+        return ProjectSteps(collect=self.collect, build_dataset=self.build_dataset, train=self.train,
+                            source_state=source_state)
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
                            on_progress=None, allow_unsafe: bool = False):

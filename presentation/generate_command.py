@@ -11,6 +11,8 @@ import click
 @click.option("--run", "run_uri", help="Run folder or s3:// URI written by `train`: uses its final/ model.")
 @click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False),
               help="A model folder instead of a run (full model or peft adapter).")
+@click.option("--project", "project_name", metavar="NAME",
+              help="A registered project: its base model with its trained adapter (see `project --help`).")
 @click.option("--adapter", "adapter_path", type=click.Path(exists=True, file_okay=False),
               help="A peft adapter folder to apply on top of --model.")
 @click.option("--prompt", help="Text to complete (a chat model: your message).")
@@ -26,16 +28,21 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--threads", type=click.IntRange(1), help="torch CPU threads [default: torch's choice].")
 @click.pass_obj
-def generate(container, run_uri, model_path, adapter_path, prompt, prompt_file, interactive, max_new_tokens,
+def generate(container, run_uri, model_path, project_name, adapter_path, prompt, prompt_file, interactive, max_new_tokens,
              temperature, top_p, stops, seed, threads):
     """Complete a prompt with a trained model, streaming the prompt and its completion to stdout."""
     from application.runs.generate import GenerateRequest, chat, generate as generate_text, require_chat
     from presentation.cli import run
 
-    if bool(run_uri) == bool(model_path):
-        raise click.UsageError("give exactly one of --run RUN or --model DIR")
+    if sum(map(bool, (run_uri, model_path, project_name))) != 1:
+        raise click.UsageError("give exactly one of --run RUN, --model DIR or --project NAME")
     if adapter_path and not model_path:
-        raise click.UsageError("--adapter applies to --model DIR (a run's final/ already holds its adapter)")
+        raise click.UsageError("--adapter applies to --model DIR (a run's final/ or a project already holds its adapter)")
+    if project_name:
+        from application.projects.manage import project_model
+        from presentation.project_cli import open_registry
+
+        model_path, adapter_path = run(project_model, project_name, *open_registry(container))
     if interactive == bool(prompt is not None or prompt_file):
         raise click.UsageError("give --prompt TEXT, --file F or --chat (exactly one)")
     if prompt_file:

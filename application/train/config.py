@@ -157,6 +157,12 @@ class TrainingConfig(Section):
     """Seed for weights, data order and dropout (0 to 2**32 - 1, what numpy accepts)."""
     num_threads: int | None = Field(None, ge=1)
     """torch CPU threads; null = torch default."""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    """Where to train: auto takes CUDA, then Apple MPS, then the CPU (the choice is printed); forcing a
+    device this machine lacks fails at start-up."""
+    memory_limit_gb: float | None = Field(None, gt=0)
+    """Refuse to start when the estimated memory (weights + gradients + optimizer + activations)
+    exceeds this many GB; the available memory is always a limit; null = that alone."""
     log_every_steps: int = Field(10, ge=1)
     """Steps between metric lines."""
     progress_bar: bool = True

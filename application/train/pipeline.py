@@ -8,12 +8,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
-from application.artifacts import claim_output, fetch_prefix, fetch_tree, open_run_mirror, require_complete
+from application.artifacts import claim_output, fetch_prefix, fetch_tree, open_run_mirror, read_json, require_complete
 from application.train.config import TrainConfig
+from application.train.memory import ModelShape, check_memory, estimate_memory
 from domain.layout import CHECKPOINTS, FINAL, RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS, TOKENIZER
 from domain.ports import Storage
 from domain.layout import atomic_write
 
+
+class MemoryProbe(Protocol):
+    """Measures what the memory preflight needs (infrastructure/training/memory.py): the model's
+    sizes, the device chosen (with why) and the bytes free on it."""
+
+    def __call__(self, config: TrainConfig, dataset_stats: dict) -> tuple[ModelShape, str, str, int]: ...
 
 
 # Files `train` writes first into a run folder: they tell our run from anybody's folder.
@@ -24,11 +31,13 @@ class Trainer(Protocol):
     """Trains in a local run folder and returns the summary (infrastructure/training/loop.run_training).
 
     Writes checkpoints, metrics, `final/` and `summary.json` into `run_dir`; calls `on_checkpoint`
-    with each checkpoint folder once it is saved; `resume` is `latest`, `best` or a folder.
+    with each checkpoint folder once it is saved; `resume` is `latest`, `best` or a folder;
+    `on_progress` gets (step, max_steps, metric row) after each step and evaluation.
     """
 
     def __call__(self, config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,
-                 resume: str | None, on_checkpoint: Callable[[Path], None] | None) -> dict: ...
+                 resume: str | None, on_checkpoint: Callable[[Path], None] | None,
+                 on_progress: Callable[[int, int, dict], None] | None = None) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,17 @@ def _dataset_dir(dataset: Storage, tmp: Path, config: TrainConfig, prepare_plain
     return prepare_plain(folder, tmp / "dataset", config, dataset.uri)
 
 
+def preflight(config: TrainConfig, dataset_stats: dict, probe: MemoryProbe, log: Callable[[str], None]) -> None:
+    """Print the device; refuse, before any data is loaded, a run that cannot fit in memory."""
+    shape, device, why, available = probe(config, dataset_stats)
+    log(f"device: {device} ({why})")
+    t = config.training
+    estimate = estimate_memory(shape, micro_batch=t.micro_batch_size, seq_len=int(dataset_stats.get("seq_len") or 1),
+                               precision=t.precision, gradient_checkpointing=config.model.gradient_checkpointing)
+    check_memory(estimate, available, device, t.memory_limit_gb)
+    log(f"memory: about {estimate.describe()} needed, {available / 2**30:.2f} GB available")
+
+
 def train_model(
     config: TrainConfig,
     *,
@@ -84,6 +104,8 @@ def train_model(
     on_checkpoint: Callable[[Path], None] | None = None,
     prepare_plain: Callable[[Path, Path, TrainConfig, str], Path] | None = None,
     overwrite: bool = False,
+    memory_probe: MemoryProbe | None = None,
+    on_progress: Callable[[int, int, dict], None] | None = None,
 ) -> TrainResult:
     """Fetch the dataset, train in a local run folder, publish it (summary last).
 
@@ -94,13 +116,20 @@ def train_model(
             a plain saved DatasetDict (one without `dataset`'s stats.json).
         overwrite: Let a fresh run replace the checkpoints and final model of an earlier run in
             the same output (without it that is refused; a folder not written by `train` always is).
+        memory_probe: Sizes the model and the free memory for the preflight (None: no preflight).
+        on_progress: Called with (step, max_steps, metric row) as training goes (status displays).
     """
-    if resume is None:  # the input's own refusal first: it names what to fix before the output's
-        if prepare_plain is None or not _is_plain(dataset):
-            require_complete(dataset, STATS, "dataset")
+    plain = prepare_plain is not None and _is_plain(dataset)
+    if not plain:  # the input's own refusal first: it names what to fix before the output's
+        require_complete(dataset, STATS, "dataset")
+    if resume is None:
         claim_output(output, "training run", RUN_MARKERS, overwrite, precious=(CHECKPOINTS, FINAL))
+    if memory_probe is not None and not plain:  # before any data is read
+        preflight(config, read_json(dataset, STATS), memory_probe, log)
     with tempfile.TemporaryDirectory(prefix="codetrain-train-") as tmp:
         dataset_dir = _dataset_dir(dataset, Path(tmp), config, prepare_plain)
+        if memory_probe is not None and plain:  # its stats exist only now; its rows are not loaded yet
+            preflight(config, json.loads((dataset_dir / STATS).read_text()), memory_probe, log)
         run_dir = output.local_root() or Path(tmp) / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         # s3:// output: checkpoints go up as they are saved, pruned ones come down, --resume
@@ -110,7 +139,8 @@ def train_model(
         _write_json(run_dir / RESOLVED_CONFIG, config.model_dump(mode="json"))
         _write_json(run_dir / RUN_MANIFEST, run_manifest(config, dataset.uri, stats))
         summary = run_training(config, dataset_dir, run_dir, log, resume=resume,
-                               on_checkpoint=mirror.hook(on_checkpoint) if mirror else on_checkpoint)
+                               on_checkpoint=mirror.hook(on_checkpoint) if mirror else on_checkpoint,
+                               on_progress=on_progress)
         if mirror:
             summary = mirror.finish(summary)
     return TrainResult(uri=output.uri, summary=summary)

@@ -35,7 +35,7 @@ def _agree(r: TrainingSession, flag: bool) -> bool:
 
 
 def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, monitor: HardwareMonitor,
-               behavioural_check: BehaviouralCheck | None = None) -> dict:
+               behavioural_check: BehaviouralCheck | None = None, on_progress=None) -> dict:
     """Optimizer steps until max_steps, early stopping or a stop request. Returns the summary."""
     t, e, c = r.config.training, r.config.eval, r.config.checkpoints
     acc = r.accelerator
@@ -80,9 +80,13 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
         if rank_log is not None:
             rank_log.write(f"step {r.step} rank {acc.process_index}/{acc.num_processes} loss {loss:.6f}\n")
         progress.update(r.step, {**row, **shown, "tokens_per_s": speed}, r.max_steps, logged)
+        if on_progress is not None and acc.is_main_process:
+            on_progress(r.step, r.max_steps, row)
 
         if e.every_steps and r.step % e.every_steps == 0:
             stopped_early = _evaluate_and_decide(r)
+            if on_progress is not None and acc.is_main_process:
+                on_progress(r.step, r.max_steps, {"step": r.step, **r.last_eval})
         if behavioural_check and e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
             _behavioural_eval(r, behavioural_check)
         stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
@@ -229,7 +233,8 @@ def cleanup(r: TrainingSession, summary: dict) -> dict:
 def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,
                  resume: str | None = None, on_checkpoint: Callable[[Path], None] | None = None,
                  stop_when: Callable[[int], bool] | None = None,
-                 behavioural_check: BehaviouralCheck | None = None) -> dict:
+                 behavioural_check: BehaviouralCheck | None = None,
+                 on_progress: Callable[[int, int, dict], None] | None = None) -> dict:
     """Train in `run_dir` and return the summary.
 
     Args:
@@ -243,9 +248,12 @@ def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Cal
         stop_when: Test hook, called after every step with the step; True stops like Ctrl-C.
         behavioural_check: `(model, tokenizer) -> {"pass@1", "problems"}`, run every
             `eval.behavioural_every_steps` (the composition root builds it from the config).
+        on_progress: Called on the main process after every step with (step, max_steps, the
+            step's metric row) and after every evaluation with its metrics.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     session = setup(config, dataset_dir, run_dir, log, resume)
     with StopRequest() as stop:
-        summary = train_loop(session, stop, on_checkpoint, stop_when, HardwareMonitor(), behavioural_check)
+        summary = train_loop(session, stop, on_checkpoint, stop_when, HardwareMonitor(), behavioural_check,
+                             on_progress)
     return cleanup(session, summary)

@@ -56,16 +56,14 @@ class TrainingSession:
 SHARDING_ENV = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DeepSpeed"}  # set by accelerate launch
 
 
-def _check_device(config: TrainConfig) -> None:
+def _check_device(config: TrainConfig, device: str) -> None:
     import os
 
-    import torch
-
-    if config.training.precision == "fp16" and not torch.cuda.is_available():
+    if config.training.precision == "fp16" and device != "cuda":
         raise TrainingError("training.precision=fp16 needs a CUDA GPU (its gradient scaler is a CUDA path); "
                             "use bf16 or no on CPU")
     asked = [name for variable, name in SHARDING_ENV.items() if os.environ.get(variable, "").lower() == "true"]
-    if asked and not torch.cuda.is_available():
+    if asked and device != "cuda":
         # both shard over CUDA devices: one line here beats a plain run or a crash deep inside accelerate
         raise TrainingError(f"{asked[0]} (from accelerate launch / accelerate config) shards across CUDA GPUs and "
                             f"there is none here; on CPU use DDP: ACCELERATE_USE_CPU=1 accelerate launch "
@@ -151,8 +149,11 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
 
     from infrastructure.training.models import build_model, load_dataset_tokenizer
 
+    from infrastructure.training.memory import resolve_device
+
     t, e = config.training, config.eval
-    _check_device(config)
+    device, _ = resolve_device(t.device)
+    _check_device(config, device)
     hf_logging.disable_progress_bar()  # save_pretrained's per-shard bars would flood the log
     check_sinks(config.tracking.tensorboard, config.tracking.mlflow, config.tracking.wandb)
     labels = _read_labels(config, dataset_dir)
@@ -161,7 +162,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     # accelerate keeps its settings in a process-wide singleton; a second run in the same process
     # (tests, notebooks) with another precision must start from a clean one.
     AcceleratorState._reset_state()
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=t.precision)
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision=t.precision)
     main_log = log if accelerator.is_main_process else (lambda _: None)
     _warn_fewer_processes(accelerator, main_log)
     set_seed(t.seed)

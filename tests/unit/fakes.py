@@ -238,7 +238,8 @@ class FakeTrainer:
         self.given: list[dict] = []
 
     def __call__(self, config, dataset_dir: Path, run_dir: Path, log: Callable[[str], None], *,
-                 resume: str | None, on_checkpoint: Callable[[Path], None] | None) -> dict:
+                 resume: str | None, on_checkpoint: Callable[[Path], None] | None,
+                 on_progress: Callable[[int, int, dict], None] | None = None) -> dict:
         self.given.append({
             "dataset_files": sorted(p.relative_to(dataset_dir).as_posix() for p in dataset_dir.rglob("*") if p.is_file()),
             "run_files": sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()),
@@ -251,6 +252,8 @@ class FakeTrainer:
         (checkpoint / "checkpoint.json").write_text(json.dumps({"step": step}))
         if on_checkpoint is not None:
             on_checkpoint(checkpoint)
+        if on_progress is not None:
+            on_progress(step, step, {"step": step, "loss": 1.0 / step})
         (run_dir / "final").mkdir(exist_ok=True)
         (run_dir / "final" / "model.txt").write_text(f"model after step {step}")
         summary = {"steps": step, "final": str(run_dir / "final"), "resumed_from": resume}
