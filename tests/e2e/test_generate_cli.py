@@ -65,7 +65,7 @@ def test_stop_string_ends_the_completion_before_it(models, tmp_path):
 
 def test_generate_mistakes_are_one_line_errors(models, tmp_path):
     cases = [
-        (["generate", "--prompt", "x"], "exactly one of --run RUN or --model DIR"),
+        (["generate", "--prompt", "x"], "exactly one of --run RUN, --model DIR or --project NAME"),
         (["generate", "--run", str(models["run"])], "give --prompt TEXT, --file F or --chat"),
         (["generate", "--run", str(models["run"]), "--adapter", str(models["adapter"]), "--prompt", "x"],
          "--adapter applies to --model"),
