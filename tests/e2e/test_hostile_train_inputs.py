@@ -34,6 +34,8 @@ def train(tmp_path, dataset, *overrides: str, run_dir=None):
     # rows of 32 tokens, 16 positions: an IndexError mid-run before the check existed
     ("model.architecture.max_position_embeddings=16", 1, ["32 tokens", "max_position_embeddings=16",
                                                          "--seq-len 16"]),
+    # transformers' "ValueError: Unrecognized model in /etc" before
+    ("model.name_or_path=/etc", 1, ["model.name_or_path /etc:", "no config.json", "not a model folder"]),
 ])
 def test_bad_training_values_are_one_line(tmp_path, dataset, override, code, needles):
     exit_code, line = train(tmp_path, dataset, override)
@@ -48,3 +50,18 @@ def test_an_output_dir_that_is_a_file_is_one_line_and_the_file_is_kept(tmp_path,
     exit_code, line = train(tmp_path, dataset, run_dir=target)
     assert exit_code == 1 and "exists and is not a folder" in line, line
     assert target.read_text() == "mine\n"
+
+
+def test_lora_target_modules_matching_nothing_name_the_modules_there_are(tmp_path, dataset):
+    exit_code, line = train(tmp_path, dataset, "adapter.type=lora", "adapter.target_modules=[q_proj,v_proj]")
+    assert exit_code == 1, line  # peft's NoMatchingPeftModuleError traceback before
+    assert line == ("Error: adapter.target_modules ['q_proj', 'v_proj'] match no module of the model; "
+                    "its adaptable modules include wte, wpe, c_attn, c_proj, c_fc, lm_head"), line
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_missing_dataset_is_no_such_dataset(tmp_path, dataset):
+    exit_code, line = train(tmp_path, dataset, f"data.path={tmp_path / 'nothere'}")
+    assert exit_code == 1, line  # "not a complete dataset (... still being written ...)" before
+    assert line.startswith(f"Error: {tmp_path / 'nothere'}: no such dataset"), line
+    assert "still being written" not in line
