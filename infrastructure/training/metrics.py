@@ -15,14 +15,40 @@ from domain.layout import METRICS_CSV, METRICS_JSONL
 STEP_FIELDS = ["step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "cpu_percent", "rss_mb", "gpu_mem_mb"]
 
 
-def check_sinks(tensorboard: bool, mlflow: bool) -> None:
-    """Fail at start-up, in one line, when an enabled sink is not installed."""
+def check_sinks(tensorboard: bool, mlflow: bool, mlflow_uri: str | None = None) -> None:
+    """Fail at start-up, in one line, when an enabled sink is not installed or its server is
+    not there (MLflow's client would retry for minutes, then fail with chained tracebacks)."""
     import importlib.util
 
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise TrainingError("tracking.tensorboard=true but tensorboard is not installed (pip install tensorboard)")
     if mlflow and importlib.util.find_spec("mlflow") is None:
         raise TrainingError("tracking.mlflow=true but mlflow is not installed (pip install mlflow)")
+    if mlflow and mlflow_uri and mlflow_uri.startswith(("http://", "https://")):
+        check_server(mlflow_uri)
+
+
+MLFLOW_PROBE_SECONDS = 10.0  # a tracking server answers /health at once; a stalled one never does
+
+
+def check_server(uri: str) -> None:
+    """Ask the MLflow server at `uri` for its /health page: any HTTP answer will do, no answer
+    (refused, unknown host, silence) is a one-line error naming the URI without its credentials."""
+    import urllib.error
+    import urllib.request
+
+    from infrastructure.sources.git import public_url
+
+    uri = public_url(uri)  # urllib would look user:password@host up as a host name; /health needs no login
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=MLFLOW_PROBE_SECONDS).close()
+    except urllib.error.HTTPError:
+        return  # it answered (perhaps 401 or 404): the server is there
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise TrainingError(f"tracking.mlflow_tracking_uri {uri}: no MLflow server answers there "
+                            f"({getattr(reason, 'strerror', None) or reason}); start it, or set "
+                            f"tracking.mlflow=false") from None
 
 
 class MetricsTracker:

@@ -112,7 +112,7 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     t, e = config.training, config.eval
     _check_device(config)
     hf_logging.disable_progress_bar()  # save_pretrained's per-shard bars would flood the log
-    check_sinks(config.tracking.tensorboard, config.tracking.mlflow)
+    check_sinks(config.tracking.tensorboard, config.tracking.mlflow, config.tracking.mlflow_tracking_uri)
     labels = _read_labels(config, dataset_dir)
     if t.num_threads:
         torch.set_num_threads(t.num_threads)

@@ -2,6 +2,8 @@
 or the culprit, through the real CLI, before any step (and with no run folder half-written)."""
 from __future__ import annotations
 
+import socket
+
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -65,3 +67,20 @@ def test_a_missing_dataset_is_no_such_dataset(tmp_path, dataset):
     assert exit_code == 1, line  # "not a complete dataset (... still being written ...)" before
     assert line.startswith(f"Error: {tmp_path / 'nothere'}: no such dataset"), line
     assert "still being written" not in line
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:  # bound, then closed: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_mlflow_server_fails_at_start_in_one_line(tmp_path, dataset):
+    pytest.importorskip("mlflow")
+    port = closed_port()
+    exit_code, line = train(tmp_path, dataset, "tracking.mlflow=true",
+                            f"tracking.mlflow_tracking_uri=http://user:s3cret@127.0.0.1:{port}")
+    assert exit_code == 1, line  # 5 chained tracebacks after 267 s before
+    assert line == (f"Error: tracking.mlflow_tracking_uri http://127.0.0.1:{port}: no MLflow server answers "
+                    f"there (Connection refused); start it, or set tracking.mlflow=false"), line
+    assert not (tmp_path / "run" / "checkpoints").exists()
