@@ -39,7 +39,10 @@ def write_checkpoint(folder: Path, model, trainer_state: dict) -> None:
     import torch
 
     model.save_pretrained(str(folder))
-    torch.save({**trainer_state, "rng": rng_states()}, folder / TRAINER_STATE)
+    # Through a Python file: a full disk then surfaces as the OSError it is (ENOSPC) behind
+    # torch's own error, which on a path says only "enforce fail ... unexpected pos".
+    with open(folder / TRAINER_STATE, "wb") as handle:
+        torch.save({**trainer_state, "rng": rng_states()}, handle)
 
 
 def read_trainer_state(folder: Path) -> dict:

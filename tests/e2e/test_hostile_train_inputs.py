@@ -2,14 +2,22 @@
 or the culprit, through the real CLI, before any step (and with no run folder half-written)."""
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from infrastructure.training.checkpoints import verify
 from presentation.cli import cli
 from tests.train_fixtures import build_generation_dataset, tiny_config
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +92,28 @@ def test_an_unreachable_mlflow_server_fails_at_start_in_one_line(tmp_path, datas
     assert line == (f"Error: tracking.mlflow_tracking_uri http://127.0.0.1:{port}: no MLflow server answers "
                     f"there (Connection refused); start it, or set tracking.mlflow=false"), line
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="a small tmpfs for the run folder is mounted as root, in a private mount namespace")
+def test_a_full_disk_during_a_checkpoint_is_one_line_and_keeps_the_previous_one(tmp_path, dataset):
+    run_dir, after = tmp_path / "run", tmp_path / "after"
+    run_dir.mkdir()
+    config = tiny_config(dataset, run_dir, training={"max_steps": 3}, checkpoints={"every_steps": 1})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    # One checkpoint of this model is ~330 KB (99 KB of weights, 224 KB of optimizer state and
+    # RNG): in 500 KB the first fits, the second cannot. The tmpfs lives in the namespace only,
+    # so the run folder is copied out before it goes.
+    script = (f"mount -t tmpfs -o size=500k tmpfs {run_dir} || exit 99; "
+              f"{sys.executable} main.py train --config {tmp_path / 'c.yaml'}; code=$?; cp -a {run_dir} {after}; "
+              f"exit $code")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert lines[-1].startswith(f"Error: no space left on device while writing checkpoint step 2 in "
+                                f"{run_dir / 'checkpoints'} (the partial folder was removed; the previous "
+                                f"checkpoint step-000001 is intact)"), lines[-1]
+    checkpoints = sorted(p.name for p in (after / "checkpoints").iterdir())
+    assert checkpoints == ["step-000001"]  # no .tmp-* left behind
+    assert verify(after / "checkpoints" / "step-000001") is None
