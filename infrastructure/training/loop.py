@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -17,11 +18,11 @@ from application.train.config import TrainConfig
 from domain.layout import FINAL, RUN_SUMMARY, atomic_write
 from domain.ports import BehaviouralCheck
 from infrastructure.training.data import input_tokens
-from infrastructure.training.interrupt import StopRequest
+from infrastructure.training.interrupt import StopNow, StopRequest
 from infrastructure.training.monitor import HardwareMonitor, ProgressDisplay
 from infrastructure.training.objective import accumulate_gradients
 from infrastructure.training.setup import TrainingSession, setup
-from infrastructure.training.state import write_checkpoint
+from infrastructure.training.state import restore_rng, rng_states, write_checkpoint
 from infrastructure.training.validation import evaluate
 
 
@@ -40,49 +41,71 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
     t, e, c = r.config.training, r.config.eval, r.config.checkpoints
     acc = r.accelerator
     rank_log = _rank_log(r)
+    stopped_early = False
     if r.before is None:
         r.before = run_eval(r)
         r.log(f"validation loss before training: {r.before['eval_loss']:.4f}")
+    if e.every_steps and r.step and r.step % e.every_steps == 0 and r.last_eval_step != r.step:
+        stopped_early = _evaluate_and_decide(r)  # an evaluation a second stop request cut: redone
     progress = ProgressDisplay(r.max_steps, r.step, t.progress_bar and acc.is_main_process, r.log)
     stream = r.batches.stream(r.position)
-    interrupted = stopped_early = False
+    interrupted = False
     checkpoint, saved_step = None, None  # the folder is known on the main process only; the step everywhere
     tokens, busy = 0, 0.0  # tokens/s counts step time only, not evaluation or checkpoint time
     r.model.train()
-    while r.step < r.max_steps:
+    while r.step < r.max_steps and not stopped_early:
         started = time.perf_counter()
+        start, rng = r.position, rng_states()  # to drop this step if a stop request cuts it
         window = []
         for _ in range(t.gradient_accumulation_steps):
             batch, r.position = next(stream)
             window.append(batch)
-        loss = accumulate_gradients(r.model, window, acc, r.causal, r.config.data.use_weights)
-        grad_norm = acc.clip_grad_norm_(r.model.parameters(), t.max_grad_norm or float("inf"))
-        r.optimizer.step()
-        r.scheduler.step()
-        r.optimizer.zero_grad(set_to_none=True)
-        r.step += 1
+        try:
+            loss = accumulate_gradients(r.model, window, acc, r.causal, r.config.data.use_weights,
+                                        should_stop=lambda: _agree(r, stop.reason is not None))
+        except StopNow:
+            loss = None
+        if loss is None:  # stopped between micro-batches: the step never happened, for an exact resume
+            _drop_window(r, start, rng)
+            interrupted = True
+            if saved_step != r.step:
+                with stop.shielded():
+                    checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
+            r.log(f"stopped between micro-batches of step {r.step + 1} ({stop.reason}); "
+                  f"checkpoint of step {r.step} saved: {checkpoint}")
+            break
+        with stop.shielded():  # a weight update is never cut half-way
+            grad_norm = acc.clip_grad_norm_(r.model.parameters(), t.max_grad_norm or float("inf"))
+            r.optimizer.step()
+            r.scheduler.step()
+            r.optimizer.zero_grad(set_to_none=True)
+            r.step += 1
         tokens += sum(input_tokens(b) for b in window) * acc.num_processes
         busy += time.perf_counter() - started
 
-        logged = r.step % t.log_every_steps == 0 or r.step == r.max_steps
-        row = {"step": r.step, "epoch": round(r.position.epoch + r.position.micro / r.batches.per_epoch, 4),
-               "loss": loss, "lr": r.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
-        if logged:
-            row.update(tokens_per_s=round(tokens / busy, 1), **monitor.sample())
-            tokens, busy = 0, 0.0
-        if r.tracker is not None:
-            r.tracker.log(row, write=logged)
-        if rank_log is not None:
-            rank_log.write(f"step {r.step} rank {acc.process_index}/{acc.num_processes} loss {loss:.6f}\n")
-        progress.update(r.step, row, r.max_steps, logged)
+        try:
+            logged = r.step % t.log_every_steps == 0 or r.step == r.max_steps
+            row = {"step": r.step, "epoch": round(r.position.epoch + r.position.micro / r.batches.per_epoch, 4),
+                   "loss": loss, "lr": r.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
+            if logged:
+                row.update(tokens_per_s=round(tokens / busy, 1), **monitor.sample())
+                tokens, busy = 0, 0.0
+            if r.tracker is not None:
+                r.tracker.log(row, write=logged)
+            if rank_log is not None:
+                rank_log.write(f"step {r.step} rank {acc.process_index}/{acc.num_processes} loss {loss:.6f}\n")
+            progress.update(r.step, row, r.max_steps, logged)
 
-        if e.every_steps and r.step % e.every_steps == 0:
-            stopped_early = _evaluate_and_decide(r)
-        if behavioural_check and e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
-            _behavioural_eval(r, behavioural_check)
-        stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
+            if e.every_steps and r.step % e.every_steps == 0:
+                stopped_early = _evaluate_and_decide(r)
+            if behavioural_check and e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
+                _behavioural_eval(r, behavioural_check)
+            stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
+        except StopNow:  # a second request during logging or evaluation: the step itself is done
+            stopping = True
         if (c.every_steps and r.step % c.every_steps == 0) or stopping or stopped_early:
-            checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
+            with stop.shielded():  # a second request must not cost the checkpoint
+                checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
         if stopping:
             interrupted = True
             r.log(f"stopped at step {r.step} ({stop.reason or 'stop requested'}); checkpoint saved: {checkpoint}")
@@ -100,6 +123,14 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
             checkpoint = save_checkpoint(r, on_checkpoint)
         r.log(f"validation loss after training: {r.last_eval['eval_loss']:.4f}")
     return _summary(r, interrupted, stopped_early, checkpoint)
+
+
+def _drop_window(r: TrainingSession, start, rng: dict) -> None:
+    """Undo a window cut before its optimizer step: gradients, data position and RNG back to
+    where the step began, so its checkpoint is the last completed step exactly."""
+    r.optimizer.zero_grad(set_to_none=True)
+    r.position = start
+    restore_rng(rng)
 
 
 def _trainer_state(r: TrainingSession) -> dict:
@@ -224,6 +255,8 @@ def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Cal
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     session = setup(config, dataset_dir, run_dir, log, resume)
-    with StopRequest() as stop:
+    with StopRequest(second_stops_now=session.accelerator.num_processes == 1) as stop:
         summary = train_loop(session, stop, on_checkpoint, stop_when, HardwareMonitor(), behavioural_check)
-    return cleanup(session, summary)
+        # After a stop, a further Ctrl-C waits for summary.json: the run must say it was cut.
+        with stop.shielded() if summary["interrupted"] else nullcontext():
+            return cleanup(session, summary)
