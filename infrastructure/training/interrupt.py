@@ -1,9 +1,10 @@
 """Ctrl-C / SIGTERM become a request to stop: the loop checks it between micro-batches, drops a
 window it has not finished and checkpoints the last completed optimizer step.
 
-A second request stops at once (`StopNow`, still checkpointing the last completed step), except
-while a checkpoint or an optimizer update is being written (`shielded`): cutting those would lose
-the checkpoint or leave the weights half-updated, so the second request waits for them to end.
+A second request stops at once (`StopNow`), but only inside the sections marked `cuttable` (the
+micro-batches, logging and evaluation), which the loop knows how to leave: it still checkpoints
+the last completed step. Anywhere else (an optimizer update, a checkpoint, summary.json being
+written) the second request is only noted: cutting those would lose the very checkpoint.
 """
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
+class Cut:
+    """Whether a second stop request ended a cuttable section early."""
+
+    happened = False
+
+
 class StopNow(KeyboardInterrupt):
-    """A second stop request, raised where the loop was (outside shielded sections)."""
+    """A second stop request, raised where the loop was (inside a cuttable section)."""
 
 
 class StopRequest:
@@ -29,7 +36,7 @@ class StopRequest:
         self.reason: str | None = None
         self.insisted = False  # a second request came
         self._second_stops_now = second_stops_now
-        self._shielded = 0
+        self._cuttable = 0
         self._previous: dict = {}
 
     def _handle(self, signum, frame):
@@ -37,17 +44,21 @@ class StopRequest:
             self.reason = signal.Signals(signum).name
             return
         self.insisted = True
-        if self._second_stops_now and not self._shielded:
+        if self._second_stops_now and self._cuttable:
             raise StopNow
 
     @contextmanager
-    def shielded(self) -> Iterator[None]:
-        """A section a second request must not cut (it is noted in `insisted` and waits)."""
-        self._shielded += 1
+    def cuttable(self) -> Iterator[Cut]:
+        """A section a second request may end at once: `StopNow` is raised inside it and stops
+        here, with `Cut.happened` set (outside such sections the request is only noted)."""
+        self._cuttable += 1
+        cut = Cut()
         try:
-            yield
+            yield cut
+        except StopNow:
+            cut.happened = True
         finally:
-            self._shielded -= 1
+            self._cuttable -= 1
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():  # signals reach the main thread only

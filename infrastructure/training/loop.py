@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +17,7 @@ from application.train.config import TrainConfig
 from domain.layout import FINAL, RUN_SUMMARY, atomic_write
 from domain.ports import BehaviouralCheck
 from infrastructure.training.data import input_tokens
-from infrastructure.training.interrupt import StopNow, StopRequest
+from infrastructure.training.interrupt import StopRequest
 from infrastructure.training.monitor import HardwareMonitor, ProgressDisplay
 from infrastructure.training.objective import accumulate_gradients
 from infrastructure.training.setup import TrainingSession, setup
@@ -56,34 +55,30 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
     while r.step < r.max_steps and not stopped_early:
         started = time.perf_counter()
         start, rng = r.position, rng_states()  # to drop this step if a stop request cuts it
-        window = []
-        for _ in range(t.gradient_accumulation_steps):
-            batch, r.position = next(stream)
-            window.append(batch)
-        try:
-            loss = accumulate_gradients(r.model, window, acc, r.causal, r.config.data.use_weights,
-                                        should_stop=lambda: _agree(r, stop.reason is not None))
-        except StopNow:
-            loss = None
-        if loss is None:  # stopped between micro-batches: the step never happened, for an exact resume
+        should_stop = lambda: _agree(r, stop.reason is not None)  # noqa: E731 (asked per micro-batch)
+        loss = None
+        with stop.cuttable() as cut:
+            window = _next_window(r, stream, should_stop)
+            loss = window and accumulate_gradients(r.model, window, acc, r.causal, r.config.data.use_weights,
+                                                   should_stop=should_stop)
+        if loss is None or cut.happened:  # stopped inside the window: the step never happened (exact resume)
             _drop_window(r, start, rng)
             interrupted = True
             if saved_step != r.step:
-                with stop.shielded():
-                    checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
-            r.log(f"stopped between micro-batches of step {r.step + 1} ({stop.reason}); "
-                  f"checkpoint of step {r.step} saved: {checkpoint}")
+                checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
+            r.log(f"stopped at step {r.step} ({stop.reason}), between micro-batches of step {r.step + 1}, "
+                  f"which is dropped; checkpoint saved: {checkpoint}")
             break
-        with stop.shielded():  # a weight update is never cut half-way
-            grad_norm = acc.clip_grad_norm_(r.model.parameters(), t.max_grad_norm or float("inf"))
-            r.optimizer.step()
-            r.scheduler.step()
-            r.optimizer.zero_grad(set_to_none=True)
-            r.step += 1
+        grad_norm = acc.clip_grad_norm_(r.model.parameters(), t.max_grad_norm or float("inf"))
+        r.optimizer.step()
+        r.scheduler.step()
+        r.optimizer.zero_grad(set_to_none=True)
+        r.step += 1
         tokens += sum(input_tokens(b) for b in window) * acc.num_processes
         busy += time.perf_counter() - started
 
-        try:
+        stopping = False
+        with stop.cuttable() as cut:  # a second request here: the step itself is done
             logged = r.step % t.log_every_steps == 0 or r.step == r.max_steps
             row = {"step": r.step, "epoch": round(r.position.epoch + r.position.micro / r.batches.per_epoch, 4),
                    "loss": loss, "lr": r.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
@@ -101,11 +96,9 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
             if behavioural_check and e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
                 _behavioural_eval(r, behavioural_check)
             stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
-        except StopNow:  # a second request during logging or evaluation: the step itself is done
-            stopping = True
+        stopping = stopping or cut.happened
         if (c.every_steps and r.step % c.every_steps == 0) or stopping or stopped_early:
-            with stop.shielded():  # a second request must not cost the checkpoint
-                checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
+            checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
         if stopping:
             interrupted = True
             r.log(f"stopped at step {r.step} ({stop.reason or 'stop requested'}); checkpoint saved: {checkpoint}")
@@ -123,6 +116,18 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
             checkpoint = save_checkpoint(r, on_checkpoint)
         r.log(f"validation loss after training: {r.last_eval['eval_loss']:.4f}")
     return _summary(r, interrupted, stopped_early, checkpoint)
+
+
+def _next_window(r: TrainingSession, stream, should_stop: Callable[[], bool]) -> list[dict] | None:
+    """The micro-batches of one optimizer step (None if a stop request comes while fetching
+    them: a window of 100,000 takes a while to gather)."""
+    window = []
+    for _ in range(r.config.training.gradient_accumulation_steps):
+        if should_stop():
+            return None
+        batch, r.position = next(stream)
+        window.append(batch)
+    return window
 
 
 def _drop_window(r: TrainingSession, start, rng: dict) -> None:
@@ -257,6 +262,4 @@ def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Cal
     session = setup(config, dataset_dir, run_dir, log, resume)
     with StopRequest(second_stops_now=session.accelerator.num_processes == 1) as stop:
         summary = train_loop(session, stop, on_checkpoint, stop_when, HardwareMonitor(), behavioural_check)
-        # After a stop, a further Ctrl-C waits for summary.json: the run must say it was cut.
-        with stop.shielded() if summary["interrupted"] else nullcontext():
-            return cleanup(session, summary)
+        return cleanup(session, summary)  # a further request is only noted: summary.json must say what happened

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from infrastructure.training.checkpoints import verify
-from infrastructure.training.interrupt import StopNow, StopRequest
+from infrastructure.training.interrupt import StopRequest
 from tests.integration.test_train_resume import assert_same_rows, train
 from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
 
@@ -63,7 +63,7 @@ def test_a_stop_mid_window_checkpoints_the_last_step_and_resume_is_exact(dataset
     assert hook.forwards == ACCUMULATION + 2  # not one micro-batch more: the stop was prompt
     assert part["interrupted"] and part["steps"] == 1
     assert part["checkpoint"].endswith("step-000001") and verify(run_dir / "checkpoints" / "step-000001") is None
-    assert any("stopped between micro-batches of step 2 (SIGTERM); checkpoint of step 1 saved" in line
+    assert any("stopped at step 1 (SIGTERM), between micro-batches of step 2, which is dropped" in line
                for line in lines), lines
     state = torch.load(run_dir / "checkpoints" / "step-000001" / "trainer_state.pt", weights_only=False)
     assert state["position"] == {"epoch": 0, "micro": ACCUMULATION}  # the cut window is not consumed
@@ -74,14 +74,15 @@ def test_a_stop_mid_window_checkpoints_the_last_step_and_resume_is_exact(dataset
     assert resumed["eval_loss_after"] == pytest.approx(full["eval_loss_after"], abs=1e-6)
 
 
-def test_a_second_request_waits_while_shielded_and_stops_at_once_outside():
+def test_a_second_request_stops_at_once_only_inside_a_cuttable_section():
     with StopRequest() as stop:
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.reason == "SIGTERM" and not stop.insisted
-        with stop.shielded():  # e.g. a checkpoint being written
-            os.kill(os.getpid(), signal.SIGTERM)
-            assert stop.insisted  # noted, not raised
-        with pytest.raises(StopNow):
+        os.kill(os.getpid(), signal.SIGTERM)  # e.g. while a checkpoint is being written
+        assert stop.insisted  # noted, not raised
+        with stop.cuttable() as cut:
             os.kill(os.getpid(), signal.SIGINT)
             for _ in range(1000):  # the handler runs at the next bytecode
                 pass
+            raise AssertionError("a second request inside a cuttable section must end it")
+        assert cut.happened
