@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from infrastructure.training.checkpoints import verify
-from infrastructure.training.interrupt import StopRequest
 from tests.integration.test_train_resume import assert_same_rows, train
 from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
 
@@ -72,17 +71,3 @@ def test_a_stop_mid_window_checkpoints_the_last_step_and_resume_is_exact(dataset
     assert resumed["steps"] == 5 and not resumed["interrupted"]
     assert_same_rows(read_metrics(run_dir), read_metrics(tmp_path / "full"))
     assert resumed["eval_loss_after"] == pytest.approx(full["eval_loss_after"], abs=1e-6)
-
-
-def test_a_second_request_stops_at_once_only_inside_a_cuttable_section():
-    with StopRequest() as stop:
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert stop.reason == "SIGTERM" and not stop.insisted
-        os.kill(os.getpid(), signal.SIGTERM)  # e.g. while a checkpoint is being written
-        assert stop.insisted  # noted, not raised
-        with stop.cuttable() as cut:
-            os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(1000):  # the handler runs at the next bytecode
-                pass
-            raise AssertionError("a second request inside a cuttable section must end it")
-        assert cut.happened
