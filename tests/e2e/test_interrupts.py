@@ -58,7 +58,7 @@ SLOW = ("    import ctypes, time\n"
 
 def problem(k: int, solution: str) -> dict:
     return {"task_id": f"t/{k}", "prompt": f"def f{k}(x):\n", "canonical_solution": solution,
-            "test": f"def check(candidate):\n    assert candidate(2) == 2\n", "entry_point": f"f{k}"}
+            "test": "def check(candidate):\n    assert candidate(2) == 2\n", "entry_point": f"f{k}"}
 
 
 def slow_programs() -> list[int]:
