@@ -61,14 +61,40 @@ def problem(k: int, solution: str) -> dict:
             "test": "def check(candidate):\n    assert candidate(2) == 2\n", "entry_point": f"f{k}"}
 
 
-def slow_programs() -> list[int]:
+def parent(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return 0
+
+
+def slow_programs(ancestor: int) -> list[int]:
+    """The slow programs the evaluate process `ancestor` runs (not another test's)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "codetrain-slow":
+            if not (entry.name.isdigit() and (entry / "comm").read_text().strip() == "codetrain-slow"):
+                continue
+            pid = int(entry.name)
+            while pid > 1 and pid != ancestor:
+                pid = parent(pid)
+            if pid == ancestor:
                 found.append(int(entry.name))
         except OSError:
             continue
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of `pids` still running the slow program (a zombie, dead but not yet reaped, is not)."""
+    found = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if "(codetrain-slow)" in stat and stat.split(")")[-1].split()[0] != "Z":
+            found.append(pid)
     return found
 
 
@@ -81,17 +107,18 @@ def test_ctrl_c_on_evaluate_kills_the_running_programs_and_keeps_finished_sample
                                 "--workers", "2", "--timeout", "60", "-o", str(tmp_path / "out")],
                                cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while len(slow_programs()) < 2:  # both workers on the slow ones: the three fast ones are done
+    while len(running := slow_programs(process.pid)) < 2:  # both workers on the slow ones: the fast ones are done
         assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()[-2000:]
         time.sleep(0.1)
+    assert alive(running) == running  # the check below can see them
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)  # before: each slow program's 60 s, then nothing kept
     assert process.returncode == 130 and "Traceback" not in err, err[-2000:]
     assert "interrupted: 3 finished samples kept, pass@k over the 3 of 5 problems they complete" in err, err
     deadline = time.monotonic() + 5  # SIGKILLed: gone once the kernel has torn their namespaces down
-    while slow_programs() and time.monotonic() < deadline:
+    while alive(running) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert slow_programs() == []
+    assert alive(running) == []
     results = tmp_path / "out" / "bench-oracle"
     samples = [json.loads(line) for line in (results / "samples.jsonl").read_text().splitlines()]
     assert sorted(s["task_id"] for s in samples) == ["t/0", "t/1", "t/2"] and all(s["passed"] for s in samples)
