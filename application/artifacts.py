@@ -79,11 +79,15 @@ def claim_output(storage: Storage, what: str, own: tuple[str, ...], overwrite: b
 
 
 def require_complete(storage: Storage, marker: str, what: str) -> None:
-    """Refuse an artifact without its marker, in one line naming where it was looked for."""
-    if not storage.exists(marker):
-        raise StorageError(
-            f"{storage.uri}: not a complete {what} (no {marker}: it is still being written or its "
-            f"upload was interrupted; rerun the command that writes it)")
+    """Refuse an artifact without its marker, in one line naming where it was looked for:
+    nothing at all there is "no such" artifact; files without the marker, one being written."""
+    if storage.exists(marker):
+        return
+    if not storage.list():
+        raise StorageError(f"{storage.uri}: no such {what} (nothing there: no {marker} and no other file)")
+    raise StorageError(
+        f"{storage.uri}: not a complete {what} (no {marker}: it is still being written or its "
+        f"upload was interrupted; rerun the command that writes it)")
 
 
 def fetch_tree(storage: Storage, local_dir: Path, marker: str, what: str) -> Path:

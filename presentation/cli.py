@@ -1,7 +1,10 @@
 """The `python main.py` command line. Only option parsing and printing live here."""
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 
 import click
 
@@ -327,7 +330,7 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
                       temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                       stops=tuple(stops) or DEFAULT_STOPS, oracle=oracle, limit=limit, workers=workers,
                       timeout=timeout)
-        with click.progressbar(length=1, label="evaluating", file=sys.stderr) as bar:
+        with _sigterm_as_ctrl_c(), click.progressbar(length=1, label="evaluating", file=sys.stderr) as bar:
             def on_progress(done, total):
                 bar.length = total
                 bar.update(done - bar.pos)
@@ -339,9 +342,13 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
                    f"({summary['isolation']} sandbox)")
         if summary.get("sandbox_warning"):
             click.echo(f"  warning: {summary['sandbox_warning']}", err=True)
-        click.echo("  " + ", ".join(f"pass@{k} {summary[f'pass@{k}']:.4f}" for k in request.ks)
+        click.echo("  " + ", ".join(f"pass@{k} {_score(summary[f'pass@{k}'])}" for k in request.ks)
                    + f"; runs ended: {summary['statuses']}")
         click.echo(f"  results: {output}/{benchmark_label(request)}/")
+        if summary["interrupted"]:
+            click.echo(f"interrupted: {summary['samples']} finished samples kept, pass@k over the "
+                       f"{summary['problems']} of {summary['problems_requested']} problems they complete", err=True)
+            sys.exit(130)
         return
     if oracle:
         raise click.UsageError("--oracle needs --benchmark")
@@ -356,6 +363,23 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
                    f"over {result['examples']} examples")
         click.echo(f"  confusion matrix (rows = truth, {result['labels']}): {result['confusion_matrix']}")
     click.echo(f"  results: {output}/dataset-{split}.json")
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c():
+    """SIGTERM stops a benchmark like Ctrl-C does: runs killed, finished samples kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 @cli.command()

@@ -96,7 +96,9 @@ def name_skip_reason(path: str) -> str | None:
 
 
 def text_skip_reason(path: str, text: str, language: str, config: FilterConfig) -> str | None:
-    """Skip decided from decoded text: generated, minified, long lines, little alphanumeric."""
+    """Skip decided from decoded text: empty, generated, minified, long lines, little alphanumeric."""
+    if not text.strip():
+        return "empty"  # a 0-byte or blank file teaches nothing (and all of them would be one duplicate)
     head = "\n".join(text.split("\n", config.generated_head_lines)[: config.generated_head_lines])
     if _GENERATED.search(head):
         return "generated"

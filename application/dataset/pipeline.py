@@ -41,7 +41,7 @@ from application.dataset.formats import column_map
 from application.dataset.instruct import ChatFormat, instruct_rows, training_text
 from application.dataset.pairs import code_pair
 from application.dataset.packing import Layout, pack_documents
-from application.dataset.rows import build_rows
+from application.dataset.rows import build_rows, check_tokenizer_limit
 from application.dataset.request import DatasetRequest
 from application.dataset.sources import DatasetInput, input_stats, keep_given_splits, mix_train, record_units
 from application.dataset.tasks import FIM_TOKENS, document_text
@@ -131,6 +131,8 @@ def build_dataset(
     extra_tokens += template_tokens
     # A given tokenizer is loaded first: a wrong path fails before any work is done.
     given = None if request.tokenizer == "train" else tools.load_tokenizer(request.tokenizer, extra_tokens)
+    if given is not None:
+        check_tokenizer_limit(given, request)
     with tempfile.TemporaryDirectory(prefix="codetrain-dataset-") as tmp:
         units = _read_units(inputs, manifests, request, tools, Path(tmp), progress)
         log(f"units: {len(units.rows)} {dict(Counter(r['kind'] for r in units.rows))}")

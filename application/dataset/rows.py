@@ -56,6 +56,7 @@ def generation_rows(splits, request, tokenizer, tools) -> tuple[dict, dict]:
         for name, rows in splits.items()
     }
     docs = _tokenize_splits(texts, tokenizer, tools, request.num_proc)
+    check_row_length([len(d) + 1 for d in docs["train"]], request.seq_len, request.pack)  # + EOS each
     weights = _recency(splits, request)
     lay_out = tools.pack if request.pack else pad_documents
     tables, stats = {}, {"tokens": {}, "tokens_by_language": {}, "packing_efficiency": {}}
@@ -78,6 +79,38 @@ def generation_rows(splits, request, tokenizer, tools) -> tuple[dict, dict]:
         stats["recency"] = {"half_life_days": request.recency_half_life_days,
                             "undated_units": sum(1 for rows in splits.values() for r in rows if not r.get("commit_date"))}
     return tables, stats
+
+
+# Below this share of real tokens, 9 in 10 positions the model would process are padding: the
+# --seq-len is out of all proportion to the data (a 10M-token row of a 200k-token corpus took
+# 3.5 GB to lay out), and a shorter one gives the same documents without the waste.
+MIN_REAL_TOKEN_SHARE = 0.1
+
+
+def check_row_length(lengths: Sequence[int], seq_len: int, pack: bool) -> None:
+    """Refuse a `seq_len` the training documents (`lengths` tokens each, EOS included) cannot
+    fill, before any row is laid out: packed, their total; padded, each one on its own row(s)."""
+    if not lengths:
+        return
+    rows = -(-sum(lengths) // seq_len) if pack else sum(-(-n // seq_len) for n in lengths)
+    share = sum(lengths) / (rows * seq_len)
+    if share >= MIN_REAL_TOKEN_SHARE:
+        return
+    fillable = sum(lengths) if pack else max(lengths)
+    held = (f"the training split holds {fillable:,} tokens in all" if pack
+            else f"its longest training document has {fillable:,} tokens")
+    raise DatasetError(f"--seq-len {seq_len}: {held}, so rows would be {1 - share:.1%} padding; "
+                       f"use --seq-len {fillable} or less")
+
+
+def check_tokenizer_limit(tokenizer: Tokenizer, request: DatasetRequest) -> None:
+    """Refuse a `seq_len` beyond what the given tokenizer says its model reads (its
+    `model_max_length`; transformers puts 1e30 there when a tokenizer declares none)."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and limit < 10**9 and request.seq_len > limit:
+        raise DatasetError(f"--seq-len {request.seq_len}: the tokenizer {request.tokenizer} declares "
+                           f"model_max_length {limit} (the longest input its model reads); "
+                           f"use --seq-len {limit} or less")
 
 
 def _recency(splits, request) -> dict[str, list[float]] | None:

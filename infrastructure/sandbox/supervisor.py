@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,9 @@ class Sandbox:
         for slot in range(SLOTS_PER_PROCESS):
             self._uids.put(first + slot)
         self._cgroups = RunCgroups.create(limits.run_memory_bytes) if self._is_root else None
+        self._live: set[subprocess.Popen] = set()  # runs in progress, ended at once on Ctrl-C
+        self._live_lock = threading.Lock()
+        self._stopping = threading.Event()
         self.isolation = isolation or self._detect(allow_unsafe)
         if self.isolation == "rlimits":
             self.warning += ("UNSAFE: untrusted code runs with resource limits only: it can read and write "
@@ -195,6 +199,10 @@ class Sandbox:
             child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=out, stderr=err,
                                      env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
                                      start_new_session=True)
+            with self._live_lock:
+                self._live.add(child)
+                if self._stopping.is_set():  # started just as run_many was interrupted
+                    _signal_group(child)
             try:
                 child.communicate(program.encode(), timeout=self.limits.wall_seconds)
                 status = "passed" if child.returncode == 0 else "failed"
@@ -204,6 +212,9 @@ class Sandbox:
             except BaseException:  # Ctrl-C: the run dies with us, not after its wall time
                 _kill_group(child)
                 raise
+            finally:
+                with self._live_lock:
+                    self._live.discard(child)
             seconds = time.monotonic() - start
             return RunResult(status, child.returncode if status != "timeout" else None, seconds,
                              _tail(out), _tail(err))
@@ -215,10 +226,26 @@ class Sandbox:
         as soon as each program is submitted.
         """
         workers = max(1, min(workers, SLOTS_PER_PROCESS))
-        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sandbox") as pool:
+        self._stopping.clear()
+        pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sandbox")
+        try:
             futures = {pool.submit(self.run, program): i for i, program in enumerate(programs)}
             for future in concurrent.futures.as_completed(futures):
                 yield futures[future], future.result()
+        except BaseException:  # Ctrl-C here or in the caller (GeneratorExit): no run may go on
+            self._stop_all(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # prompt: every running program is dead
+
+    def _stop_all(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
+        """Cancel the runs not started and kill the running ones (their workers then return at
+        once, instead of after each program's wall-time limit)."""
+        self._stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        with self._live_lock:
+            for child in list(self._live):
+                _signal_group(child)
 
 
 def _kill_group(child: subprocess.Popen) -> None:
@@ -228,14 +255,25 @@ def _kill_group(child: subprocess.Popen) -> None:
     takes the namespace down, or the supervisor is their subreaper), so the supervisor reaps
     them; then its process group.
     """
-    for pid in reversed(_descendants(child.pid)):
-        _signal(os.kill, pid)
+    _kill_descendants(child)
     try:
         child.wait(timeout=2)
     except subprocess.TimeoutExpired:
         pass
     _signal(os.killpg, child.pid)
     child.wait()
+
+
+def _signal_group(child: subprocess.Popen) -> None:
+    """SIGKILL a run's descendants and process group without waiting (another thread, the
+    run's own worker, reaps it)."""
+    _kill_descendants(child)
+    _signal(os.killpg, child.pid)
+
+
+def _kill_descendants(child: subprocess.Popen) -> None:
+    for pid in reversed(_descendants(child.pid)):
+        _signal(os.kill, pid)
 
 
 def _descendants(pid: int) -> list[int]:

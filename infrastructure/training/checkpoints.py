@@ -6,6 +6,7 @@ missing or whose files do not match it is corrupt: it is skipped with a warning.
 """
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -27,6 +28,22 @@ def _digest(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             hasher.update(chunk)
     return hasher.hexdigest()
+
+
+def out_of_space(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from, is a full disk or an exhausted quota.
+
+    torch and safetensors wrap the OSError in errors of their own (torch's "enforce fail ...
+    unexpected pos" when it writes to a path; with a Python file the OSError is its context)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def verify(folder: Path) -> str | None:
@@ -58,12 +75,21 @@ class CheckpointManager:
         """Write a checkpoint through `write(folder)`, seal it, rename it into place, prune."""
         final = self.root / f"{PREFIX}{step:06d}"
         shutil.rmtree(final, ignore_errors=True)  # a rerun of this step: ours, so ours to replace
-        with atomic_path(final) as tmp:
-            tmp.mkdir()
-            write(tmp)
-            files = {p.relative_to(tmp).as_posix(): {"size": p.stat().st_size, "xxh64": _digest(p)}
-                     for p in sorted(tmp.rglob("*")) if p.is_file()}
-            (tmp / RECORD).write_text(json.dumps({"step": step, "metric": metric, "files": files}, indent=1))
+        try:
+            with atomic_path(final) as tmp:  # on any failure the partial .tmp- folder is removed
+                tmp.mkdir()
+                write(tmp)
+                files = {p.relative_to(tmp).as_posix(): {"size": p.stat().st_size, "xxh64": _digest(p)}
+                         for p in sorted(tmp.rglob("*")) if p.is_file()}
+                (tmp / RECORD).write_text(json.dumps({"step": step, "metric": metric, "files": files}, indent=1))
+        except Exception as exc:
+            if not out_of_space(exc):
+                raise
+            kept = self.valid()
+            previous = f"the previous checkpoint {kept[-1].name} is intact" if kept else "no earlier checkpoint"
+            raise TrainingError(f"no space left on device while writing checkpoint step {step} in {self.root} "
+                                f"(the partial folder was removed; {previous}): free some space, then rerun "
+                                f"with --resume latest") from None
         self.prune()
         return final
 

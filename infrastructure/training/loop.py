@@ -21,7 +21,7 @@ from infrastructure.training.interrupt import StopRequest
 from infrastructure.training.monitor import HardwareMonitor, ProgressDisplay
 from infrastructure.training.objective import accumulate_gradients
 from infrastructure.training.setup import TrainingSession, setup
-from infrastructure.training.state import write_checkpoint
+from infrastructure.training.state import restore_rng, rng_states, write_checkpoint
 from infrastructure.training.validation import evaluate
 
 
@@ -40,23 +40,36 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
     t, e, c = r.config.training, r.config.eval, r.config.checkpoints
     acc = r.accelerator
     rank_log = _rank_log(r)
+    stopped_early = False
     if r.before is None:
         r.before = run_eval(r)
         r.log(f"validation loss before training: {r.before['eval_loss']:.4f}")
+    if e.every_steps and r.step and r.step % e.every_steps == 0 and r.last_eval_step != r.step:
+        stopped_early = _evaluate_and_decide(r)  # an evaluation a second stop request cut: redone
     progress = ProgressDisplay(r.max_steps, r.step, t.progress_bar and acc.is_main_process, r.log)
     stream = r.batches.stream(r.position)
-    interrupted = stopped_early = False
+    interrupted = False
     checkpoint, saved_step = None, None  # the folder is known on the main process only; the step everywhere
     tokens, busy = 0, 0.0  # tokens/s counts step time only, not evaluation or checkpoint time
     losses = list(r.interval_losses)  # since the last written row: it logs their mean
     r.model.train()
-    while r.step < r.max_steps:
+    while r.step < r.max_steps and not stopped_early:
         started = time.perf_counter()
-        window = []
-        for _ in range(t.gradient_accumulation_steps):
-            batch, r.position = next(stream)
-            window.append(batch)
-        loss = accumulate_gradients(r.model, window, acc, r.causal, r.config.data.use_weights)
+        start, rng = r.position, rng_states()  # to drop this step if a stop request cuts it
+        should_stop = lambda: _agree(r, stop.reason is not None)  # noqa: E731 (asked per micro-batch)
+        loss = None
+        with stop.cuttable() as cut:
+            window = _next_window(r, stream, should_stop)
+            loss = window and accumulate_gradients(r.model, window, acc, r.causal, r.config.data.use_weights,
+                                                   should_stop=should_stop)
+        if loss is None or cut.happened:  # stopped inside the window: the step never happened (exact resume)
+            _drop_window(r, start, rng)
+            interrupted = True
+            if saved_step != r.step:
+                checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
+            r.log(f"stopped at step {r.step} ({stop.reason}), between micro-batches of step {r.step + 1}, "
+                  f"which is dropped; checkpoint saved: {checkpoint}")
+            break
         grad_norm = acc.clip_grad_norm_(r.model.parameters(), t.max_grad_norm or float("inf"))
         r.optimizer.step()
         r.scheduler.step()
@@ -66,30 +79,33 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
         busy += time.perf_counter() - started
 
         losses.append(loss)
-        logged = r.step % t.log_every_steps == 0 or r.step == r.max_steps
-        row = {"step": r.step, "epoch": round(r.position.epoch + r.position.micro / r.batches.per_epoch, 4),
-               "loss": loss, "lr": r.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
-        speed = round(tokens / busy, 1)  # over the interval so far: the bar shows it on every step
-        shown = {"loss": sum(losses) / len(losses)}
-        if logged:
-            row.update(tokens_per_s=speed, **monitor.sample())
-            tokens, busy, losses = 0, 0.0, []
-        r.interval_losses = losses
-        if r.tracker is not None:
-            r.tracker.log(row, write=logged, shown=shown)
-        if rank_log is not None:
-            rank_log.write(f"step {r.step} rank {acc.process_index}/{acc.num_processes} loss {loss:.6f}\n")
-        progress.update(r.step, {**row, **shown, "tokens_per_s": speed}, r.max_steps, logged)
-        if on_progress is not None and acc.is_main_process:
-            on_progress(r.step, r.max_steps, row)
-
-        if e.every_steps and r.step % e.every_steps == 0:
-            stopped_early = _evaluate_and_decide(r)
+        stopping = False
+        with stop.cuttable() as cut:  # a second request here: the step itself is done
+            logged = r.step % t.log_every_steps == 0 or r.step == r.max_steps
+            row = {"step": r.step, "epoch": round(r.position.epoch + r.position.micro / r.batches.per_epoch, 4),
+                   "loss": loss, "lr": r.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
+            speed = round(tokens / busy, 1)  # over the interval so far: the bar shows it on every step
+            shown = {"loss": sum(losses) / len(losses)}
+            if logged:
+                row.update(tokens_per_s=speed, **monitor.sample())
+                tokens, busy, losses = 0, 0.0, []
+            r.interval_losses = losses
+            if r.tracker is not None:
+                r.tracker.log(row, write=logged, shown=shown)
+            if rank_log is not None:
+                rank_log.write(f"step {r.step} rank {acc.process_index}/{acc.num_processes} loss {loss:.6f}\n")
+            progress.update(r.step, {**row, **shown, "tokens_per_s": speed}, r.max_steps, logged)
             if on_progress is not None and acc.is_main_process:
-                on_progress(r.step, r.max_steps, {"step": r.step, **r.last_eval})
-        if behavioural_check and e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
-            _behavioural_eval(r, behavioural_check)
-        stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
+                on_progress(r.step, r.max_steps, row)
+
+            if e.every_steps and r.step % e.every_steps == 0:
+                stopped_early = _evaluate_and_decide(r)
+                if on_progress is not None and acc.is_main_process:
+                    on_progress(r.step, r.max_steps, {"step": r.step, **r.last_eval})
+            if behavioural_check and e.behavioural_every_steps and r.step % e.behavioural_every_steps == 0:
+                _behavioural_eval(r, behavioural_check)
+            stopping = _agree(r, stop.reason is not None or bool(stop_when and stop_when(r.step)))
+        stopping = stopping or cut.happened
         if (c.every_steps and r.step % c.every_steps == 0) or stopping or stopped_early:
             checkpoint, saved_step = save_checkpoint(r, on_checkpoint), r.step
         if stopping:
@@ -109,6 +125,26 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
             checkpoint = save_checkpoint(r, on_checkpoint)
         r.log(f"validation loss after training: {r.last_eval['eval_loss']:.4f}")
     return _summary(r, interrupted, stopped_early, checkpoint)
+
+
+def _next_window(r: TrainingSession, stream, should_stop: Callable[[], bool]) -> list[dict] | None:
+    """The micro-batches of one optimizer step (None if a stop request comes while fetching
+    them: a window of 100,000 takes a while to gather)."""
+    window = []
+    for _ in range(r.config.training.gradient_accumulation_steps):
+        if should_stop():
+            return None
+        batch, r.position = next(stream)
+        window.append(batch)
+    return window
+
+
+def _drop_window(r: TrainingSession, start, rng: dict) -> None:
+    """Undo a window cut before its optimizer step: gradients, data position and RNG back to
+    where the step began, so its checkpoint is the last completed step exactly."""
+    r.optimizer.zero_grad(set_to_none=True)
+    r.position = start
+    restore_rng(rng)
 
 
 def _trainer_state(r: TrainingSession) -> dict:
@@ -253,7 +289,7 @@ def run_training(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Cal
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     session = setup(config, dataset_dir, run_dir, log, resume)
-    with StopRequest() as stop:
+    with StopRequest(second_stops_now=session.accelerator.num_processes == 1) as stop:
         summary = train_loop(session, stop, on_checkpoint, stop_when, HardwareMonitor(), behavioural_check,
                              on_progress)
-    return cleanup(session, summary)
+        return cleanup(session, summary)  # a further request is only noted: summary.json must say what happened

@@ -49,8 +49,9 @@ def final_metrics(summary: dict) -> dict[str, float]:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)}
 
 
-def check_sinks(tensorboard: bool, mlflow: bool, wandb: bool = False) -> None:
-    """Fail at start-up, in one line, when an enabled sink is not installed."""
+def check_sinks(tensorboard: bool, mlflow: bool, wandb: bool = False, mlflow_uri: str | None = None) -> None:
+    """Fail at start-up, in one line, when an enabled sink is not installed or its server is
+    not there (MLflow's client would retry for minutes, then fail with chained tracebacks)."""
     import importlib.util
 
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -59,6 +60,31 @@ def check_sinks(tensorboard: bool, mlflow: bool, wandb: bool = False) -> None:
         raise TrainingError("tracking.mlflow=true but mlflow is not installed (pip install mlflow)")
     if wandb and importlib.util.find_spec("wandb") is None:
         raise TrainingError("tracking.wandb=true but wandb is not installed (pip install wandb)")
+    if mlflow and mlflow_uri and mlflow_uri.startswith(("http://", "https://")):
+        check_server(mlflow_uri)
+
+
+MLFLOW_PROBE_SECONDS = 10.0  # a tracking server answers /health at once; a stalled one never does
+
+
+def check_server(uri: str) -> None:
+    """Ask the MLflow server at `uri` for its /health page: any HTTP answer will do, no answer
+    (refused, unknown host, silence) is a one-line error naming the URI without its credentials."""
+    import urllib.error
+    import urllib.request
+
+    from infrastructure.sources.git import public_url
+
+    uri = public_url(uri)  # urllib would look user:password@host up as a host name; /health needs no login
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=MLFLOW_PROBE_SECONDS).close()
+    except urllib.error.HTTPError:
+        return  # it answered (perhaps 401 or 404): the server is there
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise TrainingError(f"tracking.mlflow_tracking_uri {uri}: no MLflow server answers there "
+                            f"({getattr(reason, 'strerror', None) or reason}); start it, or set "
+                            f"tracking.mlflow=false") from None
 
 
 class MetricsTracker:

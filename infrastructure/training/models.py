@@ -31,6 +31,18 @@ def model_folder(name_or_path: str | None) -> Path | None:
     return None
 
 
+def check_model_path(name_or_path: str | None) -> None:
+    """A local path given as the model must be a model folder: one with a config.json (e.g. not
+    /etc, not a dataset, not a single weights file)."""
+    path = Path(name_or_path).expanduser() if name_or_path else None
+    if path is None or not path.exists():
+        return  # empty: from scratch; otherwise a hub name, or missing (loading says so)
+    if not (path / "config.json").is_file():
+        what = "the folder holds no config.json" if path.is_dir() else "a file"
+        raise TrainingError(f"model.name_or_path {name_or_path}: {what}, not a model folder "
+                            f"(give a folder written by save_pretrained, or a hub name)")
+
+
 def _embedding_rows(folder: Path) -> int | None:
     config = folder / "config.json"
     if not config.is_file():
@@ -71,6 +83,7 @@ def load_dataset_tokenizer(config: TrainConfig, dataset_dir: Path):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(dataset_dir / TOKENIZER))
+    check_model_path(config.model.name_or_path)
     folder = model_folder(config.model.name_or_path)
     if folder is not None:
         check_vocabulary(config.model.name_or_path, folder, tokenizer)
@@ -140,7 +153,9 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
     m, a = config.model, config.adapter
     try:
         model = _pretrained(config, labels) if m.name_or_path else _from_scratch(config, tokenizer, labels)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a config.json transformers cannot read
+        if not m.name_or_path:
+            raise
         raise TrainingError(f"model.name_or_path {m.name_or_path}: cannot load ({str(exc).splitlines()[0]})") from None
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id  # classification heads find the last token by it
@@ -155,12 +170,33 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
         if a.type == "lora":
             model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks still need grads
     if a.type == "lora":
-        from peft import LoraConfig, TaskType, get_peft_model
-
-        task = TaskType.CAUSAL_LM if m.task == "causal-lm" else TaskType.SEQ_CLS
-        model = get_peft_model(model, LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout,
-                                                 target_modules=a.target_modules, task_type=task))
+        model = _with_lora(model, config)
     return model
+
+
+def _with_lora(model, config: TrainConfig):
+    from peft import LoraConfig, TaskType, get_peft_model
+    from peft.utils.error import NoMatchingPeftModuleError
+
+    a = config.adapter
+    task = TaskType.CAUSAL_LM if config.model.task == "causal-lm" else TaskType.SEQ_CLS
+    try:
+        return get_peft_model(model, LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout,
+                                                target_modules=a.target_modules, task_type=task))
+    except NoMatchingPeftModuleError:
+        raise TrainingError(f"adapter.target_modules {a.target_modules} match no module of the model; "
+                            f"its adaptable modules include {', '.join(adaptable_modules(model)[:8])}") from None
+
+
+def adaptable_modules(model) -> list[str]:
+    """Distinct names (last part) of the layers LoRA can adapt (linear, embedding, convolution),
+    in model order: what `adapter.target_modules` may name."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    kinds = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.nn.Conv2d, Conv1D)
+    names = [name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, kinds)]
+    return list(dict.fromkeys(names))
 
 
 def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str]) -> None:

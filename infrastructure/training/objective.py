@@ -9,6 +9,7 @@ big batch exactly.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Callable
 
 from domain.layout import IGNORE_INDEX
 from infrastructure.training.data import model_inputs
@@ -53,11 +54,14 @@ def summed_loss(model, batch: dict, causal: bool, use_weights: bool, device):
     return losses.sum(), logits
 
 
-def accumulate_gradients(model, window: list[dict], accelerator, causal: bool, use_weights: bool):
-    """Backward over a window of micro-batches; returns the window's mean loss (all processes).
+def accumulate_gradients(model, window: list[dict], accelerator, causal: bool, use_weights: bool,
+                         should_stop: Callable[[], bool] = lambda: False) -> float | None:
+    """Backward over a window of micro-batches; returns the window's mean loss (all processes),
+    or None when `should_stop()` said so before a micro-batch (the caller drops the gradients).
 
     Gradients are synchronised across processes only on the last micro-batch. DDP averages
     gradients over processes, so each process scales its loss by the process count.
+    `should_stop` must give every process the same answer (it is asked the same number of times).
     """
     import torch
 
@@ -67,6 +71,8 @@ def accumulate_gradients(model, window: list[dict], accelerator, causal: bool, u
     total = total.clamp(min=1e-12)
     summed = torch.zeros((), device=accelerator.device)
     for i, batch in enumerate(window):
+        if should_stop():  # Ctrl-C / SIGTERM: now, not after a window of 100,000 micro-batches
+            return None
         sync = i == len(window) - 1
         with nullcontext() if sync or world == 1 else accelerator.no_sync(model):
             loss_sum, _ = summed_loss(model, batch, causal, use_weights, accelerator.device)

@@ -155,7 +155,8 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     device, _ = resolve_device(t.device)
     _check_device(config, device)
     hf_logging.disable_progress_bar()  # save_pretrained's per-shard bars would flood the log
-    check_sinks(config.tracking.tensorboard, config.tracking.mlflow, config.tracking.wandb)
+    check_sinks(config.tracking.tensorboard, config.tracking.mlflow, config.tracking.wandb,
+                config.tracking.mlflow_tracking_uri)
     labels = _read_labels(config, dataset_dir)
     if t.num_threads:
         torch.set_num_threads(t.num_threads)

@@ -97,7 +97,7 @@ def write_checkpoint(folder: Path, model, state_dict: dict, tokenizer, trainer_s
     import json
     import shutil
 
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from infrastructure.data.tokenization import save_tokenizer
 
@@ -111,7 +111,8 @@ def write_checkpoint(folder: Path, model, state_dict: dict, tokenizer, trainer_s
     save_tokenizer(tokenizer, folder)
     tensors: dict = {}
     encoded = encode_state({**trainer_state, "rng": rng_states()}, tensors)
-    save_file(tensors, str(folder / TRAINER_TENSORS))
+    # Bytes through a Python file: a full disk then surfaces as the OSError it is (ENOSPC).
+    (folder / TRAINER_TENSORS).write_bytes(save(tensors))
     (folder / TRAINER_STATE).write_text(json.dumps(encoded))
 
 

@@ -42,4 +42,4 @@ def test_report_pngs_plot_the_metrics_of_the_run(tmp_path):
 def test_report_of_a_missing_run_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["report", "--run", str(tmp_path / "nope")])
     assert result.exit_code != 0
-    assert "not a complete run" in result.output and "Traceback" not in result.output
+    assert "nope: no such run" in result.output and "Traceback" not in result.output

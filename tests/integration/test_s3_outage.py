@@ -64,7 +64,7 @@ def test_network_cut_mid_upload_leaves_no_marker_and_the_rerun_cleans_up(
     assert direct.incomplete_uploads() == ["a-weights.bin"]  # the abort could not get through
     with pytest.raises(StorageError) as refused:
         fetch_tree(direct, tmp_path / "early", "manifest.json", "collection")
-    assert f"s3://{s3_env}/coll: not a complete collection (no manifest.json" in str(refused.value)
+    assert f"s3://{s3_env}/coll: no such collection (nothing there" in str(refused.value)
 
     proxy.start()  # the network is back, same port
     publish_tree(artifact, through_proxy, marker="manifest.json")
