@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from infrastructure.evaluation.loading import adapter_base, is_adapter, load_model, load_tokenizer, model_task
+from infrastructure.evaluation.loading import is_adapter, load_model, load_tokenizer, model_task, resolve_base
 
 SAMPLE_SHAPE = (2, 32)  # rows x tokens of the parity batch: enough to exercise every layer
 
@@ -38,12 +38,12 @@ def max_abs_diff(a, b) -> float:
 class ExportSource:
     """The model to export: a run's final/ (or any model folder), loaded in fp32."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, base: str | None = None):
         self.folder = Path(folder)
         self.adapter = is_adapter(self.folder)
         self.task = model_task(self.folder)
-        self.model = load_model(self.folder, self.task)
-        base = adapter_base(self.folder) if self.adapter else None
+        self.model = load_model(self.folder, self.task, base=base)
+        base = resolve_base(self.folder, base) if self.adapter else None
         self.tokenizer = load_tokenizer(self.folder, base)
 
     def save_adapter(self, target: Path) -> None:

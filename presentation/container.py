@@ -86,7 +86,8 @@ class Container:
         tools = DatasetTools(
             read_shards=read_shards, near_duplicates=NearDuplicates(),
             train_tokenizer=tokenization.train_bpe_tokenizer, load_tokenizer=tokenization.load_tokenizer,
-            tokenize=tokenization.tokenize_texts, tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
+            tokenize=tokenization.tokenize_texts, special_frame=tokenization.special_frame,
+            tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
             load_benchmark=load_benchmark, scan_security=scan_python, save_dataset_dict=save_dataset_dict,
         )
         uris = [input_uris] if isinstance(input_uris, str) else list(input_uris)
@@ -114,7 +115,7 @@ class Container:
         )
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
-                           on_progress=None):
+                           on_progress=None, base=None):
         import tempfile
         from pathlib import Path
 
@@ -129,14 +130,15 @@ class Container:
             folder = None if request.oracle else (final_model(self.storage_for(run), Path(tmp)) if run else Path(model))
             return run_benchmark(
                 request, problems=load_problems(request.benchmark),
-                complete=None if folder is None else completer_for(folder, request, seed, threads).complete,
+                complete=None if folder is None else completer_for(folder, request, seed, threads, base).complete,
                 execute=lambda programs: sandbox.run_many(programs, request.workers),
                 output=self.storage_for(output), prefix=f"{benchmark_label(request)}/",
                 describe={"model": run or model, "isolation": sandbox.isolation,
                           "sandbox_warning": sandbox.warning, "limits": sandbox.limits.__dict__},
                 on_progress=on_progress or (lambda done, total: None))
 
-    def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str, threads=None):
+    def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str, threads=None,
+                         base=None):
         import tempfile
         from pathlib import Path
 
@@ -151,21 +153,24 @@ class Container:
             data = self.storage_for(choose_dataset(dataset, self.storage_for(run) if run else None))
             data_dir = fetch_tree(data, Path(tmp) / "dataset", STATS, "dataset")
             task = loading.model_task(folder)
-            net = loading.load_model(folder, task, threads)
+            net = loading.load_model(folder, task, threads, base=base)
+            stats = read_json(data, STATS)
+            pad_id = stats.get("pad_token_id") or 0
             return evaluate_dataset(
-                request, stats=read_json(data, STATS), model_task=task,
+                request, stats=stats, model_task=task,
                 perplexity=lambda split, mb, bs: scoring.token_loss(net, scoring.load_split(data_dir, split), bs, mb),
-                predict=lambda split, mb, bs: scoring.predictions(net, scoring.load_split(data_dir, split), bs, mb),
+                predict=lambda split, mb, bs: scoring.predictions(net, scoring.load_split(data_dir, split), bs, mb, pad_id),
                 output=self.storage_for(output), key=f"dataset-{request.split}.json",
                 describe={"model": run or model, "dataset": data.uri})
 
-    def export(self, request, *, run=None, model=None, output: str, after_merge=None):
+    def export(self, request, *, run=None, model=None, output: str, after_merge=None, base=None):
+        from functools import partial
         from pathlib import Path
 
         from application.runs.export import export_model
         from infrastructure.export import ExportSource, export_onnx
 
-        return export_model(request, output=self.storage_for(output), open_source=ExportSource,
+        return export_model(request, output=self.storage_for(output), open_source=partial(ExportSource, base=base),
                             run=self.storage_for(run) if run else None,
                             model_folder=Path(model) if model else None,
                             export_onnx=export_onnx, after_merge=after_merge)

@@ -7,13 +7,15 @@ validation/test units that nearly duplicate a training unit; tokenize (a BPE tra
 train split, or a given tokenizer) and lay rows out for the task; publish the DatasetDict,
 `tokenizer/`, and `stats.json` last.
 
-Row schema (what a trainer reads, every sequence column is a fixed-length int64 list):
+Row schema (what a trainer reads; sequence columns are int64 lists, fixed-length for generation):
 
 - generation, packed (default): `input_ids`, `labels`, `position_ids` (restart at 0 per
   document: pass them with no attention mask and `use_cache=False`), no `attention_mask`.
 - generation, `--no-pack`: `input_ids`, `attention_mask`, `labels`.
 - generation with `--recency-half-life`: also `weight` (float32, mean 1) to sample rows by.
-- classification / security: `input_ids`, `attention_mask`, `labels` (int64 class id);
+- classification / security: `input_ids` (varying length, at most seq_len, framed in the model's
+  own convention: `[CLS] ... [SEP]` for BERT-likes, `... EOS` for decoders; no padding stored:
+  the trainer pads per batch with an attention mask) and `labels` (int64 class id);
   security rows also hold `bandit_test_ids` (list of strings: metadata, not a model input).
   Class names are `stats.json` "label_names" (id order) and "label_map" (name -> id).
 
@@ -35,7 +37,7 @@ from application.dataset.decontamination import Benchmark, ContainmentIndex, ben
 from application.dataset.rows import build_rows
 from application.dataset.request import DatasetRequest
 from application.dataset.tasks import FIM_TOKENS, document_text
-from application.dataset.splits import SPLITS, split_rows
+from application.dataset.splits import SPLITS, missing_labels, split_rows
 from domain.errors import DatasetError
 from domain.ports import Storage
 
@@ -51,6 +53,7 @@ class DatasetTools:
     train_tokenizer: Callable  # (texts, vocab_size, extra_special_tokens) -> tokenizer
     load_tokenizer: Callable  # (name_or_path, extra_special_tokens) -> tokenizer
     tokenize: Callable  # (tokenizer, texts, num_proc) -> list of token id lists
+    special_frame: Callable  # tokenizer -> (ids before, ids after) one classified text
     tokenizer_fingerprint: Callable[[str], str]
     load_benchmark: Callable[[str], tuple[str, list[dict], str]]  # spec -> (name, problems, fingerprint)
     scan_security: Callable  # (sources, num_proc) -> per source: [(test_id, severity)] or None
@@ -90,7 +93,8 @@ def build_dataset(
 
     extra_tokens = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
     # A given tokenizer is loaded first: a wrong path fails before any work is done.
-    given = None if request.tokenizer == "train" else tools.load_tokenizer(request.tokenizer, extra_tokens)
+    given = None if request.tokenizer == "train" else tools.load_tokenizer(
+        request.tokenizer, extra_tokens, needs_eos=request.task == "generation")
     with tempfile.TemporaryDirectory(prefix="codetrain-dataset-") as tmp:
         units = _read_units(collections, manifests, request, tools, Path(tmp))
         log(f"units: {len(units.rows)} of kinds {', '.join(request.unit_kinds)}")
@@ -98,18 +102,20 @@ def build_dataset(
             units.signatures = tools.near_duplicates.sign([r["content"] for r in units.rows])
         _decontaminate(units, benchmarks, request, tools)
         clusters, cluster_source = _clusters(units, request, tools)
-        indices, grouping = split_rows(units.rows, clusters, request.ratios, request.seed)
+        indices, grouping = split_rows(units.rows, clusters, request.ratios, request.seed, request.pins,
+                                       request.stratify_by)
         _drop_near_duplicates_of_train(units, indices, request, tools)
         splits = {name: [units.rows[i] for i in indices[name]] for name in SPLITS}
-        if not splits["train"]:
+        if not splits["train"] and request.ratios[0] > 0:
             raise DatasetError("no units left for the training split")
+        missing = _warn_missing_labels(units.rows, indices, request, log)
 
         tokenizer = given or _train_tokenizer(splits["train"], request, tools, extra_tokens)
         log(f"tokenizer: {len(tokenizer)} tokens; laying out {request.task} rows")
         tables, task_stats = build_rows(splits, request, tokenizer, tools)
         staging = Path(tmp) / "out"
         counts = tools.save_dataset_dict(tables, staging)
-        if not counts["train"]:
+        if not counts["train"] and request.ratios[0] > 0:
             raise DatasetError("the training split produced no rows")
         tokenizer.save_pretrained(str(staging / TOKENIZER))
         stats = {
@@ -122,6 +128,8 @@ def build_dataset(
                 "sources": [s for m in manifests for s in m.get("sources", [])],
             },
             "grouping": grouping,
+            "pinned_repos": {name: list(p) for name, p in request.pins.items() if p},
+            "missing_labels": missing,
             "clusters": {"source": cluster_source, "multi_unit": _multi_unit_clusters(clusters)},
             "units": {n: len(splits[n]) for n in SPLITS},
             "units_by_language": {n: dict(Counter(r["language"] for r in splits[n])) for n in SPLITS},
@@ -223,6 +231,16 @@ def _drop_near_duplicates_of_train(units: Units, indices: dict, request: Dataset
             removed[name] = sum(hits)
             indices[name] = [i for i, hit in zip(indices[name], hits) if not hit]
     units.removed["near_duplicates_of_train"] = removed
+
+
+def _warn_missing_labels(rows, indices: dict, request: DatasetRequest, log) -> dict[str, list[str]]:
+    """Log, for each non-empty split, the languages (classes) it lacks; returned for stats.json."""
+    field = request.stratify_by
+    missing = missing_labels([str(r.get(field)) for r in rows], indices)
+    for name, absent in missing.items():
+        log(f"warning: the {name} split has no units of {field} {', '.join(absent)} "
+            f"(pin repositories with --{name}-repos, or add repositories of those)")
+    return missing
 
 
 def _multi_unit_clusters(clusters: Sequence[str]) -> int:

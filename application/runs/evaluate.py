@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
-from application.train.metric_stats import classification_scores, per_class_scores
+from application.train.metric_stats import average_precision, classification_scores, per_class_table
 from domain.errors import EvaluationError
 from domain.ports import Storage
 
@@ -51,8 +51,10 @@ def build_program(problem: dict, completion: str) -> str:
             f"check({problem['entry_point']})\n")
 
 
-def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> dict:
-    """Accuracy, per-class and macro precision/recall/F1, and the confusion matrix.
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str],
+                           scores: Sequence[float] | None = None) -> dict:
+    """Accuracy, per-class and macro precision/recall/F1, the confusion matrix, and with two labels
+    and `scores` (probability of label 1) the PR-AUC of label 1.
 
     `confusion[i][j]` counts examples of true class i predicted as class j. Per-class and macro
     figures come from `application.train.metric_stats`, the same code training's evaluation uses.
@@ -63,19 +65,20 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
     confusion = [[0] * size for _ in range(size)]
     for truth, guess in zip(y_true, y_pred, strict=True):
         confusion[truth][guess] += 1
-    per_class = {name: {k: c[k] for k in ("precision", "recall", "f1", "support")}
-                 for name, c in zip(labels, per_class_scores(confusion))}
-    scores = classification_scores(confusion)
-    return {
+    macro = classification_scores(confusion)
+    metrics = {
         "examples": len(y_true),
-        "accuracy": scores["accuracy"],
-        "macro_precision": scores["precision"],
-        "macro_recall": scores["recall"],
-        "macro_f1": scores["f1"],
-        "per_class": per_class,
+        "accuracy": macro["accuracy"],
+        "macro_precision": macro["precision"],
+        "macro_recall": macro["recall"],
+        "macro_f1": macro["f1"],
+        "per_class": per_class_table(confusion, list(labels)),
         "labels": list(labels),
         "confusion_matrix": confusion,
     }
+    if size == 2 and scores is not None:
+        metrics["pr_auc"] = average_precision(list(scores), list(y_true))
+    return metrics
 
 
 class RunOutcome(Protocol):
@@ -251,7 +254,7 @@ def evaluate_dataset(
     stats: dict,
     model_task: str,
     perplexity: Callable[[str, int | None, int], dict],
-    predict: Callable[[str, int | None, int], tuple[list[int], list[int]]],
+    predict: Callable[[str, int | None, int], tuple[list[int], list[int], list[list[float]]]],
     output: Storage,
     key: str = "dataset_eval.json",
     describe: dict | None = None,
@@ -268,8 +271,9 @@ def evaluate_dataset(
         # {name: id} from the dataset verb, or a list of names in id order
         labels = ([name for name, _ in sorted(label_map.items(), key=lambda item: item[1])]
                   if isinstance(label_map, dict) else [str(name) for name in label_map])
-        y_true, y_pred = predict(request.split, request.max_batches, request.batch_size)
-        metrics = classification_metrics(y_true, y_pred, labels)
+        y_true, y_pred, probabilities = predict(request.split, request.max_batches, request.batch_size)
+        metrics = classification_metrics(y_true, y_pred, labels,
+                                         [p[1] for p in probabilities] if len(labels) == 2 else None)
     else:
         metrics = perplexity(request.split, request.max_batches, request.batch_size)
         metrics["perplexity"] = math.exp(min(metrics["loss"], 50.0))  # exp(50) ~ 5e21: "useless"

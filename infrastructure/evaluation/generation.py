@@ -84,12 +84,12 @@ class Completer:
         return texts * n if greedy else texts  # greedy: n identical samples, generated once
 
 
-def completer_for(folder, request, seed: int = 0, threads: int | None = None) -> Completer:
+def completer_for(folder, request, seed: int = 0, threads: int | None = None, base: str | None = None) -> Completer:
     """A Completer over the model in `folder` (full or adapter), sampling as `request` says."""
-    from infrastructure.evaluation.loading import adapter_base, is_adapter, load_model, load_tokenizer
+    from infrastructure.evaluation.loading import is_adapter, load_model, load_tokenizer, resolve_base
 
-    base = adapter_base(folder) if is_adapter(folder) else None
-    model = load_model(folder, "causal-lm", threads)
+    model = load_model(folder, "causal-lm", threads, base=base)
+    base = resolve_base(folder, base) if is_adapter(folder) else None
     tokenizer = load_tokenizer(folder, base)
     sampling = Sampling(temperature=request.temperature, top_p=request.top_p,
                         max_new_tokens=request.max_new_tokens, stops=tuple(request.stops), seed=seed)

@@ -35,16 +35,19 @@ def token_loss(model, split, batch_size: int = 8, max_batches: int | None = None
     return {"loss": total / max(targets, 1), "tokens": targets}
 
 
-def predictions(model, split, batch_size: int = 8, max_batches: int | None = None) -> tuple[list[int], list[int]]:
-    """(true labels, predicted labels) of a sequence-classification model over the split."""
+def predictions(model, split, batch_size: int = 8, max_batches: int | None = None,
+                pad_id: int = 0) -> tuple[list[int], list[int], list[list[float]]]:
+    """(true labels, predicted labels, class probabilities) of a sequence-classification model."""
     import torch
 
     device = next(model.parameters()).device
-    truth, predicted = [], []
+    truth, predicted, probabilities = [], [], []
     with torch.no_grad():
-        for batch in sequential_batches(split, batch_size, max_batches=max_batches):
+        for batch in sequential_batches(split, batch_size, max_batches=max_batches, pad_id=pad_id):
             inputs = model_inputs(batch, device)
             inputs.pop("position_ids", None)
-            predicted += model(**inputs).logits.argmax(-1).tolist()
+            logits = model(**inputs).logits.float()
+            predicted += logits.argmax(-1).tolist()
+            probabilities += logits.softmax(-1).tolist()
             truth += batch["labels"].tolist()
-    return truth, predicted
+    return truth, predicted, probabilities

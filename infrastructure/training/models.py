@@ -5,7 +5,7 @@ from pathlib import Path
 
 from application.train.config import TrainConfig
 from domain.errors import TrainingError
-from domain.layout import LABELS, TOKENIZER
+from domain.layout import BASE_MODEL, LABELS, TOKENIZER
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
@@ -129,3 +129,25 @@ def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str]) -
     tokenizer.save_pretrained(str(folder))
     if labels:
         (folder / LABELS).write_text(json.dumps(labels))
+    record_base_portably(folder)
+
+
+def record_base_portably(folder: Path) -> None:
+    """peft records the base model as given, often an absolute path that breaks once the run is
+    moved or copied to another machine. A local base is recorded relative to the adapter folder
+    (peft's field, so run and base can move together) and, in `base_model.json`, also absolutely
+    (so the run alone can move on the same machine); a hub name stays as it is."""
+    import json
+    import os
+
+    config_file = Path(folder) / "adapter_config.json"
+    if not config_file.is_file():
+        return
+    config = json.loads(config_file.read_text())
+    base = config.get("base_model_name_or_path")
+    if base and Path(base).expanduser().is_dir():
+        absolute = Path(base).expanduser().resolve()
+        config["base_model_name_or_path"] = os.path.relpath(absolute, Path(folder).resolve())
+        config_file.write_text(json.dumps(config, indent=2))
+        (Path(folder) / BASE_MODEL).write_text(json.dumps(
+            {"relative": config["base_model_name_or_path"], "absolute": str(absolute)}))
