@@ -89,6 +89,23 @@ def _pretrained(config: TrainConfig, labels: list[str]):
         label2id={name: i for i, name in enumerate(labels)}, **kwargs)
 
 
+def _keep_4bit_layout_trainable(model) -> None:
+    """Stop bitsandbytes from repacking 4-bit weights for CPU inference.
+
+    On a CPU with AVX512-BF16, bitsandbytes 0.50 rewrites a Linear4bit's weights, in place and for
+    good, into an inference-only layout the first time it runs in eval mode without gradients
+    (our evaluation before training). Training then goes through that layout's kernel, which adds
+    the bias in place (`result += bias`): every biased layer (GPT-2's Conv1D, Qwen2's q/k/v) fails
+    with "a view of a leaf Variable that requires grad is being used in an in-place operation",
+    and gradients no longer flow through the layer to the LoRA weights below it.
+    """
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
 def build_model(config: TrainConfig, tokenizer, labels: list[str]):
     """The model to train: pretrained or from scratch, optionally quantised, optionally LoRA-wrapped."""
     m, a = config.model, config.adapter
@@ -101,6 +118,7 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
     if m.load_in_4bit or m.load_in_8bit:
         from peft import prepare_model_for_kbit_training
 
+        _keep_4bit_layout_trainable(model)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=m.gradient_checkpointing)
     elif m.gradient_checkpointing:
         model.gradient_checkpointing_enable()
