@@ -93,7 +93,7 @@ def special_frame(tokenizer) -> tuple[list[int], list[int]]:
     """The ids a model puts before and after one text: `[CLS]` / `[SEP]` for BERT-likes, BOS / none
     for Llama, none for GPT-2, read from the tokenizer's own post-processor. A decoder that adds
     nothing at the end gets its EOS there, so a classifier reads the text up to a fixed end."""
-    core = tokenizer.backend_tokenizer
+    core = _plain(tokenizer.backend_tokenizer)
     probe = "x"
     bare = core.encode(probe, add_special_tokens=False).ids
     framed = core.encode(probe, add_special_tokens=True).ids
