@@ -257,7 +257,7 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
         request = run(BenchmarkRequest, benchmark=benchmark, n=n, ks=tuple(sorted(set(ks))),
                       temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                       stops=tuple(stops) or DEFAULT_STOPS, oracle=oracle, limit=limit, workers=workers,
-                      timeout=timeout)
+                      timeout=timeout, seed=seed)
         with click.progressbar(length=1, label="evaluating", file=sys.stderr) as bar:
             def on_progress(done, total):
                 bar.length = total

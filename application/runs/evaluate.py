@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
+import xxhash
+
 from application.train.metric_stats import average_precision, classification_scores, per_class_table
 from domain.errors import EvaluationError
 from domain.ports import Storage
@@ -120,6 +122,8 @@ class BenchmarkRequest:
     """Programs run in the sandbox at once."""
     timeout: float = 10.0
     """Wall-time limit of one program, seconds."""
+    seed: int = 0
+    """Base of every sample's sampling seed (see `sample_seeds`)."""
 
     def __post_init__(self):
         if self.n < 1:
@@ -129,6 +133,16 @@ class BenchmarkRequest:
             raise EvaluationError(f"--k {bad[0]}: pass@k needs 1 <= k <= n (n={self.n})")
         if self.oracle and self.n != 1:
             raise EvaluationError("--oracle runs each canonical solution once: use --n 1")
+
+
+def sample_seeds(seed: int, task_id: str, n: int) -> list[int]:
+    """One sampling seed per (problem, sample), distinct across problems and samples.
+
+    Restarting one seed per problem made sample k of every problem draw the same random numbers,
+    so samples were correlated across problems and pass@k was biased. Each seed is recorded in
+    samples.jsonl, so any single sample can be drawn again.
+    """
+    return [xxhash.xxh64_intdigest(f"{seed}\0{task_id}\0{i}".encode()) % 2**31 for i in range(n)]
 
 
 @dataclass(frozen=True)
@@ -151,7 +165,7 @@ def run_benchmark(
     request: BenchmarkRequest,
     *,
     problems: list[dict],
-    complete: Callable[[str, int], list[str]] | None,
+    complete: Callable[..., list[str]] | None,
     execute: Callable[[Iterable[str]], Iterator[tuple[int, RunOutcome]]],
     output: Storage,
     prefix: str = "",
@@ -161,7 +175,8 @@ def run_benchmark(
     """Generate (or take the canonical) completions, run them sandboxed, score pass@k.
 
     Args:
-        complete: prompt, n -> n raw completions; None with `request.oracle`.
+        complete: (prompt, n, seeds=...) -> n raw completions, sample i drawn with seeds[i] (seeds is
+            None for greedy decoding); None with `request.oracle`.
         execute: programs (a lazy iterable) -> (index, outcome) pairs in any order.
         output: Where `{prefix}samples.jsonl` and `{prefix}summary.json` (last) go.
         describe: Extra facts for the summary (model, sandbox isolation, limits).
@@ -175,12 +190,15 @@ def run_benchmark(
     def programs() -> Iterator[str]:
         # A generator: the sandbox starts on the first problems while later ones are generated.
         for problem in problems:
+            seeds = sample_seeds(request.seed, problem["task_id"], request.n) if request.temperature > 0 else None
             if request.oracle:
                 completions = [problem["canonical_solution"]]
             else:
-                completions = [truncate_at_stops(c, request.stops) for c in complete(problem["prompt"], request.n)]
+                raw = complete(problem["prompt"], request.n, seeds=seeds)
+                completions = [truncate_at_stops(c, request.stops) for c in raw]
             for i, completion in enumerate(completions):
-                samples.append({"task_id": problem["task_id"], "sample": i, "completion": completion})
+                samples.append({"task_id": problem["task_id"], "sample": i, "seed": seeds[i] if seeds else None,
+                                "completion": completion})
                 yield build_program(problem, completion)
             progress["generated"] += 1
             on_progress(sum(progress.values()), total)

@@ -89,7 +89,7 @@ def test_benchmark_scores_a_fake_model_and_writes_samples_then_summary():
     storage = MemoryStorage()
     progress = []
     result = run_benchmark(BenchmarkRequest(n=2, ks=(1, 2)), problems=PROBLEMS,
-                           complete=lambda prompt, n: answers[prompt][:n], execute=python_execute,
+                           complete=lambda prompt, n, seeds=None: answers[prompt][:n], execute=python_execute,
                            output=storage, prefix="he/", on_progress=lambda d, t: progress.append((d, t)))
     assert result.summary["pass@1"] == pytest.approx((1 + 0.5 + 0) / 3)
     assert result.summary["pass@2"] == pytest.approx((1 + 1 + 0) / 3)
