@@ -208,8 +208,11 @@ def train(container, config_path, overrides, resume):
         click.echo(f"resume with: {shlex.join(again)}")
         sys.exit(130)
     click.echo(f"model: {result.uri}/final")
-    click.echo(f"  {summary.get('eval_split', 'validation')} loss {summary['eval_loss_before']:.4f} -> "
-               f"{summary['eval_loss_after']:.4f}")
+    split = summary.get("eval_split", "validation")
+    click.echo(f"  {split} loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")
+    if summary.get("unigram_loss"):
+        click.echo(f"  {split} loss {summary['eval_loss_after']:.4f} vs unigram {summary['unigram_loss']:.4f} "
+                   f"({summary['loss_vs_unigram']:.3f}×)")
 
 
 @cli.command()

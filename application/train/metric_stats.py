@@ -94,3 +94,19 @@ def per_class_table(confusion: list[list[int]], labels: list[str]) -> dict[str, 
     """Precision, recall, F1 and support of each named class."""
     return {name: {k: c[k] for k in ("precision", "recall", "f1", "support")}
             for name, c in zip(labels, per_class_scores(confusion))}
+
+
+def unigram_cross_entropy(train_counts, eval_counts) -> float:
+    """Loss (nats per token) of the unigram baseline on the evaluated tokens: every token predicted
+    with its training frequency, add-one smoothed over the vocabulary, context ignored. A language
+    model that does not beat it has learned nothing but token frequencies.
+
+    Args:
+        train_counts: Occurrences of each token id as a training target (index = id).
+        eval_counts: Occurrences of each token id as an evaluated target (same length).
+    """
+    total = sum(train_counts) + len(train_counts)
+    evaluated = sum(eval_counts)
+    if not evaluated:
+        return 0.0
+    return -sum(n * math.log((train_counts[t] + 1) / total) for t, n in enumerate(eval_counts) if n) / evaluated

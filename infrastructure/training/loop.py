@@ -99,6 +99,9 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
         if saved_step != r.step:  # every rank takes the same branch: saving has a barrier
             checkpoint = save_checkpoint(r, on_checkpoint)
         r.log(f"{r.eval_name} loss after training: {r.last_eval['eval_loss']:.4f}")
+        if r.unigram:
+            r.log(f"{r.eval_name} loss {r.last_eval['eval_loss']:.4f} vs unigram {r.unigram:.4f} "
+                  f"({r.last_eval['eval_loss'] / r.unigram:.3f}x)")
     return _summary(r, interrupted, stopped_early, checkpoint)
 
 
@@ -182,6 +185,9 @@ def _summary(r: TrainingSession, interrupted: bool, stopped_early: bool, checkpo
     }
     if after and r.causal:
         summary["perplexity_after"] = after["eval_perplexity"]
+    if after and r.unigram:
+        summary["unigram_loss"] = r.unigram
+        summary["loss_vs_unigram"] = after["eval_loss"] / r.unigram
     return summary
 
 

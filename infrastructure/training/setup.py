@@ -47,6 +47,8 @@ class TrainingSession:
     last_eval_step: int | None = None
     eval_name: str = "validation"
     """What evaluation figures are of: `validation`, or `training-split` (eval.on_train)."""
+    unigram: float | None = None
+    """Causal LM: the unigram baseline's loss on the evaluated tokens."""
 
     @property
     def causal(self) -> bool:
@@ -211,6 +213,11 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
                     eval_split, labels, pad_id, max_steps, checkpoints, tracker,
                     EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau)
     session.eval_name = "validation" if len(data["validation"]) else "training-split"
+    if session.causal and accelerator.is_main_process:
+        from infrastructure.training.baseline import unigram_loss
+
+        rows = e.max_batches * t.micro_batch_size if e.max_batches else None
+        session.unigram = unigram_loss(data["train"], eval_split, len(tokenizer), rows)
     if state:
         _restore(session, state)
     return session
