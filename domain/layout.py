@@ -30,6 +30,7 @@ RESOLVED_CONFIG = "config.resolved.json"  # the validated config the run was tra
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_PREFIX = "step-"  # checkpoints/step-000040
 FINAL = "final"  # the trained model (full, merged or adapter) with its tokenizer
+BASE_MODEL = "base_model.json"  # where an adapter's local base was: relative to final/ and absolute
 LABELS = "labels.json"  # a classifier's class names in id order, inside final/
 METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from infrastructure.evaluation.loading import (adapter_base, is_adapter, load_model, load_tokenizer, model_task,
+from infrastructure.evaluation.loading import (is_adapter, load_model, load_tokenizer, model_task, resolve_base,
                                                saved_dtype)
 from infrastructure.data.tokenization import save_tokenizer
 
@@ -62,13 +62,13 @@ class ExportSource:
     """The model to export: a run's final/ (or any model folder), loaded in fp32 for the checks and
     written in the base model's dtype (or the one asked for)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, base: str | None = None):
         self.folder = Path(folder)
         self.adapter = is_adapter(self.folder)
         self.task = model_task(self.folder)
         self.base_dtype = saved_dtype(self.folder)
-        self.model = load_model(self.folder, self.task)
-        base = adapter_base(self.folder) if self.adapter else None
+        self.model = load_model(self.folder, self.task, base=base)
+        base = resolve_base(self.folder, base) if self.adapter else None
         self.tokenizer = load_tokenizer(self.folder, base)
         self.exported = None if self.adapter else self.model  # the fp32 model that was written
 

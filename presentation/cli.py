@@ -192,7 +192,11 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
 @click.option("--vocab-size", type=click.IntRange(300), default=8000, show_default=True,
               help="Vocabulary size when training a tokenizer.")
 @click.option("--split", "ratios", default="0.9,0.05,0.05", show_default=True, metavar="TRAIN,VAL,TEST",
-              help="Shares of units per split.")
+              help="Shares of units per split (0 allowed: 0,0,1 makes a whole collection a test set).")
+@click.option("--test-repos", default="", metavar="NAME|GLOB,...",
+              help="Repositories whose units all go to the test split (name, owner/name or glob).")
+@click.option("--validation-repos", default="", metavar="NAME|GLOB,...",
+              help="Repositories whose units all go to the validation split.")
 @click.option("--near-dup-threshold", type=click.FloatRange(0, 1), default=0.8, show_default=True,
               help="MinHash Jaccard for near-duplicates (clusters kept in one split; val/test deduped against train); 0 = off.")
 @click.option("--decontaminate", default="", metavar="humaneval,FILE.jsonl",
@@ -212,8 +216,9 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
 @executor_options
 @click.pass_obj
 def dataset(container, input_uris, output, task, chat_template, columns, label_field, kinds, seq_len, no_pack,
-            header, fim_rate, recency_half_life, tokenizer, vocab_size, ratios, near_dup_threshold, decontaminate,
-            decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache, overwrite, executor, ray_address):
+            header, fim_rate, recency_half_life, tokenizer, vocab_size, ratios, test_repos, validation_repos,
+            near_dup_threshold, decontaminate, decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache,
+            overwrite, executor, ray_address):
     """Split without leakage, decontaminate, tokenize and pack collections into a DatasetDict."""
     from application.dataset.formats import parse_column
     from application.dataset.request import DatasetRequest, parse_list, parse_ratios
@@ -223,6 +228,7 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
         DatasetRequest, task=task, label_field=label_field, kinds=parse_list(kinds) or None, seq_len=seq_len,
         pack=not no_pack, header=header, fim_rate=fim_rate, recency_half_life_days=recency_half_life,
         tokenizer=tokenizer, vocab_size=vocab_size, ratios=run(parse_ratios, ratios),
+        test_repos=parse_list(test_repos), validation_repos=parse_list(validation_repos),
         near_dup_threshold=near_dup_threshold, decontaminate=parse_list(decontaminate),
         decontaminate_near=decontaminate_near, severity=severity, bandit_skip=parse_list(bandit_skip),
         num_proc=num_proc, seed=seed, use_cache=not no_cache, chat_template=chat_template,
@@ -244,6 +250,7 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
         click.echo("  mix " + ", ".join(f"{i['uri']} {i['train_share']:.0%}" for i in stats["inputs"]))
     if "class_balance" in stats:
         click.echo(f"  class balance {stats['class_balance']}")
+        click.echo(f"  truncated units (over --seq-len {stats['seq_len']}) {stats['truncated_units']}")
 
 
 @cli.command()
@@ -278,7 +285,11 @@ def train(container, config_path, overrides, resume, overwrite):
         echo(f"resume with: {shlex.join(again)}")
         sys.exit(130)
     echo(f"model: {result.uri}/final")
-    echo(f"  validation loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")
+    split = summary.get("eval_split", "validation")
+    echo(f"  {split} loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")
+    if summary.get("unigram_loss"):
+        echo(f"  {split} loss {summary['eval_loss_after']:.4f} vs unigram {summary['unigram_loss']:.4f} "
+             f"({summary['loss_vs_unigram']:.3f}×)")
 
 
 @cli.command()
@@ -312,10 +323,11 @@ def train(container, config_path, overrides, resume, overwrite):
 @click.option("--unsafe-no-sandbox", is_flag=True,
               help="Where the kernel allows no isolation, run untrusted completions anyway, with resource "
                    "limits only (they can then read and write what you can). Refused without this flag.")
+@click.option("--base", help="An adapter's base model (folder or hub name), instead of the one it recorded.")
 @click.pass_obj
 def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, batch_size, benchmark, oracle, n,
              ks, temperature, top_p, max_new_tokens, stops, limit, workers, timeout, seed, threads, output,
-             unsafe_no_sandbox):
+             unsafe_no_sandbox, base):
     """Score a model: perplexity / classification metrics, or sandboxed pass@k on a code benchmark."""
     from application.runs.evaluate import (DEFAULT_STOPS, BenchmarkRequest, DatasetEvalRequest, benchmark_label,
                                       output_location)
@@ -329,14 +341,15 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
         request = run(BenchmarkRequest, benchmark=benchmark, n=n, ks=tuple(sorted(set(ks))),
                       temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                       stops=tuple(stops) or DEFAULT_STOPS, oracle=oracle, limit=limit, workers=workers,
-                      timeout=timeout)
+                      timeout=timeout, seed=seed)
         with _sigterm_as_ctrl_c(), click.progressbar(length=1, label="evaluating", file=sys.stderr) as bar:
             def on_progress(done, total):
                 bar.length = total
                 bar.update(done - bar.pos)
 
             result = run(container.evaluate_benchmark, request, run=run_uri, model=model_path, output=output,
-                         seed=seed, threads=threads, on_progress=on_progress, allow_unsafe=unsafe_no_sandbox)
+                         seed=seed, threads=threads, on_progress=on_progress, allow_unsafe=unsafe_no_sandbox,
+                         base=base)
         summary = result.summary
         click.echo(f"{benchmark_label(request)}: {summary['problems']} problems, {summary['samples']} samples "
                    f"({summary['isolation']} sandbox)")
@@ -354,13 +367,17 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
         raise click.UsageError("--oracle needs --benchmark")
     request = DatasetEvalRequest(split=split, max_batches=max_batches, batch_size=batch_size)
     result = run(container.evaluate_dataset, request, run=run_uri, model=model_path, dataset=dataset_uri,
-                 output=output, threads=threads)
+                 output=output, threads=threads, base=base)
     if "perplexity" in result:
         click.echo(f"{split}: loss {result['loss']:.4f}, perplexity {result['perplexity']:.2f} "
                    f"over {result['tokens']} tokens ({result['targets']})")
     else:
-        click.echo(f"{split}: accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f} "
-                   f"over {result['examples']} examples")
+        click.echo(f"{split}: accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f}"
+                   + (f", PR-AUC {result['pr_auc']:.4f}" if "pr_auc" in result else "")
+                   + f" over {result['examples']} examples")
+        for name, c in result["per_class"].items():
+            click.echo(f"  {name}: precision {c['precision']:.4f} recall {c['recall']:.4f} f1 {c['f1']:.4f} "
+                       f"support {c['support']}")
         click.echo(f"  confusion matrix (rows = truth, {result['labels']}): {result['confusion_matrix']}")
     click.echo(f"  results: {output}/dataset-{split}.json")
 
@@ -397,15 +414,16 @@ def _score(value: float | None) -> str:
               help="Also write model.onnx with attention mask and KV cache, checked by greedy generation.")
 @click.option("--tolerance", type=click.FloatRange(0), default=1e-4, show_default=True,
               help="Largest max |logit difference| allowed between the export and the model it came from.")
+@click.option("--base", help="An adapter's base model (folder or hub name), instead of the one it recorded.")
 @click.pass_obj
-def export(container, run_uri, model_path, output, mode, dtype, gguf, onnx, tolerance):
+def export(container, run_uri, model_path, output, mode, dtype, gguf, onnx, tolerance, base):
     """Write a deployable model: LoRA merged (parity-checked) or adapter only, optionally ONNX."""
     from application.runs.export import ExportRequest
 
     if bool(run_uri) == bool(model_path):
         raise click.UsageError("give exactly one of --run RUN or --model PATH")
     request = run(ExportRequest, mode=mode or "auto", onnx=onnx, tolerance=tolerance, dtype=dtype, gguf=gguf)
-    manifest = run(container.export, request, run=run_uri, model=model_path, output=output)
+    manifest = run(container.export, request, run=run_uri, model=model_path, output=output, base=base)
     dtype = f" {manifest['dtype']}" if manifest.get("dtype") else ""
     click.echo(f"export: {output} ({manifest['written']}{dtype} {manifest['task']} model, "
                f"{len(manifest['files'])} files)")

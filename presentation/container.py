@@ -140,7 +140,8 @@ class Container:
         tools = DatasetTools(
             read_shards=read_shards, near_duplicates=NearDuplicates(),
             train_tokenizer=tokenization.train_bpe_tokenizer, load_tokenizer=tokenization.load_tokenizer,
-            tokenize=tokenization.tokenize_texts, tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
+            tokenize=tokenization.tokenize_texts, special_frame=tokenization.special_frame,
+            tokenizer_fingerprint=tokenization.tokenizer_fingerprint,
             load_benchmark=load_benchmark, scan_security=scan_python, save_dataset_dict=save_dataset_dict,
             load_chat_template=chat.load_chat_template, chat_format=chat.chat_format, end_of_turn=chat.end_of_turn,
             save_tokenizer=tokenization.save_tokenizer,
@@ -184,7 +185,7 @@ class Container:
                             source_state=source_state)
 
     def evaluate_benchmark(self, request, *, run=None, model=None, output: str, seed=0, threads=None,
-                           on_progress=None, allow_unsafe: bool = False):
+                           on_progress=None, allow_unsafe: bool = False, base=None):
         from application.runs.evaluate_run import evaluate_run_on_benchmark
         from infrastructure.evaluation.benchmarks import load_problems
         from infrastructure.evaluation.generation import completer_for
@@ -194,25 +195,27 @@ class Container:
             return evaluate_run_on_benchmark(
                 request, run=run, model=model, output=output, open_storage=self.storage_for,
                 load_problems=load_problems,
-                completer=lambda folder: completer_for(folder, request, seed, threads).complete,
+                completer=lambda folder: completer_for(folder, request, seed, threads, base).complete,
                 sandbox=sandbox, on_progress=on_progress or (lambda done, total: None))
 
-    def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str, threads=None):
+    def evaluate_dataset(self, request, *, run=None, model=None, dataset=None, output: str, threads=None,
+                         base=None):
         from application.runs.evaluate_run import evaluate_run_on_dataset
         from infrastructure.evaluation.scoring import LoadedModel
 
         return evaluate_run_on_dataset(
             request, run=run, model=model, dataset=dataset, output=output, open_storage=self.storage_for,
-            load_scorer=lambda folder, data_dir: LoadedModel(folder, data_dir, threads))
+            load_scorer=lambda folder, data_dir: LoadedModel(folder, data_dir, threads, base))
 
-    def export(self, request, *, run=None, model=None, output: str, after_merge=None):
+    def export(self, request, *, run=None, model=None, output: str, after_merge=None, base=None):
+        from functools import partial
         from pathlib import Path
 
         from application.runs.export import export_model
         from infrastructure.export import ExportSource
         from infrastructure.onnx_export import export_onnx
 
-        return export_model(request, output=self.storage_for(output), open_source=ExportSource,
+        return export_model(request, output=self.storage_for(output), open_source=partial(ExportSource, base=base),
                             run=self.storage_for(run) if run else None,
                             model_folder=Path(model) if model else None,
                             export_onnx=export_onnx, after_merge=after_merge)

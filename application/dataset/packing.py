@@ -174,19 +174,36 @@ def pad_documents(
     return layout
 
 
-def truncate_and_pad(docs: Sequence[Sequence[int]], length: int, pad_id: int) -> Layout:
-    """Classification rows: each document cut to `length` tokens and right-padded."""
-    ids: list[int] = []
-    mask: list[int] = []
-    layout = Layout(length)
+@dataclass
+class Framed:
+    """Classification rows of varying length (no padding stored) as one flat id list plus offsets."""
+
+    ids: list[int] = field(default_factory=list)
+    """Every row's tokens, one after another."""
+    offsets: list[int] = field(default_factory=lambda: [0])
+    """Row i is ids[offsets[i]:offsets[i + 1]]."""
+    real_tokens: int = 0
+    """Tokens of the units themselves (special tokens not counted)."""
+    truncated: int = 0
+    """Units cut to fit the row length."""
+
+
+def frame_documents(docs: Sequence[Sequence[int]], max_len: int, prefix: Sequence[int],
+                    suffix: Sequence[int]) -> Framed:
+    """One row per document in the model's own convention, `prefix + doc + suffix` (`[CLS] ... [SEP]`
+    for BERT-likes, `... EOS` for decoders), the document cut so the row holds at most `max_len`
+    tokens. Rows are not padded: the trainer pads each batch to its longest row, masked."""
+    room = max_len - len(prefix) - len(suffix)
+    if room < 1:
+        raise ValueError(f"rows of {max_len} tokens leave no room beside {len(prefix) + len(suffix)} special tokens")
+    framed = Framed()
     for doc in docs:
-        piece = list(doc[:length])
-        pad = length - len(piece)
-        ids.extend(piece + [pad_id] * pad)
-        mask.extend([1] * len(piece) + [0] * pad)
-        layout.real_tokens += len(piece)
-    layout.columns = {"input_ids": ids, "attention_mask": mask}
-    return layout
+        piece = list(doc[:room])
+        framed.ids.extend([*prefix, *piece, *suffix])
+        framed.offsets.append(len(framed.ids))
+        framed.real_tokens += len(piece)
+        framed.truncated += len(doc) > room
+    return framed
 
 
 MaskedDoc = tuple[Sequence[int], Sequence[bool]]  # token ids, and whether each token is trained

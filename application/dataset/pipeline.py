@@ -8,7 +8,7 @@ validation/test units that nearly duplicate a training unit; tokenize (a BPE tra
 train split, or a given tokenizer) and lay rows out for the task; publish the DatasetDict,
 `tokenizer/`, and `stats.json` last.
 
-Row schema (what a trainer reads, every sequence column is a fixed-length int64 list):
+Row schema (what a trainer reads; sequence columns are int64 lists, fixed-length for generation):
 
 - generation, packed (default): `input_ids`, `labels`, `position_ids` (restart at 0 per
   document: pass them with no attention mask and `use_cache=False`), no `attention_mask`;
@@ -17,7 +17,9 @@ Row schema (what a trainer reads, every sequence column is a fixed-length int64 
   and assistant tokens and the token ending each; documents are never split across rows.
 - generation, `--no-pack`: `input_ids`, `attention_mask`, `labels`.
 - generation with `--recency-half-life`: also `weight` (float32, mean 1) to sample rows by.
-- classification / security: `input_ids`, `attention_mask`, `labels` (int64 class id);
+- classification / security: `input_ids` (varying length, at most seq_len, framed in the model's
+  own convention: `[CLS] ... [SEP]` for BERT-likes, `... EOS` for decoders; no padding stored:
+  the trainer pads per batch with an attention mask) and `labels` (int64 class id);
   security rows also hold `bandit_test_ids` (list of strings: metadata, not a model input).
   Class names are `stats.json` "label_names" (id order) and "label_map" (name -> id).
 
@@ -31,7 +33,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 import hashlib
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from application.artifacts import claim_output, fetch_tree, publish_tree, read_json, require_complete, write_json
 from domain.layout import DATASET_OWNER, MANIFEST, STATS, TOKENIZER
@@ -45,7 +47,7 @@ from application.dataset.rows import build_rows, check_tokenizer_limit
 from application.dataset.request import DatasetRequest
 from application.dataset.sources import DatasetInput, input_stats, keep_given_splits, mix_train, record_units
 from application.dataset.tasks import FIM_TOKENS, document_text
-from application.dataset.splits import SPLITS, split_rows
+from application.dataset.splits import SPLITS, missing_labels, split_rows
 from domain.errors import DatasetError
 from domain.ports import NearDuplicateFinder, Storage, Tokenizer
 
@@ -62,6 +64,7 @@ class DatasetTools:
     train_tokenizer: Callable[[Iterable[str], int, Sequence[str]], Tokenizer]  # (texts, vocab_size, extra tokens)
     load_tokenizer: Callable[[str, Sequence[str]], Tokenizer]  # (name_or_path, extra special tokens)
     tokenize: Callable[[Tokenizer, Sequence[str], int], list[list[int]]]  # (tokenizer, texts, num_proc)
+    special_frame: Callable[[Tokenizer], tuple[list[int], list[int]]]  # tokenizer -> (ids before, ids after) a classified text
     tokenizer_fingerprint: Callable[[str], str]
     load_benchmark: Callable[[str], tuple[str, list[dict], str]]  # spec -> (name, problems, fingerprint)
     # (sources, num_proc) -> per source: [(test_id, severity)], or None when it does not parse
@@ -72,8 +75,9 @@ class DatasetTools:
     end_of_turn: Callable[[ChatFormat], str | None] | None = None  # the special token closing an assistant turn
     save_tokenizer: Callable[[Tokenizer, Path], None] = lambda tokenizer, folder: tokenizer.save_pretrained(str(folder))
     """(tokenizer, folder): the container passes one whose files transformers 4.x loads too."""
-    assign_splits: Callable[[list[dict], list[str], tuple[float, float, float], int], tuple[dict[str, list[int]], str]] = \
-        split_rows  # (rows' repo and path, clusters, ratios, seed) -> (indices per split, grouping)
+    assign_splits: Callable[[list[dict], list[str], tuple[float, float, float], int, Mapping[str, Sequence[str]] | None,
+                             str | None], tuple[dict[str, list[int]], str]] = \
+        split_rows  # (rows' repo, path and label, clusters, ratios, seed, pins, stratify by) -> (indices, grouping)
     pack: Callable[[Sequence[Sequence[int]], int, int, int, Sequence[float] | None], Layout] = \
         pack_documents  # (docs, seq_len, eos_id, pad_id, weights) -> Layout
 
@@ -130,7 +134,8 @@ def build_dataset(
     extra_tokens = FIM_TOKENS if request.task == "generation" and request.fim_rate > 0 else ()
     extra_tokens += template_tokens
     # A given tokenizer is loaded first: a wrong path fails before any work is done.
-    given = None if request.tokenizer == "train" else tools.load_tokenizer(request.tokenizer, extra_tokens)
+    given = None if request.tokenizer == "train" else tools.load_tokenizer(
+        request.tokenizer, extra_tokens, needs_eos=request.task in ("generation", "instruct"))
     if given is not None:
         check_tokenizer_limit(given, request)
     with tempfile.TemporaryDirectory(prefix="codetrain-dataset-") as tmp:
@@ -141,16 +146,19 @@ def build_dataset(
         progress(f"decontaminating and splitting {len(units.rows):,} units")
         _decontaminate(units, benchmarks, request, tools)
         clusters, cluster_source = _clusters(units, request, tools)
-        keys = [{"repo": r["repo"], "path": r["path"]} for r in units.rows]  # all a split is chosen by
-        indices, grouping = tools.assign_splits(keys, clusters, request.ratios, request.seed)
+        keys = [{"repo": r["repo"], "path": r["path"], "language": r.get("language"),
+                 request.label_field: r.get(request.label_field)} for r in units.rows]  # all a split is chosen by
+        indices, grouping = tools.assign_splits(keys, clusters, request.ratios, request.seed, request.pins,
+                                                request.stratify_by)
         if keep_given_splits(units.rows, indices):
             grouping += " (rows of split datasets kept in their splits)"
         _drop_near_duplicates_of_train(units, indices, request, tools)
         splits = {name: [units.rows[i] for i in indices[name]] for name in SPLITS}
-        if not splits["train"]:
+        if not splits["train"] and request.ratios[0] > 0:
             raise DatasetError("no units left for the training split")
         mixed = mix_train(splits["train"], inputs, request.seed)
         sources_stats, splits["train"] = input_stats(inputs, splits, mixed), mixed
+        missing = _warn_missing_labels(units.rows, indices, request, log)
 
         if given is None:
             progress(f"training the tokenizer on {len(splits['train']):,} units")
@@ -166,7 +174,7 @@ def build_dataset(
         staging = Path(tmp) / "out"
         progress("writing the dataset")
         counts = tools.save_dataset_dict(tables, staging)
-        if not counts["train"]:
+        if not counts["train"] and request.ratios[0] > 0:
             raise DatasetError("the training split produced no rows")
         tools.save_tokenizer(tokenizer, staging / TOKENIZER)
         stats = {
@@ -183,6 +191,8 @@ def build_dataset(
             },
             "inputs": sources_stats,
             "grouping": grouping,
+            "pinned_repos": {name: list(p) for name, p in request.pins.items() if p},
+            "missing_labels": missing,
             "clusters": {"source": cluster_source, "multi_unit": _multi_unit_clusters(clusters)},
             "units": {n: len(splits[n]) for n in SPLITS},
             "units_by_language": {n: dict(Counter(r["language"] for r in splits[n])) for n in SPLITS},
@@ -331,6 +341,16 @@ def _drop_near_duplicates_of_train(units: Units, indices: dict, request: Dataset
             removed[name] = sum(hits)
             indices[name] = [i for i, hit in zip(indices[name], hits) if not hit]
     units.removed["near_duplicates_of_train"] = removed
+
+
+def _warn_missing_labels(rows, indices: dict, request: DatasetRequest, log) -> dict[str, list[str]]:
+    """Log, for each non-empty split, the languages (classes) it lacks; returned for stats.json."""
+    field = request.stratify_by
+    missing = missing_labels([str(r.get(field)) for r in rows], indices)
+    for name, absent in missing.items():
+        log(f"warning: the {name} split has no units of {field} {', '.join(absent)} "
+            f"(pin repositories with --{name}-repos, or add repositories of those)")
+    return missing
 
 
 def _multi_unit_clusters(clusters: Sequence[str]) -> int:

@@ -27,7 +27,12 @@ class DatasetRequest:
     seed: int = 42
     """Seed of the split assignment and of the FIM coin flips."""
     ratios: tuple[float, float, float] = (0.9, 0.05, 0.05)
-    """Shares of units for train, validation and test."""
+    """Shares of units for train, validation and test (of the units in repositories not pinned);
+    0 shares are allowed, e.g. 0,0,1 makes a whole collection a test set."""
+    test_repos: tuple[str, ...] = ()
+    """Repositories (names or globs) whose units all go to the test split."""
+    validation_repos: tuple[str, ...] = ()
+    """Repositories (names or globs) whose units all go to the validation split."""
     tokenizer: str = "train"
     """`train` (byte-level BPE on the train split) or a tokenizer folder / hub name."""
     vocab_size: int = 8000
@@ -71,8 +76,9 @@ class DatasetRequest:
             bad("--task", self.task, f"unknown task (choose from {', '.join(TASKS)})")
         if len(self.ratios) != 3 or min(self.ratios) < 0 or abs(sum(self.ratios) - 1.0) > 1e-6:
             bad("--split", ",".join(map(str, self.ratios)), "three non-negative ratios summing to 1")
-        if self.ratios[0] <= 0:
-            bad("--split", ",".join(map(str, self.ratios)), "the training share must be above 0")
+        if self.ratios[0] <= 0 and self.tokenizer == "train":
+            bad("--split", ",".join(map(str, self.ratios)),
+                "no training share to train a tokenizer on: pass the model's --tokenizer")
         if self.seq_len < 8:
             bad("--seq-len", self.seq_len, "must be at least 8")
         if not 0.0 <= self.fim_rate <= 1.0:
@@ -91,6 +97,15 @@ class DatasetRequest:
         column_map(self.columns)  # an unknown role fails here
         if self.num_proc < 1:
             bad("--num-proc", self.num_proc, "must be at least 1")
+
+    @property
+    def pins(self) -> dict[str, tuple[str, ...]]:
+        return {"test": self.test_repos, "validation": self.validation_repos}
+
+    @property
+    def stratify_by(self) -> str:
+        """The field every split should cover: the class for classification, else the language."""
+        return self.label_field if self.task == "classification" else "language"
 
     @property
     def unit_kinds(self) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """Per-task row building: texts -> token ids -> rows laid out for the trainer.
 
-Each builder returns the tables to save (split -> {"row_len", "sequences", "values"}) and
+Each builder returns the tables to save (split -> {"row_len", "sequences", "values"}, plus
+"offsets" and row_len None for rows of varying length) and
 the task's part of stats.json. The row schema is documented in `application/dataset/pipeline.py`.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from application.dataset.tasks import (
     FIM_PREFIX, FIM_TOKENS, SECURITY_LABELS, document_text, fim_transform, label_map,
     recency_weights, security_label,
 )
-from application.dataset.packing import pad_documents, truncate_and_pad
+from application.dataset.packing import frame_documents, pad_documents
 from application.dataset.splits import SPLITS
 from domain.errors import DatasetError
 from domain.ports import Tokenizer
@@ -129,20 +130,24 @@ def _recency(splits, request) -> dict[str, list[float]] | None:
 
 
 def _labelled_tables(splits, labels, extra: dict, names: Sequence[str], request, tokenizer, tools) -> tuple[dict, dict]:
-    """Rows of (input_ids, attention_mask, labels) cut to a common length, plus class balance."""
+    """Rows of (input_ids, labels) in the model's own framing, unpadded, plus class balance.
+
+    `--seq-len` is the cut-off (special tokens included); truncated units are counted per split.
+    """
     texts = {name: [r["content"] for r in splits[name]] for name in SPLITS}
     docs = _tokenize_splits(texts, tokenizer, tools, request.num_proc)
-    longest = max((len(d) for name in SPLITS for d in docs[name]), default=1)
-    row_len = max(1, min(request.seq_len, longest))  # pad to the longest, not to seq_len
+    prefix, suffix = tools.special_frame(tokenizer)
     tables = {}
-    stats = {"tokens": {}, "tokens_by_language": {}, "truncated_units": {}, "row_len": row_len}
+    stats = {"tokens": {}, "tokens_by_language": {}, "truncated_units": {}, "max_row_len": request.seq_len,
+             "special_tokens": {"before": prefix, "after": suffix}}
     for name in SPLITS:
-        layout = truncate_and_pad(docs[name], row_len, tokenizer.pad_token_id)
-        tables[name] = {"row_len": row_len, "sequences": layout.columns,
+        framed = frame_documents(docs[name], request.seq_len, prefix, suffix)
+        tables[name] = {"row_len": None, "offsets": framed.offsets, "sequences": {"input_ids": framed.ids},
                         "values": {"labels": labels[name], **{k: v[name] for k, v in extra.items()}}}
-        stats["tokens"][name] = layout.real_tokens
-        stats["tokens_by_language"][name] = _by_language(splits[name], [min(len(d), row_len) for d in docs[name]])
-        stats["truncated_units"][name] = sum(len(d) > row_len for d in docs[name])
+        stats["tokens"][name] = framed.real_tokens
+        room = request.seq_len - len(prefix) - len(suffix)
+        stats["tokens_by_language"][name] = _by_language(splits[name], [min(len(d), room) for d in docs[name]])
+        stats["truncated_units"][name] = framed.truncated
     stats["label_names"] = list(names)
     stats["label_map"] = {n: i for i, n in enumerate(names)}
     stats["class_balance"] = {

@@ -11,7 +11,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
-from application.train.metric_stats import classification_scores, per_class_scores
+import xxhash
+
+from application.train.metric_stats import average_precision, classification_scores, per_class_table
 from domain.errors import EvaluationError
 from domain.ports import Storage
 
@@ -52,8 +54,10 @@ def build_program(problem: dict, completion: str) -> str:
             f"check({problem['entry_point']})\n")
 
 
-def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> dict:
-    """Accuracy, per-class and macro precision/recall/F1, and the confusion matrix.
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str],
+                           scores: Sequence[float] | None = None) -> dict:
+    """Accuracy, per-class and macro precision/recall/F1, the confusion matrix, and with two labels
+    and `scores` (probability of label 1) the PR-AUC of label 1.
 
     `confusion[i][j]` counts examples of true class i predicted as class j. Per-class and macro
     figures come from `application.train.metric_stats`, the same code training's evaluation uses.
@@ -64,19 +68,20 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
     confusion = [[0] * size for _ in range(size)]
     for truth, guess in zip(y_true, y_pred, strict=True):
         confusion[truth][guess] += 1
-    per_class = {name: {k: c[k] for k in ("precision", "recall", "f1", "support")}
-                 for name, c in zip(labels, per_class_scores(confusion))}
-    scores = classification_scores(confusion)
-    return {
+    macro = classification_scores(confusion)
+    metrics = {
         "examples": len(y_true),
-        "accuracy": scores["accuracy"],
-        "macro_precision": scores["precision"],
-        "macro_recall": scores["recall"],
-        "macro_f1": scores["f1"],
-        "per_class": per_class,
+        "accuracy": macro["accuracy"],
+        "macro_precision": macro["precision"],
+        "macro_recall": macro["recall"],
+        "macro_f1": macro["f1"],
+        "per_class": per_class_table(confusion, list(labels)),
         "labels": list(labels),
         "confusion_matrix": confusion,
     }
+    if size == 2 and scores is not None:
+        metrics["pr_auc"] = average_precision(list(scores), list(y_true))
+    return metrics
 
 
 class RunOutcome(Protocol):
@@ -118,6 +123,8 @@ class BenchmarkRequest:
     """Programs run in the sandbox at once."""
     timeout: float = 10.0
     """Wall-time limit of one program, seconds."""
+    seed: int = 0
+    """Base of every sample's sampling seed (see `sample_seeds`)."""
 
     def __post_init__(self):
         if self.n < 1:
@@ -127,6 +134,16 @@ class BenchmarkRequest:
             raise EvaluationError(f"--k {bad[0]}: pass@k needs 1 <= k <= n (n={self.n})")
         if self.oracle and self.n != 1:
             raise EvaluationError("--oracle runs each canonical solution once: use --n 1")
+
+
+def sample_seeds(seed: int, task_id: str, n: int) -> list[int]:
+    """One sampling seed per (problem, sample), distinct across problems and samples.
+
+    Restarting one seed per problem made sample k of every problem draw the same random numbers,
+    so samples were correlated across problems and pass@k was biased. Each seed is recorded in
+    samples.jsonl, so any single sample can be drawn again.
+    """
+    return [xxhash.xxh64_intdigest(f"{seed}\0{task_id}\0{i}".encode()) % 2**31 for i in range(n)]
 
 
 @dataclass(frozen=True)
@@ -149,7 +166,7 @@ def run_benchmark(
     request: BenchmarkRequest,
     *,
     problems: list[dict],
-    complete: Callable[[str, int], list[str]] | None,
+    complete: Callable[..., list[str]] | None,
     execute: Callable[[Iterable[str]], Iterator[tuple[int, RunOutcome]]],
     output: Storage,
     prefix: str = "",
@@ -159,7 +176,8 @@ def run_benchmark(
     """Generate (or take the canonical) completions, run them sandboxed, score pass@k.
 
     Args:
-        complete: prompt, n -> n raw completions; None with `request.oracle`.
+        complete: (prompt, n, seeds=...) -> n raw completions, sample i drawn with seeds[i] (seeds is
+            None for greedy decoding); None with `request.oracle`.
         execute: programs (a lazy iterable) -> (index, outcome) pairs in any order.
         output: Where `{prefix}samples.jsonl` and `{prefix}summary.json` (last) go.
         describe: Extra facts for the summary (model, sandbox isolation, limits).
@@ -173,12 +191,15 @@ def run_benchmark(
     def programs() -> Iterator[str]:
         # A generator: the sandbox starts on the first problems while later ones are generated.
         for problem in problems:
+            seeds = sample_seeds(request.seed, problem["task_id"], request.n) if request.temperature > 0 else None
             if request.oracle:
                 completions = [problem["canonical_solution"]]
             else:
-                completions = [truncate_at_stops(c, request.stops) for c in complete(problem["prompt"], request.n)]
+                raw = complete(problem["prompt"], request.n, seeds=seeds)
+                completions = [truncate_at_stops(c, request.stops) for c in raw]
             for i, completion in enumerate(completions):
-                samples.append({"task_id": problem["task_id"], "sample": i, "completion": completion})
+                samples.append({"task_id": problem["task_id"], "sample": i, "seed": seeds[i] if seeds else None,
+                                "completion": completion})
                 yield build_program(problem, completion)
             progress["generated"] += 1
             on_progress(sum(progress.values()), total)
@@ -269,7 +290,7 @@ def evaluate_dataset(
     stats: dict,
     model_task: str,
     perplexity: Callable[[str, int | None, int], dict],
-    predict: Callable[[str, int | None, int], tuple[list[int], list[int]]],
+    predict: Callable[[str, int | None, int], tuple[list[int], list[int], list[list[float]]]],
     output: Storage,
     key: str = "dataset_eval.json",
     describe: dict | None = None,
@@ -286,8 +307,9 @@ def evaluate_dataset(
         # {name: id} from the dataset verb, or a list of names in id order
         labels = ([name for name, _ in sorted(label_map.items(), key=lambda item: item[1])]
                   if isinstance(label_map, dict) else [str(name) for name in label_map])
-        y_true, y_pred = predict(request.split, request.max_batches, request.batch_size)
-        metrics = classification_metrics(y_true, y_pred, labels)
+        y_true, y_pred, probabilities = predict(request.split, request.max_batches, request.batch_size)
+        metrics = classification_metrics(y_true, y_pred, labels,
+                                         [p[1] for p in probabilities] if len(labels) == 2 else None)
     else:
         metrics = perplexity(request.split, request.max_batches, request.batch_size)
         metrics["perplexity"] = math.exp(min(metrics["loss"], 50.0))  # exp(50) ~ 5e21: "useless"

@@ -37,7 +37,8 @@ class ModelScorer(Protocol):
 
     def perplexity(self, split: str, max_batches: int | None, batch_size: int) -> dict: ...
 
-    def predict(self, split: str, max_batches: int | None, batch_size: int) -> tuple[list[int], list[int]]: ...
+    def predict(self, split: str, max_batches: int | None,
+                batch_size: int) -> tuple[list[int], list[int], list[list[float]]]: ...
 
 
 def evaluate_run_on_benchmark(

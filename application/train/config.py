@@ -122,6 +122,9 @@ class DataConfig(Section):
     """Cap on validation examples."""
     use_weights: bool = True
     """Scale each example's loss by the dataset's `weight` column when it has one."""
+    sampling: Literal["natural", "balanced"] = "natural"
+    """Order of training rows (sequence-classification): `natural` shuffles each epoch; `balanced` draws
+    rows with replacement so every class is equally likely (for rare classes such as vulnerable code)."""
 
 
 class TrainingConfig(Section):
@@ -153,6 +156,9 @@ class TrainingConfig(Section):
     """Gradient clipping norm; null = off."""
     precision: Literal["no", "bf16", "fp16"] = "no"
     """Mixed precision."""
+    class_weights: Literal["auto", "none"] | list[float] = "none"
+    """Loss weight per class (sequence-classification): `none`; `auto` = rows / (classes x rows of the
+    class) on the training split (a rare class weighs more); or one weight per class in label id order."""
     seed: int = Field(42, ge=0, le=2**32 - 1)
     """Seed for weights, data order and dropout (0 to 2**32 - 1, what numpy accepts)."""
     num_threads: int | None = Field(None, ge=1)
@@ -177,7 +183,7 @@ class EvalConfig(Section):
     metric: str = "eval_loss"
     """Metric that ranks checkpoints and drives early stopping: eval_loss or eval_perplexity (causal-lm);
     eval_loss, eval_accuracy, eval_precision, eval_recall or eval_f1 (sequence-classification, macro
-    averages)."""
+    averages), or eval_pr_auc (two classes: area under the precision-recall curve of class 1)."""
     mode: Literal["min", "max"] = "min"
     """Whether lower or higher `metric` is better."""
     early_stopping_patience: int | None = Field(None, ge=1)
@@ -186,6 +192,9 @@ class EvalConfig(Section):
     """Smallest change that counts."""
     max_batches: int | None = Field(None, ge=1)
     """Cap on validation batches per evaluation."""
+    on_train: bool = False
+    """Evaluate on the training split when the dataset has no validation rows (logged as train-split
+    figures); false refuses such a dataset rather than call training numbers validation."""
     behavioural_every_steps: int | None = Field(None, ge=1)
     """Steps between greedy pass@1 checks on a code benchmark, run in the sandbox and logged as eval_pass@1
     (causal-lm only); null = off."""
@@ -227,7 +236,7 @@ class TrackingConfig(Section):
 
 
 CAUSAL_METRICS = ("eval_loss", "eval_perplexity")
-CLASSIFICATION_METRICS = ("eval_loss", "eval_accuracy", "eval_precision", "eval_recall", "eval_f1")
+CLASSIFICATION_METRICS = ("eval_loss", "eval_accuracy", "eval_precision", "eval_recall", "eval_f1", "eval_pr_auc")
 
 
 class OutputConfig(Section):
@@ -259,6 +268,9 @@ class TrainConfig(Section):
             raise ValueError("a 4/8-bit base cannot be trained in full: set adapter.type=lora (QLoRA)")
         if quantised and self.adapter.merge_on_export:
             raise ValueError("adapter.merge_on_export cannot merge into a 4/8-bit base: export the adapter")
+        classify = self.model.task == "sequence-classification"
+        if not classify and (self.data.sampling != "natural" or self.training.class_weights != "none"):
+            raise ValueError("data.sampling=balanced and training.class_weights apply to sequence-classification only")
         if self.training.scheduler == "reduce_on_plateau" and not self.eval.every_steps:
             raise ValueError("training.scheduler=reduce_on_plateau needs eval.every_steps")
         return self

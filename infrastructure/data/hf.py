@@ -19,15 +19,20 @@ def _arrow_type(name: str):
             "list<int32>": pa.list_(pa.int32())}.get(kind)
 
 
-def split_table(row_len: int, sequences: dict[str, list[int]], values: dict[str, list]):
-    """An Arrow table: each flat sequence column cut into rows of `row_len`, plus per-row values."""
+def split_table(row_len: int | None, sequences: dict[str, list[int]], values: dict[str, list],
+                offsets: list[int] | None = None):
+    """An Arrow table: each flat sequence column cut into rows of `row_len` (or, with `row_len`
+    None, at `offsets`: rows of varying length), plus per-row values."""
     import numpy as np
     import pyarrow as pa
 
-    columns = {
-        name: pa.FixedSizeListArray.from_arrays(pa.array(np.asarray(flat, dtype=np.int64)), row_len)
-        for name, flat in sequences.items()
-    }
+    def rows(flat):
+        flat = pa.array(np.asarray(flat, dtype=np.int64))
+        if row_len is None:
+            return pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), flat)
+        return pa.FixedSizeListArray.from_arrays(flat, row_len)
+
+    columns = {name: rows(flat) for name, flat in sequences.items()}
     columns.update({name: pa.array(column, type=_arrow_type(name)) for name, column in values.items()})
     return pa.table(columns)
 
@@ -37,7 +42,8 @@ def save_dataset_dict(splits: dict[str, dict], path: Path) -> dict[str, int]:
 
     Args:
         splits: Split name -> {"row_len": int, "sequences": {column: flat ints},
-            "values": {column: one value per row}}.
+            "values": {column: one value per row}}; rows of varying length have "row_len" None
+            and "offsets" (row i is flat[offsets[i]:offsets[i + 1]]).
         path: Local folder to write (`datasets.load_from_disk` reads it back).
     """
     from datasets import Dataset, DatasetDict
@@ -45,7 +51,8 @@ def save_dataset_dict(splits: dict[str, dict], path: Path) -> dict[str, int]:
 
     disable_progress_bar()
     dataset = DatasetDict({
-        name: Dataset(split_table(split["row_len"], split["sequences"], split.get("values", {})))
+        name: Dataset(split_table(split["row_len"], split["sequences"], split.get("values", {}),
+                                 split.get("offsets")))
         for name, split in splits.items()
     })
     # One shard per split at least: datasets writes none for an empty split, then cannot load it.

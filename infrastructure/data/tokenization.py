@@ -42,11 +42,12 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int, extra_special_tok
     return tokenizer
 
 
-def load_tokenizer(name_or_path: str | Path, extra_special_tokens: Sequence[str] = ()):
+def load_tokenizer(name_or_path: str | Path, extra_special_tokens: Sequence[str] = (), needs_eos: bool = True):
     """A model's tokenizer (local folder, or hub name when online); pad falls back to EOS.
 
     `extra_special_tokens` missing from its vocabulary are added (the model's embeddings
-    must then be resized to `len(tokenizer)`).
+    must then be resized to `len(tokenizer)`). `needs_eos`: packing separates documents with
+    EOS; classification rows do not pack, so an encoder without EOS (BERT) is fine there.
     """
     from transformers import AutoTokenizer
 
@@ -56,10 +57,12 @@ def load_tokenizer(name_or_path: str | Path, extra_special_tokens: Sequence[str]
         raise DatasetError(f"--tokenizer {name_or_path}: cannot load a tokenizer ({str(exc).splitlines()[0]})") from None
     if not tokenizer.is_fast:
         raise DatasetError(f"--tokenizer {name_or_path}: a fast (Rust) tokenizer is needed")
-    if tokenizer.eos_token is None:
+    if needs_eos and tokenizer.eos_token is None:
         raise DatasetError(f"--tokenizer {name_or_path}: the tokenizer has no EOS token to separate documents")
-    if tokenizer.pad_token is None:
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.pad_token is None:
+        raise DatasetError(f"--tokenizer {name_or_path}: the tokenizer has neither a pad nor an EOS token")
     if extra_special_tokens:
         tokenizer.add_special_tokens({"additional_special_tokens": list(extra_special_tokens)})
     return tokenizer
@@ -86,6 +89,33 @@ def _start_worker(serialized: str) -> None:
     _worker_tokenizer = Tokenizer.from_str(serialized)
 
 
+def special_frame(tokenizer) -> tuple[list[int], list[int]]:
+    """The ids a model puts before and after one text: `[CLS]` / `[SEP]` for BERT-likes, BOS / none
+    for Llama, none for GPT-2, read from the tokenizer's own post-processor. A decoder that adds
+    nothing at the end gets its EOS there, so a classifier reads the text up to a fixed end."""
+    core = _plain(tokenizer.backend_tokenizer)
+    probe = "x"
+    bare = core.encode(probe, add_special_tokens=False).ids
+    framed = core.encode(probe, add_special_tokens=True).ids
+    start = next((i for i in range(len(framed) - len(bare) + 1) if framed[i:i + len(bare)] == bare), 0)
+    prefix, suffix = framed[:start], framed[start + len(bare):]
+    if not suffix and tokenizer.eos_token_id is not None:
+        suffix = [tokenizer.eos_token_id]
+    return prefix, suffix
+
+
+def _plain(core):
+    """A copy of a Rust tokenizer with its stored truncation and padding switched off: a model's
+    tokenizer.json often carries `max_length: 128` and pad-to-128 (MiniLM does), which would
+    silently override `--seq-len` and store padding. Cutting and padding are ours to do."""
+    from tokenizers import Tokenizer
+
+    plain = Tokenizer.from_str(core.to_str())
+    plain.no_truncation()
+    plain.no_padding()
+    return plain
+
+
 def _encode(texts: list[str]) -> list[list[int]]:
     return [e.ids for e in _worker_tokenizer.encode_batch(texts, add_special_tokens=False)]
 
@@ -96,7 +126,7 @@ def tokenize_texts(tokenizer, texts: Sequence[str], num_proc: int = 1) -> list[l
     One process: batches through the Rust tokenizer, which uses its own threads. More
     processes: the tokenizer is serialised once and the batches are shared among workers.
     """
-    core = tokenizer.backend_tokenizer
+    core = _plain(tokenizer.backend_tokenizer)
     batches = [list(texts[i : i + _BATCH]) for i in range(0, len(texts), _BATCH)]
     if num_proc <= 1 or len(batches) < 2:
         return [e.ids for batch in batches for e in core.encode_batch(batch, add_special_tokens=False)]

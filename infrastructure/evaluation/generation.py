@@ -62,7 +62,14 @@ class Completer:
     def __init__(self, model, tokenizer, sampling: Sampling):
         self.model, self.tokenizer, self.sampling = model.eval(), tokenizer, sampling
 
-    def complete(self, prompt: str, n: int) -> list[str]:
+    def complete(self, prompt: str, n: int, seeds: list[int] | None = None) -> list[str]:
+        """n completions; with `seeds`, sample i is drawn alone under seeds[i] (reproducible one by one,
+        independent across problems), else all n in one batch under `sampling.seed`."""
+        if seeds is not None and self.sampling.temperature > 0:
+            return [self._generate(prompt, 1, seed)[0] for seed in seeds[:n]]
+        return self._generate(prompt, n, self.sampling.seed)
+
+    def _generate(self, prompt: str, n: int, seed: int) -> list[str]:
         import torch
         from transformers import set_seed
 
@@ -74,7 +81,7 @@ class Completer:
         kwargs = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=s.temperature, top_p=s.top_p)
         if s.stops:
             kwargs.update(stopping_criteria=[_stop_on_text(self.tokenizer, s.stops, ids.shape[1])])
-        set_seed(s.seed)
+        set_seed(seed)
         with torch.no_grad():
             out = self.model.generate(
                 input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens,
@@ -84,12 +91,12 @@ class Completer:
         return texts * n if greedy else texts  # greedy: n identical samples, generated once
 
 
-def completer_for(folder, request, seed: int = 0, threads: int | None = None) -> Completer:
+def completer_for(folder, request, seed: int = 0, threads: int | None = None, base: str | None = None) -> Completer:
     """A Completer over the model in `folder` (full or adapter), sampling as `request` says."""
-    from infrastructure.evaluation.loading import adapter_base, is_adapter, load_model, load_tokenizer
+    from infrastructure.evaluation.loading import is_adapter, load_model, load_tokenizer, resolve_base
 
-    base = adapter_base(folder) if is_adapter(folder) else None
-    model = load_model(folder, "causal-lm", threads)
+    model = load_model(folder, "causal-lm", threads, base=base)
+    base = resolve_base(folder, base) if is_adapter(folder) else None
     tokenizer = load_tokenizer(folder, base)
     sampling = Sampling(temperature=request.temperature, top_p=request.top_p,
                         max_new_tokens=request.max_new_tokens, stops=tuple(request.stops), seed=seed)

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from domain.errors import EvaluationError
+from domain.layout import BASE_MODEL, LABELS
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
@@ -28,41 +29,42 @@ def model_task(folder: Path) -> str:
 
 
 def load_model(folder: Path, task: str | None = None, threads: int | None = None,
-               adapter: Path | None = None, dtype: str = "float32"):
+               adapter: Path | None = None, dtype: str = "float32", base: str | None = None):
     """The model in `folder` in eval mode; an adapter folder is loaded over its base.
+
+    A classifier gets its label names (`labels.json`, else the config's): an adapter's base is
+    built with that many outputs, so a 10-label head loads into a 10-label model.
 
     Args:
         adapter: A peft adapter folder applied on top of the model in `folder` (`--adapter`).
         dtype: `float32` (scoring, parity checks), `auto` (the dtype the weights were saved in)
             or a torch dtype name.
+        base: The adapter's base model, overriding the one it recorded (`--base`).
         threads: torch CPU threads to use from now on (None: leave torch's choice). For a
             2-layer model generating on 2 shared cores, one thread measured 8x to 47x faster than two
             (bench/generation_speed.py): per-token work is too small to split.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     if threads:
         torch.set_num_threads(threads)
     folder = Path(folder)
     task = task or model_task(folder)
     classify = task == "sequence-classification"
-    if is_adapter(folder):
-        base = adapter_base(folder)
-        if not base:
-            raise EvaluationError(f"{folder}: adapter without a recorded base model (base_model_name_or_path); "
-                                  f"export or evaluate needs the base it was trained on")
-        if base.startswith(("/", ".", "~")) and not Path(base).expanduser().is_dir():
-            raise EvaluationError(f"{folder}: the adapter's base model {base} is not there any more")
+    labels = read_labels(folder) if classify else None
+    label_kwargs = ({"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                     "label2id": {name: i for i, name in enumerate(labels)}} if labels else {})
+    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     try:
         if is_adapter(folder):
-            from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification
+            from peft import PeftModel
 
-            cls = AutoPeftModelForSequenceClassification if classify else AutoPeftModelForCausalLM
+            base_model = _auto_class(classify).from_pretrained(
+                resolve_base(folder, base), dtype=torch_dtype, **label_kwargs)
+            model = PeftModel.from_pretrained(base_model, str(folder))
         else:
-            cls = AutoModelForSequenceClassification if classify else AutoModelForCausalLM
-        model = cls.from_pretrained(str(folder), dtype=dtype if dtype == "auto" else getattr(torch, dtype))
-    except (OSError, ValueError) as exc:
+            model = _auto_class(classify).from_pretrained(str(folder), dtype=torch_dtype, **label_kwargs)
+    except (OSError, ValueError, RuntimeError) as exc:
         raise EvaluationError(f"{folder}: cannot load the model ({str(exc).splitlines()[0]})") from None
     if adapter is not None:
         model = apply_adapter(model, Path(adapter))
@@ -85,14 +87,56 @@ def saved_dtype(folder: Path) -> str:
     """The dtype a model folder's weights were saved in (an adapter: its base's), per its config."""
     folder = Path(folder)
     if is_adapter(folder):
-        base = adapter_base(folder)
-        folder = Path(base).expanduser() if base else folder
+        try:
+            folder = Path(resolve_base(folder))
+        except EvaluationError:
+            return "float32"
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, json.JSONDecodeError):
         return "float32"  # a hub name or no config: nothing says otherwise
     dtype = config.get("dtype") or config.get("torch_dtype") or "float32"  # transformers 5 / 4 spelling
     return dtype if dtype in ("float32", "bfloat16", "float16") else "float32"
+
+
+def _auto_class(classify: bool):
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification if classify else AutoModelForCausalLM
+
+
+def read_labels(folder: Path) -> list[str] | None:
+    """A classifier's label names in id order: `labels.json` (written by training), else the
+    config's id2label; None when neither says."""
+    folder = Path(folder)
+    if (folder / LABELS).is_file():
+        return [str(name) for name in json.loads((folder / LABELS).read_text())]
+    config = folder / "config.json"
+    id2label = json.loads(config.read_text()).get("id2label") if config.is_file() else None
+    return [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
+
+
+def resolve_base(folder: Path, override: str | None = None) -> str:
+    """Where an adapter's base model is: `override` (`--base`), else the recorded path relative to
+    the adapter folder, else the recorded absolute path (`base_model.json`, written by training),
+    else the recorded name as a hub name."""
+    folder = Path(folder)
+    if override:
+        if override.startswith(("/", ".", "~")) and not Path(override).expanduser().is_dir():
+            raise EvaluationError(f"--base {override}: no such folder")
+        return str(Path(override).expanduser()) if Path(override).expanduser().is_dir() else override
+    base = adapter_base(folder)
+    if not base:
+        raise EvaluationError(f"{folder}: adapter without a recorded base model (base_model_name_or_path); "
+                              f"pass --base PATH")
+    recorded = json.loads((folder / BASE_MODEL).read_text()) if (folder / BASE_MODEL).is_file() else {}
+    for candidate in (folder / base, Path(recorded.get("absolute", "")), Path(base).expanduser()):
+        if str(candidate) not in ("", ".") and candidate.is_dir():
+            return str(candidate.resolve())
+    if recorded or base.startswith(("/", ".", "~")):
+        raise EvaluationError(f"{folder}: the adapter's base model {recorded.get('absolute', base)} is not there "
+                              f"(pass --base PATH)")
+    return base
 
 
 def load_tokenizer(*candidates: Path | None):

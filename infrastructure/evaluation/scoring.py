@@ -35,34 +35,43 @@ def token_loss(model, split, batch_size: int = 8, max_batches: int | None = None
     return {"loss": total / max(targets, 1), "tokens": targets}
 
 
-def predictions(model, split, batch_size: int = 8, max_batches: int | None = None) -> tuple[list[int], list[int]]:
-    """(true labels, predicted labels) of a sequence-classification model over the split."""
+def predictions(model, split, batch_size: int = 8, max_batches: int | None = None,
+                pad_id: int = 0) -> tuple[list[int], list[int], list[list[float]]]:
+    """(true labels, predicted labels, class probabilities) of a sequence-classification model."""
     import torch
 
     device = next(model.parameters()).device
-    truth, predicted = [], []
+    truth, predicted, probabilities = [], [], []
     with torch.no_grad():
-        for batch in sequential_batches(split, batch_size, max_batches=max_batches):
+        for batch in sequential_batches(split, batch_size, max_batches=max_batches, pad_id=pad_id):
             inputs = model_inputs(batch, device)
             inputs.pop("position_ids", None)
-            predicted += model(**inputs).logits.argmax(-1).tolist()
+            logits = model(**inputs).logits.float()
+            predicted += logits.argmax(-1).tolist()
+            probabilities += logits.softmax(-1).tolist()
             truth += batch["labels"].tolist()
-    return truth, predicted
+    return truth, predicted, probabilities
 
 
 class LoadedModel:
     """A model folder loaded to score the splits of one dataset folder (the evaluate use case's
     ModelScorer port)."""
 
-    def __init__(self, folder: Path, dataset_dir: Path, threads: int | None = None):
+    def __init__(self, folder: Path, dataset_dir: Path, threads: int | None = None, base: str | None = None):
+        import json
+
+        from domain.layout import STATS
         from infrastructure.evaluation import loading
 
         self.task = loading.model_task(folder)
-        self.model = loading.load_model(folder, self.task, threads)
+        self.model = loading.load_model(folder, self.task, threads, base=base)
         self.dataset_dir = dataset_dir
+        stats = json.loads((Path(dataset_dir) / STATS).read_text()) if (Path(dataset_dir) / STATS).is_file() else {}
+        self.pad_id = stats.get("pad_token_id") or 0  # classification rows are stored unpadded
 
     def perplexity(self, split: str, max_batches: int | None, batch_size: int) -> dict:
         return token_loss(self.model, load_split(self.dataset_dir, split), batch_size, max_batches)
 
-    def predict(self, split: str, max_batches: int | None, batch_size: int) -> tuple[list[int], list[int]]:
-        return predictions(self.model, load_split(self.dataset_dir, split), batch_size, max_batches)
+    def predict(self, split: str, max_batches: int | None,
+                batch_size: int) -> tuple[list[int], list[int], list[list[float]]]:
+        return predictions(self.model, load_split(self.dataset_dir, split), batch_size, max_batches, self.pad_id)

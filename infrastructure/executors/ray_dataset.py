@@ -93,6 +93,6 @@ def pack(docs: Sequence[Sequence[int]], seq_len: int, eos_id: int, pad_id: int, 
     return pad_stream(columns, seq_len, pad_id)
 
 
-def assign_splits(keys: list[dict], clusters: list[str], ratios, seed: int):
-    """`split_rows` as a task: the rows' repository and path keys travel, not their content."""
-    return _gather([_call.remote(split_rows, keys, clusters, ratios, seed)])[0]
+def assign_splits(keys: list[dict], clusters: list[str], ratios, seed: int, pins=None, stratify_by=None):
+    """`split_rows` as a task: the rows' repository, path and label keys travel, not their content."""
+    return _gather([_call.remote(split_rows, keys, clusters, ratios, seed, pins, stratify_by)])[0]

@@ -43,7 +43,7 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
     stopped_early = False
     if r.before is None:
         r.before = run_eval(r)
-        r.log(f"validation loss before training: {r.before['eval_loss']:.4f}")
+        r.log(f"{r.eval_name} loss before training: {r.before['eval_loss']:.4f}")
     if e.every_steps and r.step and r.step % e.every_steps == 0 and r.last_eval_step != r.step:
         stopped_early = _evaluate_and_decide(r)  # an evaluation a second stop request cut: redone
     progress = ProgressDisplay(r.max_steps, r.step, t.progress_bar and acc.is_main_process, r.log)
@@ -123,7 +123,10 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
             _evaluate_and_decide(r)
         if saved_step != r.step:  # every rank takes the same branch: saving has a barrier
             checkpoint = save_checkpoint(r, on_checkpoint)
-        r.log(f"validation loss after training: {r.last_eval['eval_loss']:.4f}")
+        r.log(f"{r.eval_name} loss after training: {r.last_eval['eval_loss']:.4f}")
+        if r.unigram:
+            r.log(f"{r.eval_name} loss {r.last_eval['eval_loss']:.4f} vs unigram {r.unigram:.4f} "
+                  f"({r.last_eval['eval_loss'] / r.unigram:.3f}x)")
     return _summary(r, interrupted, stopped_early, checkpoint)
 
 
@@ -187,8 +190,8 @@ def save_checkpoint(r: TrainingSession, on_checkpoint: Callable[[Path], None] | 
 
 def run_eval(r: TrainingSession) -> dict:
     t, e = r.config.training, r.config.eval
-    metrics = evaluate(r.model, r.eval_split, r.accelerator, causal=r.causal, num_labels=len(r.labels),
-                       batch_size=t.micro_batch_size, max_batches=e.max_batches)
+    metrics = evaluate(r.model, r.eval_split, r.accelerator, causal=r.causal, labels=r.labels,
+                       batch_size=t.micro_batch_size, max_batches=e.max_batches, pad_id=r.pad_id)
     r.last_eval, r.last_eval_step = metrics, r.step
     return metrics
 
@@ -199,7 +202,12 @@ def _evaluate_and_decide(r: TrainingSession) -> bool:
     if r.tracker is not None:
         r.tracker.log({"step": r.step, **metrics})
     value = metrics[r.config.eval.metric]
-    r.log(f"eval at step {r.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    r.log(f"eval at step {r.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                                                   if isinstance(v, float)))
+    if "eval_per_class" in metrics:
+        r.log("  per class (precision/recall/F1, support): " + ", ".join(
+            f"{name} {c['precision']:.2f}/{c['recall']:.2f}/{c['f1']:.2f} ({c['support']})"
+            for name, c in metrics["eval_per_class"].items()))
     if r.config.training.scheduler == "reduce_on_plateau":
         r.plateau.update(value)
     return r.early.update(value, r.step)
@@ -233,11 +241,14 @@ def _summary(r: TrainingSession, interrupted: bool, stopped_early: bool, checkpo
         "eval_loss_before": r.before["eval_loss"], "eval_loss_after": after["eval_loss"] if after else None,
         "eval_before": r.before, "eval_after": after,
         "best": {"metric": r.config.eval.metric, "value": r.early.best, "step": r.early.best_step},
-        "num_processes": r.accelerator.num_processes,
+        "eval_split": r.eval_name, "num_processes": r.accelerator.num_processes,
         "parameters": _parameter_counts(r.accelerator.unwrap_model(r.model)),
     }
     if after and r.causal:
         summary["perplexity_after"] = after["eval_perplexity"]
+    if after and r.unigram:
+        summary["unigram_loss"] = r.unigram
+        summary["loss_vs_unigram"] = after["eval_loss"] / r.unigram
     return summary
 
 

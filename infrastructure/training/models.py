@@ -6,7 +6,7 @@ from pathlib import Path
 
 from application.train.config import TrainConfig
 from domain.errors import TrainingError
-from domain.layout import LABELS, TOKENIZER
+from domain.layout import BASE_MODEL, LABELS, TOKENIZER
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
@@ -148,6 +148,23 @@ def _pretrained(config: TrainConfig, labels: list[str]):
         label2id={name: i for i, name in enumerate(labels)}, **kwargs)
 
 
+def _keep_4bit_layout_trainable(model) -> None:
+    """Stop bitsandbytes from repacking 4-bit weights for CPU inference.
+
+    On a CPU with AVX512-BF16, bitsandbytes 0.50 rewrites a Linear4bit's weights, in place and for
+    good, into an inference-only layout the first time it runs in eval mode without gradients
+    (our evaluation before training). Training then goes through that layout's kernel, which adds
+    the bias in place (`result += bias`): every biased layer (GPT-2's Conv1D, Qwen2's q/k/v) fails
+    with "a view of a leaf Variable that requires grad is being used in an in-place operation",
+    and gradients no longer flow through the layer to the LoRA weights below it.
+    """
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
 def build_model(config: TrainConfig, tokenizer, labels: list[str]):
     """The model to train: pretrained or from scratch, optionally quantised, optionally LoRA-wrapped."""
     m, a = config.model, config.adapter
@@ -164,6 +181,7 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
     if m.load_in_4bit or m.load_in_8bit:
         from peft import prepare_model_for_kbit_training
 
+        _keep_4bit_layout_trainable(model)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=m.gradient_checkpointing)
     elif m.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -215,3 +233,25 @@ def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str]) -
     save_tokenizer(tokenizer, folder)
     if labels:
         (folder / LABELS).write_text(json.dumps(labels))
+    record_base_portably(folder)
+
+
+def record_base_portably(folder: Path) -> None:
+    """peft records the base model as given, often an absolute path that breaks once the run is
+    moved or copied to another machine. A local base is recorded relative to the adapter folder
+    (peft's field, so run and base can move together) and, in `base_model.json`, also absolutely
+    (so the run alone can move on the same machine); a hub name stays as it is."""
+    import json
+    import os
+
+    config_file = Path(folder) / "adapter_config.json"
+    if not config_file.is_file():
+        return
+    config = json.loads(config_file.read_text())
+    base = config.get("base_model_name_or_path")
+    if base and Path(base).expanduser().is_dir():
+        absolute = Path(base).expanduser().resolve()
+        config["base_model_name_or_path"] = os.path.relpath(absolute, Path(folder).resolve())
+        config_file.write_text(json.dumps(config, indent=2))
+        (Path(folder) / BASE_MODEL).write_text(json.dumps(
+            {"relative": config["base_model_name_or_path"], "absolute": str(absolute)}))

@@ -16,9 +16,12 @@ from infrastructure.training.data import model_inputs
 
 
 def _row_weights(batch: dict, use_weights: bool):
-    if use_weights and "weight" in batch:
-        return batch["weight"].float()
-    return None
+    """Per-row loss weight: the dataset's `weight` (when used) times the class weight (training
+    batches carry `class_weight` when `training.class_weights` is set; evaluation batches never do)."""
+    weights = batch["weight"].float() if use_weights and "weight" in batch else None
+    if "class_weight" in batch:
+        weights = batch["class_weight"].float() if weights is None else weights * batch["class_weight"].float()
+    return weights
 
 
 def target_weight(batch: dict, causal: bool, use_weights: bool):

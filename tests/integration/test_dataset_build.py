@@ -253,8 +253,11 @@ def test_classification_labels_come_from_the_label_field(tmp_path):
     data, tokenizer = load(tmp_path / "ds")
     language = {r["content"]: r["language"] for r in rows}
     for split in ("train", "validation", "test"):
+        assert data[split].column_names == ["input_ids", "labels"]  # no stored padding, no mask
         for row in data[split]:
-            text = tokenizer.backend_tokenizer.decode([t for t, m in zip(row["input_ids"], row["attention_mask"]) if m])
+            # a decoder-style tokenizer (ours): the unit, then EOS, never a pad
+            assert row["input_ids"][-1] == tokenizer.eos_token_id and tokenizer.pad_token_id not in row["input_ids"]
+            text = tokenizer.backend_tokenizer.decode(row["input_ids"][:-1])
             assert result.stats["label_names"][row["labels"]] == language[text]
     balance = result.stats["class_balance"]
     assert sum(sum(b.values()) for b in balance.values()) == len(rows)

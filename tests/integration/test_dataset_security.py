@@ -72,7 +72,7 @@ def test_security_labels_planted_insecure_code_positive_and_clean_code_negative(
     seen = 0
     for split in ("train", "validation", "test"):
         for example in data[split]:
-            ids = [t for t, m in zip(example["input_ids"], example["attention_mask"]) if m]
+            ids = example["input_ids"][:-1]  # the unit, then EOS
             test_id = expected[tokenizer.backend_tokenizer.decode(ids)]
             if test_id is None:
                 assert example["labels"] == 0 and example["bandit_test_ids"] == []

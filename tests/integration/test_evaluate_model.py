@@ -125,5 +125,33 @@ def test_an_adapter_whose_base_is_gone_is_a_one_line_error(tmp_path):
     base = save_model(tiny_gpt2(tokenizer), tokenizer, tmp_path / "base")
     adapter = lora_adapter(base, tmp_path / "adapter")
     shutil.rmtree(base)
-    with pytest.raises(EvaluationError, match="base model .* is not there any more"):
+    with pytest.raises(EvaluationError, match=r"base model .* is not there \(pass --base PATH\)"):
         load_model(adapter)
+
+
+def test_an_adapter_records_its_base_portably_and_base_overrides_it(tmp_path):
+    """Training writes the base relative to final/ (and absolutely in base_model.json): the run can
+    move alone, or together with its base; `--base` points anywhere else."""
+    import torch
+
+    from infrastructure.evaluation.loading import load_model, resolve_base
+    from infrastructure.training.models import record_base_portably
+    from tests.eval_fixtures import lora_adapter
+
+    tokenizer = tiny_tokenizer()
+    base = save_model(tiny_gpt2(tokenizer), tokenizer, tmp_path / "work" / "base")
+    adapter = lora_adapter(base, tmp_path / "work" / "run" / "final")
+    record_base_portably(adapter)
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == "../../base"
+    reference = load_model(adapter)
+
+    shutil.copytree(tmp_path / "work" / "run", tmp_path / "elsewhere" / "run")  # the run alone moves
+    assert resolve_base(tmp_path / "elsewhere" / "run" / "final") == str(base.resolve())
+    shutil.move(tmp_path / "work", tmp_path / "moved")  # run and base move together
+    moved = tmp_path / "moved" / "run" / "final"
+    assert resolve_base(moved) == str((tmp_path / "moved" / "base").resolve())
+    ids = torch.tensor([[1, 5, 9, 12]])
+    assert torch.equal(load_model(moved)(input_ids=ids).logits, reference(input_ids=ids).logits)
+    shutil.move(tmp_path / "moved" / "base", tmp_path / "stored-base")  # the base moves away: --base
+    assert torch.equal(load_model(moved, base=str(tmp_path / "stored-base"))(input_ids=ids).logits,
+                       reference(input_ids=ids).logits)

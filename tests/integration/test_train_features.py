@@ -106,3 +106,34 @@ def test_merged_lora_export_is_a_plain_transformers_model(dataset, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(str(final))
     assert not any("lora" in name for name, _ in model.named_parameters())
     assert summary["eval_loss_after"] < summary["eval_loss_before"]
+
+
+def test_training_numbers_are_never_called_validation(dataset, tmp_path):
+    """No validation rows: refused in one line, or evaluated on train when asked and named so."""
+    import shutil
+
+    from datasets import DatasetDict, load_from_disk
+
+    no_validation = tmp_path / "ds"
+    data = load_from_disk(str(dataset))
+    DatasetDict({"train": data["train"], "validation": data["validation"].select([]),
+                 "test": data["test"]}).save_to_disk(str(no_validation), num_shards={"train": 1, "validation": 1, "test": 1})
+    for extra in ("stats.json", "tokenizer"):
+        copy = shutil.copytree if (dataset / extra).is_dir() else shutil.copy
+        copy(dataset / extra, no_validation / extra)
+    with pytest.raises(TrainingError, match="no validation rows.*eval.on_train=true"):
+        train(tiny_config(no_validation, tmp_path / "refused", data={"path": str(no_validation)}), tmp_path / "refused")
+    lines = []
+    summary = train(tiny_config(no_validation, tmp_path / "run", eval={"on_train": True, "max_batches": 2}),
+                    tmp_path / "run", log=lines.append)
+    assert summary["eval_split"] == "training-split"
+    assert any(line.startswith("training-split loss after training") for line in lines)
+    assert not any("validation loss" in line for line in lines)
+
+
+def test_a_causal_run_reports_its_loss_beside_the_unigram_baseline(dataset, tmp_path):
+    lines = []
+    summary = train(tiny_config(dataset, tmp_path, training={"max_steps": 30}), tmp_path, log=lines.append)
+    assert summary["unigram_loss"] > 0 and summary["loss_vs_unigram"] == pytest.approx(
+        summary["eval_loss_after"] / summary["unigram_loss"])
+    assert any(line.startswith("validation loss ") and " vs unigram " in line for line in lines)

@@ -177,7 +177,7 @@ def train_byte_tokenizer(texts: Iterable[str], vocab_size: int, extra_special_to
     return ByteTokenizer(extra_special_tokens)
 
 
-def load_byte_tokenizer(name_or_path: str, extra_special_tokens: Sequence[str] = ()) -> ByteTokenizer:
+def load_byte_tokenizer(name_or_path: str, extra_special_tokens: Sequence[str] = (), needs_eos: bool = True) -> ByteTokenizer:
     return ByteTokenizer(extra_special_tokens)
 
 

@@ -27,6 +27,7 @@ def tools() -> DatasetTools:
         load_benchmark=lambda spec: (spec, [], "no-problems"),
         scan_security=lambda sources, num_proc: [[] for _ in sources],
         save_dataset_dict=save_json_dataset,
+        special_frame=lambda tokenizer: ([], [tokenizer.eos_token_id]),  # a decoder's convention: text + EOS
     )
 
 

@@ -89,7 +89,7 @@ def test_benchmark_scores_a_fake_model_and_writes_samples_then_summary():
     storage = MemoryStorage()
     progress = []
     result = run_benchmark(BenchmarkRequest(n=2, ks=(1, 2)), problems=PROBLEMS,
-                           complete=lambda prompt, n: answers[prompt][:n], execute=python_execute,
+                           complete=lambda prompt, n, seeds=None: answers[prompt][:n], execute=python_execute,
                            output=storage, prefix="he/", on_progress=lambda d, t: progress.append((d, t)))
     assert result.summary["pass@1"] == pytest.approx((1 + 0.5 + 0) / 3)
     assert result.summary["pass@2"] == pytest.approx((1 + 1 + 0) / 3)
@@ -125,8 +125,12 @@ def test_dataset_eval_picks_metrics_by_task():
     assert ppl["perplexity"] == pytest.approx(7.389056, rel=1e-6)
     cls = evaluate_dataset(DatasetEvalRequest(), stats={"task": "security", "label_map": {"safe": 0, "vuln": 1}},
                            model_task="sequence-classification",
-                           perplexity=None, predict=lambda split, mb, bs: ([0, 1, 1], [0, 1, 0]), output=storage)
+                           perplexity=None, output=storage,
+                           predict=lambda split, mb, bs: ([0, 1, 1], [0, 1, 0], [[.6, .4], [.2, .8], [.7, .3]]))
     assert cls["labels"] == ["safe", "vuln"] and cls["accuracy"] == pytest.approx(2 / 3)
+    # vuln ranked: 0.8 (hit, precision 1), 0.4 (miss), 0.3 (hit, precision 2/3): AP = (1 + 2/3) / 2
+    assert cls["pr_auc"] == pytest.approx(5 / 6)
+    assert cls["per_class"]["vuln"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert json.loads(storage.objects["dataset_eval.json"])["confusion_matrix"] == [[1, 0], [1, 1]]
 
 
@@ -157,3 +161,13 @@ def test_evaluate_and_training_report_the_same_macro_scores_when_a_label_is_abse
     assert metrics["macro_precision"] == pytest.approx(trained["precision"])
     assert metrics["macro_recall"] == pytest.approx(trained["recall"])
     assert metrics["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+
+
+def test_average_precision_sees_a_classifier_that_never_ranks_the_rare_class_first():
+    from application.train.metric_stats import average_precision
+
+    truth = [0] * 99 + [1]
+    assert average_precision([0.5] * 100, truth) == pytest.approx(0.01)  # all tied: the positive share
+    assert average_precision([0.0] * 99 + [1.0], truth) == 1.0
+    assert average_precision([1.0] + [0.5] * 98 + [0.9], truth) == pytest.approx(0.5)  # second in rank
+    assert average_precision([0.3, 0.2], [0, 0]) == 0.0

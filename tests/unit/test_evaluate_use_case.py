@@ -39,7 +39,7 @@ class LabelScorer:
         raise AssertionError("a classifier has no perplexity")
 
     def predict(self, split, max_batches, batch_size):
-        return [0, 1, 1], [1, 1, 1]
+        return [0, 1, 1], [1, 1, 1], [[0.4, 0.6], [0.2, 0.8], [0.1, 0.9]]  # truth, predicted, probabilities
 
 
 def test_dataset_evaluation_finds_the_runs_model_and_dataset_and_writes_metrics():
@@ -104,7 +104,7 @@ def test_benchmark_of_a_run_scores_its_completions_and_writes_the_summary():
 
     def completer(folder):
         folders.append((folder / "model.txt").read_text())
-        return lambda prompt, n: ["    return x + 1\n"] * n  # right for t/0 only
+        return lambda prompt, n, seeds=None: ["    return x + 1\n"] * n  # right for t/0 only
 
     result = evaluate_run_on_benchmark(
         BenchmarkRequest(benchmark="toy.jsonl"), run="fake://run", model=None, output="fake://out",

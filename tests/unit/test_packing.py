@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from application.dataset.packing import pack_documents, pad_documents, truncate_and_pad
+from application.dataset.packing import frame_documents, pack_documents, pad_documents
 from domain.layout import IGNORE_INDEX
 
 EOS, PAD = 0, 1
@@ -111,10 +111,16 @@ def test_padded_rows_hold_one_document_piece_each_with_a_mask():
     assert layout.real_tokens == 9 and "position_ids" not in layout.columns
 
 
-def test_classification_rows_are_cut_and_padded_to_one_length():
-    layout = truncate_and_pad([[5, 6, 7, 8, 9], [4]], 3, PAD)
-    assert rows_of(layout, "input_ids") == [[5, 6, 7], [4, PAD, PAD]]
-    assert rows_of(layout, "attention_mask") == [[1, 1, 1], [1, 0, 0]]
+def test_classification_rows_are_framed_cut_at_max_len_and_never_padded():
+    CLS, SEP = 101, 102
+    framed = frame_documents([[5, 6, 7, 8, 9], [4]], 5, [CLS], [SEP])
+    rows = [framed.ids[a:b] for a, b in zip(framed.offsets, framed.offsets[1:])]
+    assert rows == [[CLS, 5, 6, 7, SEP], [CLS, 4, SEP]]  # the cut keeps the end marker
+    assert framed.truncated == 1 and framed.real_tokens == 4
+    decoder = frame_documents([[5, 6, 7]], 3, [], [EOS])
+    assert decoder.ids == [5, 6, EOS] and decoder.truncated == 1
+    with pytest.raises(ValueError, match="no room"):
+        frame_documents([[5]], 2, [CLS], [SEP])
 
 
 def test_packing_real_token_share_stays_above_99_percent_on_many_documents():

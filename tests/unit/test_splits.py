@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from application.dataset.splits import SPLITS, choose_grouping, components, split_rows
+from application.dataset.splits import SPLITS, choose_grouping, components, missing_labels, split_rows
 
 
 def units(repos: int, files: int, per_file: int = 3) -> list[dict]:
@@ -84,3 +84,51 @@ def test_every_split_gets_a_group_when_there_are_three_or_more():
         splits, _ = split_rows(rows, [r["id"] for r in rows], (0.9, 0.05, 0.05), seed=seed)
         assert all(splits[name] for name in SPLITS), seed
         assert len(splits["train"]) >= 5
+
+
+def language_units(repos_per_language: dict[str, int], per_repo: int = 10) -> list[dict]:
+    return [{"repo": f"owner/{lang}-{r}", "path": f"f{u}", "id": f"{lang}-{r}#{u}", "language": lang}
+            for lang, count in repos_per_language.items() for r in range(count) for u in range(per_repo)]
+
+
+def test_pinned_repositories_go_whole_to_their_split_by_name_or_glob():
+    rows = language_units({"python": 4, "go": 4})
+    pins = {"test": ("go-0", "owner/python-1"), "validation": ("*-3",)}
+    splits, by = split_rows(rows, [r["id"] for r in rows], (1.0, 0.0, 0.0), seed=1, pins=pins)
+    repos = owners(rows, splits, lambda r: r["repo"])
+    assert by == "repo"
+    assert repos["owner/go-0"] == {"test"} and repos["owner/python-1"] == {"test"}
+    assert repos["owner/go-3"] == {"validation"} and repos["owner/python-3"] == {"validation"}
+    assert {r for r, s in repos.items() if s == {"train"}} == {"owner/go-1", "owner/go-2", "owner/python-0",
+                                                               "owner/python-2"}
+
+
+def test_a_pinned_repository_pulls_a_near_duplicate_cluster_with_it():
+    rows = language_units({"python": 3})
+    clusters = [r["id"] for r in rows]
+    clusters[0] = clusters[25] = "shared"  # python-0 and python-2 share a cluster
+    splits, _ = split_rows(rows, clusters, (1.0, 0.0, 0.0), seed=1, pins={"test": ("python-2",)})
+    repos = owners(rows, splits, lambda r: r["repo"])
+    assert repos["owner/python-0"] == {"test"} == repos["owner/python-2"]
+
+
+def test_zero_shares_make_a_whole_collection_one_split():
+    rows = language_units({"python": 5})
+    splits, _ = split_rows(rows, [r["id"] for r in rows], (0.0, 0.0, 1.0), seed=1)
+    assert len(splits["test"]) == len(rows) and not splits["train"] and not splits["validation"]
+
+
+def test_stratified_splits_cover_every_language_that_has_three_repositories():
+    # One large python repository would otherwise push every small go repository past the cut.
+    rows = language_units({"python": 3, "go": 3}, per_repo=4) + language_units({"python": 1}, per_repo=400)
+    rows[-400:] = [{**r, "repo": "owner/python-big"} for r in rows[-400:]]
+    for seed in range(10):
+        splits, _ = split_rows(rows, [r["id"] for r in rows], (0.8, 0.1, 0.1), seed=seed, stratify_by="language")
+        for name in SPLITS:
+            assert {rows[i]["language"] for i in splits[name]} == {"python", "go"}, (seed, name)
+        assert missing_labels([r["language"] for r in rows], splits) == {}
+
+
+def test_a_split_missing_a_language_is_named():
+    strata = ["go", "go", "python", "rust"]
+    assert missing_labels(strata, {"train": [0, 2, 3], "validation": [1], "test": []}) == {"validation": ["python", "rust"]}
