@@ -20,7 +20,7 @@ class MemoryProbe(Protocol):
     """Measures what the memory preflight needs (infrastructure/training/memory.py): the model's
     sizes, the device chosen (with why) and the bytes free on it."""
 
-    def __call__(self, config: TrainConfig, dataset_stats: dict) -> tuple[ModelShape, str, str, int]: ...
+    def __call__(self, config: TrainConfig, dataset_stats: dict) -> tuple[ModelShape, str, str, int] | None: ...
 
 
 # Files `train` writes first into a run folder: they tell our run from anybody's folder.
@@ -84,7 +84,11 @@ def _dataset_dir(dataset: Storage, tmp: Path, config: TrainConfig, prepare_plain
 
 def preflight(config: TrainConfig, dataset_stats: dict, probe: MemoryProbe, log: Callable[[str], None]) -> None:
     """Print the device; refuse, before any data is loaded, a run that cannot fit in memory."""
-    shape, device, why, available = probe(config, dataset_stats)
+    measured = probe(config, dataset_stats)
+    if measured is None:
+        log("memory: not estimated (the dataset does not record what sizes the model)")
+        return
+    shape, device, why, available = measured
     log(f"device: {device} ({why})")
     t = config.training
     estimate = estimate_memory(shape, micro_batch=t.micro_batch_size, seq_len=int(dataset_stats.get("seq_len") or 1),

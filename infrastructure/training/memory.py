@@ -52,11 +52,12 @@ class _StandInTokenizer:
 def _meta_model(config: TrainConfig, stats: dict, labels: list[str]):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from infrastructure.training.models import _from_scratch
+    from infrastructure.training.models import from_scratch, check_model_path
 
     m = config.model
     if not m.name_or_path:
-        return _from_scratch(config, _StandInTokenizer(stats), labels)
+        return from_scratch(config, _StandInTokenizer(stats), labels)
+    check_model_path(m.name_or_path)  # the same one-line refusals as loading it for real
     try:
         model_config = AutoConfig.from_pretrained(m.name_or_path, trust_remote_code=m.trust_remote_code)
     except (OSError, ValueError) as exc:
@@ -91,12 +92,9 @@ def model_shape(config: TrainConfig, stats: dict) -> ModelShape:
     with torch.device("meta"):
         model = _meta_model(config, stats, labels)
         if config.adapter.type == "lora":
-            from peft import LoraConfig, TaskType, get_peft_model
+            from infrastructure.training.models import with_lora
 
-            a = config.adapter
-            task = TaskType.CAUSAL_LM if config.model.task == "causal-lm" else TaskType.SEQ_CLS
-            model = get_peft_model(model, LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout,
-                                                     target_modules=a.target_modules, task_type=task))
+            model = with_lora(model, config)
         if config.model.gradient_checkpointing:
             saved = None  # recomputation frees what the meta pass would count: use the formula
         else:
@@ -114,9 +112,13 @@ def model_shape(config: TrainConfig, stats: dict) -> ModelShape:
         weight_bytes=_weight_bytes(model, config), trainable_bytes=trainable_bytes, saved_activations=saved)
 
 
-def probe_memory(config: TrainConfig, stats: dict) -> tuple[ModelShape, str, str, int]:
-    """The memory preflight's measurements: model sizes, device (and why), bytes free on it."""
+def probe_memory(config: TrainConfig, stats: dict) -> tuple[ModelShape, str, str, int] | None:
+    """The memory preflight's measurements: model sizes, device (and why), bytes free on it.
+    None when the model cannot be sized before loading (a from-scratch model on a dataset whose
+    stats.json does not record its vocabulary, e.g. one written by hand)."""
     device, why = resolve_device(config.training.device)
+    if not config.model.name_or_path and "vocab_size" not in stats:
+        return None
     return model_shape(config, stats), device, why, available_memory(device)
 
 

@@ -110,7 +110,7 @@ def _quantization(config: TrainConfig):
     )
 
 
-def _from_scratch(config: TrainConfig, tokenizer, labels: list[str]):
+def from_scratch(config: TrainConfig, tokenizer, labels: list[str]):
     from transformers import (GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel, LlamaConfig,
                               LlamaForCausalLM, LlamaForSequenceClassification)
 
@@ -169,7 +169,7 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
     """The model to train: pretrained or from scratch, optionally quantised, optionally LoRA-wrapped."""
     m, a = config.model, config.adapter
     try:
-        model = _pretrained(config, labels) if m.name_or_path else _from_scratch(config, tokenizer, labels)
+        model = _pretrained(config, labels) if m.name_or_path else from_scratch(config, tokenizer, labels)
     except (OSError, ValueError) as exc:  # ValueError: a config.json transformers cannot read
         if not m.name_or_path:
             raise
@@ -188,11 +188,11 @@ def build_model(config: TrainConfig, tokenizer, labels: list[str]):
         if a.type == "lora":
             model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks still need grads
     if a.type == "lora":
-        model = _with_lora(model, config)
+        model = with_lora(model, config)
     return model
 
 
-def _with_lora(model, config: TrainConfig):
+def with_lora(model, config: TrainConfig):
     from peft import LoraConfig, TaskType, get_peft_model
     from peft.utils.error import NoMatchingPeftModuleError
 

@@ -71,7 +71,7 @@ def test_generate_mistakes_are_one_line_errors(models, tmp_path):
          "--adapter applies to --model"),
         (["generate", "--model", str(models["base"]), "--adapter", str(models["base"]), "--prompt", "x"],
          "not a peft adapter folder"),
-        (["generate", "--run", str(tmp_path / "none"), "--prompt", "x"], "not a complete run"),
+        (["generate", "--run", str(tmp_path / "none"), "--prompt", "x"], "no such run"),
         (["generate", "--run", str(models["run"]), "--chat"], "--chat needs a model whose tokenizer has a chat"),
     ]
     for args, message in cases:

@@ -2,7 +2,7 @@
 half of the local executor's main process (which holds the index and a shard's rows).
 
 Corpus: this machine's whole Python standard library (~66,000 units). Each run is a process
-of its own, so its peak RSS (getrusage) is its own alone.
+of its own, so its peak RSS (VmHWM) is its own alone.
 """
 from __future__ import annotations
 
@@ -20,12 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 STDLIB = str(Path(sysconfig.get_paths()["stdlib"]))
 
 RUN = """
-import json, resource, sys
+import json, sys
 sys.path.insert(0, {root!r})
 from application.collect.pipeline import CollectRequest
 from presentation.container import Container
 result = Container().collect(CollectRequest(sources=({corpus!r},), output={out!r}, workers=2), executor={executor!r})
-print(json.dumps({{"units": result.units, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+# VmHWM is this process image's own peak: getrusage's ru_maxrss survives exec, so a child of a
+# large pytest process would report the parent's size.
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({{"units": result.units, "peak_mb": hwm / 1024}}))
 """
 
 

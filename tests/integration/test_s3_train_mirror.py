@@ -36,7 +36,7 @@ def save(run_dir: Path, step: int) -> Path:
 
 
 def fake_trainer(steps: range, crash_after: int | None, seen: list, keys_now):
-    def run_training(config, dataset_dir, run_dir, log, *, resume=None, on_checkpoint=None):
+    def run_training(config, dataset_dir, run_dir, log, *, resume=None, on_checkpoint=None, on_progress=None):
         if resume:
             seen.append(("resumed from", sorted(p.name for p in (run_dir / "checkpoints").iterdir())))
         for step in steps:

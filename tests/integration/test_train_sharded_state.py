@@ -30,7 +30,8 @@ def test_fsdp_or_deepspeed_on_cpu_fails_at_once_in_one_line(tmp_path, monkeypatc
     monkeypatch.setenv(variable, "true")  # what `accelerate launch --use_fsdp / --use_deepspeed` sets
     done = CliRunner().invoke(cli, ["train", "--config", str(config)])
     assert done.exit_code != 0
-    (line,) = done.output.splitlines()
+    line = done.output.splitlines()[-1]  # after the preflight's device/memory lines, the one error line
+    assert line.startswith("Error: ") and "Traceback" not in done.output
     assert "shards across CUDA GPUs and there is none here" in line and "--multi_gpu" in line
     assert not (tmp_path / "run" / "checkpoints").exists()
 

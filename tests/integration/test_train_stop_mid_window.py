@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from infrastructure.training.checkpoints import verify
+from infrastructure.training.state import read_trainer_state
 from tests.integration.test_train_resume import assert_same_rows, train
 from tests.train_fixtures import build_generation_dataset, read_metrics, tiny_config
 
@@ -64,7 +65,7 @@ def test_a_stop_mid_window_checkpoints_the_last_step_and_resume_is_exact(dataset
     assert part["checkpoint"].endswith("step-000001") and verify(run_dir / "checkpoints" / "step-000001") is None
     assert any("stopped at step 1 (SIGTERM), between micro-batches of step 2, which is dropped" in line
                for line in lines), lines
-    state = torch.load(run_dir / "checkpoints" / "step-000001" / "trainer_state.pt", weights_only=False)
+    state = read_trainer_state(run_dir / "checkpoints" / "step-000001")  # JSON + safetensors, nothing unpickled
     assert state["position"] == {"epoch": 0, "micro": ACCUMULATION}  # the cut window is not consumed
 
     resumed = train(config(dataset, run_dir), run_dir, resume="latest")
