@@ -32,7 +32,7 @@ def generate(container, run_uri, model_path, project_name, adapter_path, prompt,
              temperature, top_p, stops, seed, threads):
     """Complete a prompt with a trained model, streaming the prompt and its completion to stdout."""
     from application.runs.generate import GenerateRequest, chat, generate as generate_text, require_chat
-    from presentation.cli import run
+    from presentation.running import run
 
     if sum(map(bool, (run_uri, model_path, project_name))) != 1:
         raise click.UsageError("give exactly one of --run RUN, --model DIR or --project NAME")
@@ -40,7 +40,7 @@ def generate(container, run_uri, model_path, project_name, adapter_path, prompt,
         raise click.UsageError("--adapter applies to --model DIR (a run's final/ or a project already holds its adapter)")
     if project_name:
         from application.projects.manage import project_model
-        from presentation.project_cli import open_registry
+        from presentation.commands.project import open_registry
 
         model_path, adapter_path = run(project_model, project_name, *open_registry(container))
     if interactive == bool(prompt is not None or prompt_file):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from presentation.cli import run
+from presentation.running import run
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"
 

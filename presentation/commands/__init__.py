@@ -1,0 +1,1 @@
+"""One module per command (click style); `presentation/cli.py` registers them on the group."""
