@@ -212,8 +212,8 @@ class Container:
         from pathlib import Path
 
         from application.runs.export import export_model
-        from infrastructure.export import ExportSource
-        from infrastructure.onnx_export import export_onnx
+        from infrastructure.export.source import ExportSource
+        from infrastructure.export.onnx import export_onnx
 
         return export_model(request, output=self.storage_for(output), open_source=partial(ExportSource, base=base),
                             run=self.storage_for(run) if run else None,

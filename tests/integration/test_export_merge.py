@@ -97,7 +97,7 @@ def test_onnx_export_decodes_with_its_kv_cache_like_transformers(lora_run, tmp_p
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from infrastructure.onnx_export import onnx_greedy
+    from infrastructure.export.onnx import onnx_greedy
 
     out = tmp_path / "onnx"
     manifest = Container().export(ExportRequest(onnx=True), run=str(lora_run["run"]), output=str(out))

@@ -112,7 +112,7 @@ class ExportSource:
 
     def write_gguf(self, target: Path, kind: str) -> dict:
         """`target/<name>-<kind>.gguf` from the exported (merged) fp32 model, read back by transformers."""
-        from infrastructure.gguf_export import check_gguf, gguf_file_name, write_gguf
+        from infrastructure.export.gguf import check_gguf, gguf_file_name, write_gguf
 
         batch = sample_batch(self.exported)
         path = write_gguf(self.exported, self.tokenizer, Path(target) / gguf_file_name(kind), kind)

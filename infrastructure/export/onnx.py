@@ -91,7 +91,7 @@ def _logit_drift(session, model, batch, mask) -> float:
     import numpy as np
     import torch
 
-    from infrastructure.export import max_abs_diff
+    from infrastructure.export.source import max_abs_diff
 
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     empty = {n: np.zeros(cache_shape(model.config, batch.shape[0], 0), dtype=np.float32)
@@ -113,7 +113,7 @@ def export_onnx(folder: Path) -> dict:
     import torch
 
     from infrastructure.evaluation.loading import load_model
-    from infrastructure.export import sample_batch
+    from infrastructure.export.source import sample_batch
 
     model = load_model(folder)
     if not hasattr(model, "generate") or model.config.is_encoder_decoder:

@@ -148,7 +148,7 @@ def check_gguf(path: Path, reference, tokenizer, batch) -> dict:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from infrastructure.export import logits, max_abs_diff
+    from infrastructure.export.source import logits, max_abs_diff
 
     folder, name = str(Path(path).parent), Path(path).name
     try:

@@ -1,0 +1,1 @@
+"""Writing a trained model for others to run: merged or adapter (source), GGUF, ONNX."""
