@@ -76,7 +76,7 @@ def collect(container, sources, output, github_orgs, github_searches, granularit
         result = run(container.collect, request, progress=progress, log=log, executor=executor,
                      ray_address=ray_address, batch_files=batch_files)
     counts = result.manifest["counts"]
-    click.echo(f"collection: {result.uri}")
+    click.echo(f"collection: {output}")  # as the user wrote it (a README or log shows no machine path)
     click.echo(f"  files seen {counts['files_seen']}, kept {counts['files_kept']}, "
                f"units {counts['units']} {counts['by_kind']}")
     click.echo(f"  units by language {counts['by_language']}")

@@ -84,7 +84,7 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
         result = run(container.build_dataset, request, input_uris, output, log=click.echo, overwrite=overwrite,
                      executor=executor, ray_address=ray_address, progress=progress)
     stats = result.stats
-    click.echo(f"dataset: {result.uri}" + (" (cache hit: reused, nothing rebuilt)" if result.cache_hit else ""))
+    click.echo(f"dataset: {output}" + (" (cache hit: reused, nothing rebuilt)" if result.cache_hit else ""))
     click.echo(f"  rows {stats['rows']}, tokens {stats['tokens']}, split by {stats['grouping']}")
     click.echo(f"  removed {stats['removed']}")
     if "packing_efficiency" in stats:

@@ -13,5 +13,5 @@ from presentation.running import run
 def report(container, run_uri, output):
     """Write a Markdown report of a run: metric curves (PNG), config, lineage, best checkpoint, evals."""
     result = run(container.report, run_uri, output)
-    click.echo(f"report: {result.uri}/report.md")
+    click.echo(f"report: {(output or run_uri.rstrip('/') + '/report')}/report.md")
     click.echo(f"  charts: {', '.join(result.figures) or 'none (metrics.jsonl is empty)'}")

@@ -39,7 +39,7 @@ def train(container, config_path, overrides, resume, overwrite):
         echo(f"interrupted at step {summary['steps']}; checkpoint: {summary['checkpoint']}")
         echo(f"resume with: {shlex.join(again)}")
         sys.exit(130)
-    echo(f"model: {result.uri}/final")
+    echo(f"model: {config.output.dir}/final")
     split = summary.get("eval_split", "validation")
     echo(f"  {split} loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")
     if summary.get("unigram_loss"):
