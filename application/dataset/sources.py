@@ -86,13 +86,19 @@ def record_units(source: RecordSource, number: int, mapping: dict[str, str]) -> 
 
 def keep_given_splits(rows: Sequence[dict], indices: dict[str, list[int]]) -> int:
     """Move rows whose dataset already split them (`given_split`) back to that split; returns how
-    many moved. Near-duplicates of train are still removed from validation and test afterwards."""
+    many moved. Near-duplicates of train are still removed from validation and test afterwards.
+
+    A dataset split without a validation split lends it the training rows the splitter chose for
+    validation: training must have validation rows that are not training rows."""
     moved = 0
+    lend = not any(rows[i].get("given_split") == "validation" for ids in indices.values() for i in ids)
     for name in list(indices):
         stay = []
         for index in indices[name]:
             wanted = rows[index].get("given_split")
-            if wanted and wanted != name:
+            if lend and wanted == "train" and name == "validation":
+                stay.append(index)
+            elif wanted and wanted != name:
                 indices[wanted].append(index)
                 moved += 1
             else:

@@ -90,12 +90,19 @@ def prepare_plain_dataset(folder: Path, out: Path, config: TrainConfig, uri: str
     splits = {}
     for name in ("train", "validation", "test"):
         split = named.get(name)
-        if split is None:  # empty, with train's columns: setup evaluates on train then
+        if split is None:  # empty, with train's columns (a missing validation split is held out below)
             splits[name] = splits["train"].select([])
             continue
         rows = _from_ids(split, tokenizer, seq_len, derived) if "input_ids" in columns else \
             _from_text(split, tokenizer, seq_len)
         splits[name] = Dataset.from_dict(rows)
+    if not len(splits["validation"]) and len(splits["train"]) > 1:
+        # Training must not call train-split numbers "validation": hold out 5% of the rows (at least
+        # one), seeded. A document packed across two rows may then sit on both sides: said in stats.
+        held = splits["train"].train_test_split(test_size=max(1, len(splits["train"]) // 20),
+                                                seed=config.training.seed, shuffle=True)
+        splits["train"], splits["validation"] = held["train"], held["test"]
+        derived.add("validation (5% of the train rows, held out)")
     disable_progress_bar()
     # One shard per split at least: datasets writes none for an empty split, then cannot load it.
     DatasetDict(splits).save_to_disk(str(out), num_shards={name: 1 for name in splits})

@@ -12,7 +12,7 @@ import click
 
 from presentation.running import run
 
-MAIN = Path(__file__).resolve().parents[1] / "main.py"
+MAIN = Path(__file__).resolve().parents[2] / "main.py"  # presentation/commands/ -> the repository root
 
 
 def codetrain_home() -> Path:

@@ -48,7 +48,8 @@ def test_a_plain_dataset_dict_of_text_is_tokenized_and_packed_with_the_models_to
     result = train(tmp_path / "plain", tmp_path, pretrained)
     manifest = json.loads((tmp_path / "run" / "run_manifest.json").read_text())
     plain = manifest["dataset"]["stats"]["plain_dataset"]
-    assert plain["derived"] == ["input_ids (tokenized text)", "labels", "position_ids (packed)"]
+    assert plain["derived"] == ["input_ids (tokenized text)", "labels", "position_ids (packed)",
+                                "validation (5% of the train rows, held out)"]
     assert manifest["dataset"]["stats"]["packed"] is True and manifest["dataset"]["stats"]["seq_len"] == 64
     assert result.summary["steps"] == 3 and read_metrics(tmp_path / "run")
 
@@ -63,7 +64,8 @@ def test_ragged_input_ids_without_labels_are_padded_and_labelled(tmp_path, pretr
     DatasetDict({"train": Dataset.from_dict({"input_ids": ids})}).save_to_disk(str(tmp_path / "plain"))
     train(tmp_path / "plain", tmp_path, pretrained)
     stats = json.loads((tmp_path / "run" / "run_manifest.json").read_text())["dataset"]["stats"]
-    assert stats["plain_dataset"]["derived"] == ["attention_mask (padding)", "labels"]
+    assert stats["plain_dataset"]["derived"] == ["attention_mask (padding)", "labels",
+                                                 "validation (5% of the train rows, held out)"]
 
 
 def test_what_cannot_be_derived_is_named_in_one_line(tmp_path, pretrained):
