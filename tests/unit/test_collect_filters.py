@@ -56,14 +56,14 @@ def test_secrets_of_every_kind_are_redacted_and_counted():
         'slack = "xoxb-123456789012-abcdefghijkl"\n'
         'self.api_key = "f8Kq2#Lm9$Vx4!Rt"\n'
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----\n"
-        "author: ada@example.org\n"
+        "author: ada@lovelace.dev\n"
     )
     redacted, counts = redact(text)
     assert counts == {"aws_access_key_id": 1, "aws_secret_access_key": 1, "github_token": 1,
                       "gitlab_token": 1, "slack_token": 1, "high_entropy_secret": 1,
                       "private_key": 1, "email": 1}
     for secret in ("AKIAABCDEFGHIJKLMNOP", "wJalrXUtnFEMI", "ghp_0123", "glpat-", "xoxb-", "f8Kq2",
-                   "b3BlbnNzaC1rZXktdjE", "ada@example.org"):
+                   "b3BlbnNzaC1rZXktdjE", "ada@lovelace.dev"):
         assert secret not in redacted
     assert redacted.count("\n") == text.count("\n")  # line numbers of later units stay true
 
@@ -114,3 +114,29 @@ def test_alphanumeric_share_counts_every_script():
 
     assert _alphanumeric_count("ab_1 +") == 3
     assert _alphanumeric_count("caf\u00e9 = \u65e5\u672c") == 6  # é and CJK letters count too
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_redaction_leaves_click_decorators_alone():
+    # click's `...: ...\n@t.overload` lines once became `...: <EMAIL>` (the `$` of the local
+    # part matched before the newline)
+    text = (FIXTURES / "click" / "shell_completion.py").read_text()
+    assert text.count("@t.overload") == 4
+    assert redact(text) == (text, {})
+
+
+@pytest.mark.parametrize("line, expected, kind", [
+    ('url = "http://user:s3cr3tPass@db.internal/path"',
+     'url = "http://user:<REDACTED_PASSWORD>@db.internal/path"', "url_password"),
+    ('f"postgres://{user}:{password}@host/db"', None, None),  # a template, no secret
+    ('remote = "git@github.com:pallets/click.git"', None, None),  # SSH remote: code, not a person
+    ('assert is_email("mojojojo@example.com")', None, None),  # RFC 2606: nobody's address
+    ('proxy = "http://user@proxy.corp.io:8080"', None, None),  # userinfo without a password
+    ("# written by jane.roe@gmail.com", "# written by <EMAIL>", "email"),
+])
+def test_urls_remotes_and_reserved_addresses(line, expected, kind):
+    redacted, counts = redact(line)
+    assert redacted == (expected or line)
+    assert dict(counts) == ({kind: 1} if kind else {})
