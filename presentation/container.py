@@ -60,7 +60,7 @@ class Container:
     def collect(self, request, progress=lambda done, total: None, log=lambda message: None):
         from application.collect.pipeline import collect_repositories
         from infrastructure.dedup.minhash import LSHIndex, MinHasher
-        from infrastructure.data.parquet import iter_collection, write_shard
+        from infrastructure.data.parquet import iter_collection, write_lineage, write_shard
         from infrastructure.sources.git import list_commits, read_commit
         from infrastructure.sources.walker import walk_files
 
@@ -69,7 +69,7 @@ class Container:
         return collect_repositories(
             request, fetchers=self.fetchers_factory(history=request.history, log=log),
             parser=self.parser_factory(), storage=self.storage_for(request.output), walk=walk_files,
-            write_shard=write_shard, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
+            write_shard=write_shard, write_lineage=write_lineage, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
             read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
         )

@@ -71,6 +71,7 @@ class TaskResult:
     signatures: list[bytes | None] = field(default_factory=list)
     redactions: Counter = field(default_factory=Counter)
     bytes_read: int = 0
+    size: int | None = None  # of the file on disk (reported with a skip)
 
 
 def _row(repo: RepoContext, path: str, language: str, kind: str, name, start: int, end: int,
@@ -153,18 +154,22 @@ def run_task(context: WorkContext, task: tuple[int, str, str]) -> TaskResult:
     repo = context.repos[index]
     if what == "commit":
         return commit_rows(context, repo, target)
-    reason = name_skip_reason(target)
-    if reason:
-        return TaskResult(skip=reason)
     path = Path(repo.root) / target
     try:
-        if path.stat().st_size > context.filters.max_file_bytes:
-            return TaskResult(skip="too_large")  # never read: a 2 GB file costs nothing
-        data = path.read_bytes()
+        size = path.stat().st_size
     except OSError:
         return TaskResult(skip="unreadable")
+    reason = name_skip_reason(target)
+    if reason:
+        return TaskResult(skip=reason, size=size)
+    if size > context.filters.max_file_bytes:
+        return TaskResult(skip="too_large", size=size)  # never read: a 2 GB file costs nothing
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return TaskResult(skip="unreadable", size=size)
     result = file_rows(context, repo, target, data)
-    result.bytes_read = len(data)
+    result.bytes_read, result.size = len(data), len(data)
     return result
 
 

@@ -23,7 +23,7 @@ from application.collect.state import clear_state, fingerprint, load_journal, lo
 from domain.entities import Checkout, SkippedSource
 from domain.errors import SourceError
 from domain.ports import CodeParser, RepositoryFetcher, Storage
-from domain.layout import MANIFEST, SHARD_PREFIX
+from domain.layout import DUPLICATES, MANIFEST, SHARD_PREFIX, SKIPPED
 
 
 
@@ -102,6 +102,7 @@ class _Plan:
     skipped_sources: list[dict]
     tasks: list[tuple[int, str, str]]
     walk_skips: Counter
+    walk_skipped: list[dict] = field(default_factory=list)  # rows of skipped.parquet
 
 
 def _fetch_all(request, fetchers, workdir: Path, log) -> tuple[list[Checkout], list[dict]]:
@@ -138,11 +139,12 @@ def _plan(request, fetchers, walk, list_commits, workdir: Path, log) -> _Plan:
     kept = _by_licence(checkouts, request.licenses, skipped_sources)
     plan = _Plan([], [], skipped_sources, [], Counter())
 
-    def on_skip(reason: str, rel: str) -> None:
-        plan.walk_skips[reason] += 1
-
     for index, (checkout, spdx) in enumerate(kept):
         root = Path(checkout.root)
+
+        def on_skip(reason: str, rel: str, repo: str = checkout.repo) -> None:
+            plan.walk_skips[reason] += 1  # a pruned folder or a symlink: no size of its own
+            plan.walk_skipped.append({"path": rel, "repository": repo, "reason": reason, "size": None})
         files = [p.relative_to(root.resolve()).as_posix() for p in walk(root, dir_skip_reason, on_skip)]
         plan.tasks += [(index, "file", rel) for rel in files]
         shas = list_commits(root, request.history) if request.history and checkout.commit else []
@@ -186,6 +188,7 @@ def collect_repositories(
     storage: Storage,
     walk: Callable[..., Iterator[Path]],
     write_shard: Callable[[list[dict], Path], None],
+    write_lineage: Callable[[str, list[dict], Path], None] | None = None,
     sign_spans: Callable[[bytes, list[tuple[int, int]]], list[bytes | None]] = lambda data, spans: [None] * len(spans),
     near_index: NearIndex | None = None,
     read_previous: Callable[[str], Iterable[dict]] | None = None,
@@ -197,6 +200,7 @@ def collect_repositories(
     """Fetch every source, cut files into units, drop duplicates, publish shards and manifest.
 
     Rerunning the same request on the same output after a crash resumes from the last shard.
+    `write_lineage(name, rows, path)` writes `skipped.parquet` and `duplicates.parquet`.
     """
     started = time.time()
     dedup = Deduplicator(near_index if request.near_dedup else None)
@@ -211,8 +215,12 @@ def collect_repositories(
         if request.dedup_against and read_previous is not None:
             _seed_previous(dedup, read_previous, request.dedup_against, sign_spans)
         shards = list(state["shards"]) if state else []
+        skipped: list[dict] = []  # rows of skipped.parquet from the files (the walk's come last)
         for index in range(len(shards)):
-            dedup.replay(load_journal(storage, index))
+            journal, skipped_then = load_journal(storage, index)
+            dedup.replay(journal)
+            skipped += skipped_then
+        journaled = len(skipped)
         counts = _Counts(state["counts"] if state else None)
         done = state["position"] if state else 0
         if state:
@@ -222,6 +230,7 @@ def collect_repositories(
         buffer: list[dict] = []
 
         def flush() -> None:
+            nonlocal journaled
             key = f"{SHARD_PREFIX}{len(shards):05d}.parquet"
             local = workdir / "shards" / key.rsplit("/", 1)[-1]
             write_shard(buffer, local)
@@ -231,10 +240,15 @@ def collect_repositories(
             buffer.clear()
             committed = {"fingerprint": run_id, "position": done, "shards": shards,
                          "counts": counts.as_dict()}
-            save_progress(storage, committed, len(shards) - 1, dedup.take_journal())
+            save_progress(storage, committed, len(shards) - 1, dedup.take_journal(), skipped[journaled:])
+            journaled = len(skipped)
 
         progress(done, len(plan.tasks))
         for result in map_tasks(context, plan.tasks[done:], request.workers):
+            if result.skip:
+                repo_index, _, target = plan.tasks[done]
+                skipped.append({"path": target, "repository": plan.repos[repo_index].repo,
+                                "reason": result.skip, "size": result.size})
             done += 1
             _account(result, counts, dedup, buffer)
             if len(buffer) >= request.shard_rows:
@@ -242,6 +256,10 @@ def collect_repositories(
             progress(done, len(plan.tasks))
         if buffer or not shards:
             flush()
+        if write_lineage is not None:  # before the manifest: a complete collection has both
+            for name, rows in ((SKIPPED, skipped + plan.walk_skipped), (DUPLICATES, dedup.drops)):
+                write_lineage(name, rows, workdir / name)
+                storage.upload_file(workdir / name, name)
     written = {shard["path"] for shard in shards}
     for key in storage.list("data"):
         if key.startswith(SHARD_PREFIX) and key not in written:
@@ -279,6 +297,7 @@ def _manifest(request, plan: _Plan, shards, counts: _Counts, dedup: Deduplicator
         "sources": plan.sources,
         "skipped_sources": plan.skipped_sources,
         "shards": shards,
+        "lineage": {"skipped": SKIPPED, "duplicates": DUPLICATES},
         "counts": {
             "files_seen": sum(1 for task in plan.tasks if task[1] == "file"),
             "files_kept": counts.files_kept, "bytes_read": counts.bytes_read,

@@ -24,7 +24,7 @@ def test_text_filters_name_the_reason(text, language, reason):
 
 
 def test_thresholds_are_configurable():
-    text = "x = 1\n" * 10 + "y" * 300 + "\n"
+    text = "x = 1\n" * 10 + "y = [" + "1, " * 100 + "]\n"
     assert text_skip_reason("a.py", text, "python", CONFIG) is None
     assert text_skip_reason("a.py", text, "python", FilterConfig(max_line_length=200)) == "long_line"
     with pytest.raises(ValueError, match="min_alphanumeric"):
@@ -140,3 +140,23 @@ def test_urls_remotes_and_reserved_addresses(line, expected, kind):
     redacted, counts = redact(line)
     assert redacted == (expected or line)
     assert dict(counts) == ({kind: 1} if kind else {})
+
+
+def test_hand_written_file_with_one_long_line_is_kept():
+    # zod's bench/compile.ts: 66 hand-written lines, one a 1,306-character string
+    text = (FIXTURES / "zod" / "compile.ts").read_text()
+    assert max(map(len, text.splitlines())) > CONFIG.max_line_length
+    assert text_skip_reason("bench/compile.ts", text, "typescript", CONFIG) is None
+
+
+def test_minified_bundle_is_skipped_by_content_not_name():
+    text = (FIXTURES / "jquery" / "jquery.min.js").read_text()
+    assert text_skip_reason("static/bundle.js", text, "javascript", CONFIG) == "minified"
+    assert text_skip_reason("static/jquery.min.js", text, "javascript", CONFIG) == "minified"
+
+
+def test_one_long_table_line_in_a_large_file_is_kept_but_a_data_file_is_not():
+    code = "int f(int x) {\n    return x + 1;\n}\n" * 400  # 1,200 lines of code
+    table = "static const int table[] = {" + "1, " * 600 + "};\n"
+    assert text_skip_reason("a.c", code + table, "c", CONFIG) is None
+    assert text_skip_reason("a.c", table * 3 + "int x;\n", "c", CONFIG) == "long_line"
