@@ -36,6 +36,9 @@ class RepoContext:
     commit: str | None
     commit_date: str | None
     license: str | None
+    header_hint: str | None = None
+    """`cpp` when the repository has C++ sources and no C ones, `c` the other way round: what a
+    `.h` file is when its content does not say."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def file_rows(context: WorkContext, repo: RepoContext, rel: str, data: bytes) ->
     """Filter, redact and cut one file's bytes into rows (pure: no I/O)."""
     if b"\0" in data:
         return TaskResult(skip="binary")
-    language = context.parser.language_for(rel, data[:256])
+    language = context.parser.language_for(rel, data if rel.endswith(".h") else data[:256], repo.header_hint)
     if language is None:
         return TaskResult(skip="unsupported_language")
     try:

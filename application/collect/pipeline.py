@@ -150,11 +150,25 @@ def _plan(request, fetchers, walk, list_commits, workdir: Path, log) -> _Plan:
         shas = list_commits(root, request.history) if request.history and checkout.commit else []
         plan.tasks += [(index, "commit", sha) for sha in shas]
         plan.repos.append(RepoContext(str(root.resolve()), checkout.repo, checkout.commit,
-                                      checkout.commit_date, spdx))
+                                      checkout.commit_date, spdx, header_hint(files)))
         plan.sources.append({"origin": checkout.origin, "repo": checkout.repo, "commit": checkout.commit,
                              "commit_date": checkout.commit_date, "license": spdx, "files": len(files),
                              "commits": len(shas)})
     return plan
+
+
+_C_SOURCES = (".c",)
+_CPP_SOURCES = (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx")
+
+
+def header_hint(files: list[str]) -> str | None:
+    """The language of this repository's `.h` files when their content does not say: C++ when it
+    has C++ sources and no C ones, C the other way round, else undecided (linguist's rule)."""
+    has_c = any(f.endswith(_C_SOURCES) for f in files)
+    has_cpp = any(f.lower().endswith(_CPP_SOURCES) for f in files)
+    if has_c != has_cpp:
+        return "cpp" if has_cpp else "c"
+    return None
 
 
 class _Counts:
