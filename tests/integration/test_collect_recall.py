@@ -41,7 +41,7 @@ def _parses_alone(content: str) -> bool:
 def test_units_match_ast_on_the_standard_library_and_stand_alone():
     """Recall and precision of (file, name, first line) against `ast`, kinds, and every unit's
     content equal to its line span and parseable alone after dedent."""
-    parser, files, reference = TreeSitterParser(), [], []
+    parser, files = TreeSitterParser(), []
     for path in python_files():
         source = path.read_bytes()
         units = python_units(source)
