@@ -11,7 +11,22 @@ with a reference parser available offline from PyPI -- Python (`ast`, stdlib), J
 The reference follows collect's unit policy (infrastructure/parsing/treesitter.py): a unit
 starts at its first decorator / annotation / `template<>` line; definitions inside a function
 body are not units. tests/integration/test_collect_recall.py runs the same comparison on the
-Python standard library and on the fixtures in tests/fixtures.
+Python standard library.
+
+Measured 2026-11-29 (pallets/click, psf/requests, google/gson, fmtlib/fmt, redis/hiredis):
+  python  click 1,337 ref units, requests 716, fmt's scripts 106: recall 1.000, precision 1.000,
+          kinds 1.000 (stdlib: 58,056 units, same, in the test)
+  java    gson 3,854: recall 1.000, precision 1.000, kinds 1.000
+  c       hiredis 484: recall 0.973, precision 0.715; fmt 16: recall 0.938, precision 1.000
+  cpp     fmt 2,007: recall 0.847, precision 0.323, kinds 0.965; hiredis (Qt adapter) 19: 0.737 / 0.667
+C and C++ are NOT at the issue's targets. Part of the gap is the reference itself: libclang
+parses a header alone, without the build's macros, so a header included by others (fmt's
+args.h) or a `static inline` behind a macro yields no definitions, and anonymous structs
+count as units there. Part is tree-sitter: template specialisations, definitions behind
+`FMT_*` function-like macros, and start lines where libclang starts at the return type line.
+Not compared (no parser here): TypeScript (node + `npm install typescript` would work; not
+done), Go, Ruby, PHP (no toolchains), Rust (rustc exists but exposes no parse-only AST dump on
+stable).
 """
 from __future__ import annotations
 
