@@ -13,6 +13,15 @@ Measured 2026-11-22, --repeats 3, before / after the MinHash, LSH and secrets-gu
 files per CPU-second 261 -> 275 (1 worker) and 244 -> 258 (2 workers); interleaved
 CPU-time A/B: 18.6 -> 16.8 CPU-s. Output identical (every row of every shard). tree-sitter's
 own parse + query is ~6 s of the ~15 CPU-s: the 300 files/s per worker target is not met.
+
+Issue 12, measured 2026-11-29, before (b68f90d) / after, interleaved, 3 repeats, 4,647 files, on
+a machine loaded by other jobs (wall-clock files/s is noise there; files per CPU-second is the
+number to read): files/CPU-s 175 -> 150 (1 worker, -14 %), 169 -> 140 (2 workers, -17 %); peak
+RSS of the main process 585 -> 785 MB; 2-worker speed-up 1.17x -> 0.98x. Units 99,218 -> 88,523
+(nested definitions are no longer units). The cost is exact-Jaccard verification: each
+signature blob now carries the unit's distinct shingles (IPC, resume journal, index memory) and
+the main process intersects them for every candidate of the lower S-curve. The issue's
+"within 10 %" throughput target is NOT met by this change.
 """
 from __future__ import annotations
 
