@@ -52,10 +52,35 @@ def test_index_finds_near_copies_of_the_same_kind_only():
     assert index.query("function", hasher.sign(close)) is None
 
 
-def test_bands_follow_the_threshold():
+def test_bands_rise_below_the_threshold():
+    from infrastructure.dedup.minhash import candidate_probability
+
     bands, rows = optimal_bands(0.7, 256)
     assert bands * rows <= 256
-    assert (1 / bands) ** (1 / rows) == pytest.approx(0.7, abs=0.1)  # the S-curve's midpoint
+    assert candidate_probability(0.7, bands, rows) >= 0.99  # pairs at the threshold are compared
+    assert candidate_probability(0.3, bands, rows) < 0.05  # unrelated code rarely is
+    assert (1 / bands) ** (1 / rows) < 0.6  # the S-curve's midpoint sits below the threshold
+
+
+def test_candidates_are_verified_by_exact_jaccard():
+    # A pair whose signature estimate and exact similarity differ: the exact one decides.
+    hasher, index = MinHasher(), LSHIndex(threshold=0.7)
+    index.add("file", hasher.sign(BASE), "kept")
+    for share, seed in ((0.05, 3), (0.25, 4), (0.35, 5), (0.5, 6)):
+        variant = edited(BASE, share, seed)
+        found = index.match("file", hasher.sign(variant))
+        truth = jaccard(BASE, variant)
+        if found is not None:
+            assert found == ("kept", pytest.approx(truth, abs=0.02))  # hashed shingles: ~exact
+        assert (found is not None) == (truth >= 0.7)
+
+
+def test_survivor_is_the_most_similar_then_the_earliest():
+    from application.collect.dedup import choose_survivor
+
+    assert choose_survivor([("a", 0.8), ("b", 0.9), ("c", 0.9)], 0.7) == ("b", 0.9)
+    assert choose_survivor([("a", 0.69)], 0.7) is None
+    assert choose_survivor([], 0.7) is None
 
 
 def row(i: str, text: str, kind: str = "file") -> dict:
