@@ -3,8 +3,8 @@
 Samples arrive in a fixed order (most permissive licence first, then path order), so the
 first copy seen is the one kept: the choice is deterministic and needs one pass. A kept
 sample's id is its cluster id; exact copies (same whitespace-normalised hash) and near copies
-(same unit kind, Jaccard similarity of token 5-grams >= threshold, verified exactly on the
-candidates LSH proposes) join that cluster and are dropped. Every drop is recorded (dropped id,
+(same unit kind, Jaccard similarity of token 5-grams >= threshold, on the candidates LSH
+proposes: the signatures' estimate, or the exact Jaccard for pairs near the threshold) join that cluster and are dropped. Every drop is recorded (dropped id,
 survivor id, exact/near/previous, similarity) for `duplicates.parquet`.
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ class NearIndex(Protocol):
 
     threshold: float
 
-    def candidates(self, scope: str, signature: bytes) -> list[tuple[str, float]]: ...
+    def candidates(self, scope: str, signature: bytes, text: str | None = None) -> list[tuple[str, float]]: ...
 
-    def add(self, scope: str, signature: bytes, cluster_id: str) -> None: ...
+    def add(self, scope: str, signature: bytes, cluster_id: str, text: str | None = None) -> None: ...
 
 
 def choose_survivor(candidates: list[tuple[str, float]], threshold: float) -> tuple[str, float] | None:
@@ -58,13 +58,13 @@ class Deduplicator:
         self._previous.add(cluster)
         self._exact.setdefault((row["kind"], row["content_hash"]), cluster)
         if signature is not None and self.index is not None:
-            self.index.add(row["kind"], signature, cluster)
+            self.index.add(row["kind"], signature, cluster, row.get("content"))
 
     def admit(self, row: dict, signature: bytes | None) -> str | None:
         """The cluster id to write `row` with, or None when it duplicates a kept sample."""
         cluster, how, similarity = self._exact.get((row["kind"], row["content_hash"])), "exact", 1.0
         if cluster is None and signature is not None and self.index is not None:
-            found = choose_survivor(self.index.candidates(row["kind"], signature), self.index.threshold)
+            found = choose_survivor(self.index.candidates(row["kind"], signature, row.get("content")), self.index.threshold)
             if found is not None:
                 (cluster, similarity), how = found, "near"
         if cluster is not None:
@@ -75,7 +75,7 @@ class Deduplicator:
             self._journal.append(drop)
             return None
         cluster = row["id"]
-        self._keep(row["kind"], row["content_hash"], signature, cluster)
+        self._keep(row["kind"], row["content_hash"], signature, cluster, row.get("content"))
         return cluster
 
     def _count_drop(self, drop: dict) -> None:
@@ -87,11 +87,14 @@ class Deduplicator:
                            "match": drop["d"], "jaccard": drop.get("j"), "repo": repo, "path": path,
                            "kind": kind, "name": name, "start_line": start})
 
-    def _keep(self, kind: str, digest: str, signature: bytes | None, cluster: str) -> None:
+    def _keep(self, kind: str, digest: str, signature: bytes | None, cluster: str, text: str | None) -> None:
         self._exact[(kind, digest)] = cluster
         if signature is not None and self.index is not None:
-            self.index.add(kind, signature, cluster)
-        self._journal.append({"k": kind, "h": digest, "c": cluster, "s": signature})
+            self.index.add(kind, signature, cluster, text)
+        entry = {"k": kind, "h": digest, "c": cluster, "s": signature}
+        if signature is not None:
+            entry["t"] = text  # what verification near the threshold compares, after a resume too
+        self._journal.append(entry)
 
     def take_journal(self) -> list[dict]:
         """Decisions since the last call: saved with each shard so a resumed run replays them."""
@@ -104,7 +107,7 @@ class Deduplicator:
             if "d" in entry:
                 self._count_drop(entry)
             else:
-                self._keep(entry["k"], entry["h"], entry["s"], entry["c"])
+                self._keep(entry["k"], entry["h"], entry["s"], entry["c"], entry.get("t"))
         self._journal = []
 
     def summary(self) -> dict:

@@ -2,8 +2,9 @@
 
 The local run decides duplicates in one pass over the rows in their fixed order (most
 permissive licence first, then path order): a row is dropped when an earlier *kept* row has
-the same whitespace-normalised hash (exact), or shares an LSH bucket with it at estimated
-Jaccard >= threshold (near, the most similar kept row wins, the earliest of equals). A
+the same whitespace-normalised hash (exact), or shares an LSH bucket with it at Jaccard >=
+threshold (near, verified as the index verifies; the most similar kept row wins, the earliest
+of equals). A
 distributed executor finds the same facts without one process holding the index: exact
 groups and verified bucket pairs come out of a shuffle, and `resolve_duplicates` replays the
 local rule over them alone. `shard_ranges` cuts the survivors where the local run flushes, so
@@ -67,12 +68,13 @@ def resolve_duplicates(groups: Iterable[tuple[int, Sequence[tuple[int, bool]]]],
     """Dropped gid -> (`exact` | `near`, gid of the kept row whose cluster it joins).
 
     Args:
-        groups: Rows of one kind that look the same to dedup: the same MinHash signature, or
-            (without one: too short) the same content hash. Each as (first gid, [(later gid,
-            same content hash as the first)]). Only a group's first row can be kept: a later
-            one finds the first (or what the first joined) in every bucket it has.
-        edges: (gid, gid, score) of groups' first rows that share an LSH bucket and reach the
-            threshold; any score that orders like the Jaccard estimate.
+        groups: Rows of one kind that look the same to dedup, each as (first gid, [(later gid,
+            same content hash as the first)]): the same content hash (the local run's exact
+            copies, whose similarity to any row is the first's). Only a group's first row can
+            be kept: a later one finds the first (or what the first joined) in every bucket.
+        edges: (gid, gid, similarity) of groups' first rows that share an LSH bucket and reach
+            the threshold, the similarity as the local index computes it
+            (`verified_similarity`), so that ties break alike.
     """
     neighbours: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for a, b, score in edges:

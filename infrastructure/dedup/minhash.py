@@ -119,17 +119,10 @@ class MinHasher:
             self._scratch = np.empty((self.num_perm, _CHUNK), dtype=np.uint32)
         return self._scratch
 
-    def _shingles(self, hashes: np.ndarray) -> np.ndarray:
-        count = max(len(hashes) - self.ngram + 1, 0)
-        rolled = hashes[:count].copy()
-        for offset in range(1, self.ngram):
-            rolled = rolled * np.uint64(_P) + hashes[offset:offset + count]  # wraps modulo 2**64
-        return (_mix(rolled) >> np.uint64(32)).astype(np.uint32)
-
     def _rows(self, data: bytes, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(shingles of `data`, validity of each span, first and stop shingle row of each valid one)."""
         starts, ends, hashes = tokenize(data, self._powers)
-        shingles = self._shingles(hashes)
+        shingles = shingles_of(hashes, self.ngram)
         bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
         first = np.searchsorted(starts, bounds[:, 0], "left")
         last = np.searchsorted(ends, bounds[:, 1], "right")  # tokens ending inside the span
@@ -184,44 +177,47 @@ class MinHasher:
         return self.sign_spans(data, [(0, len(data))])[0]
 
     def sign_spans(self, data: bytes, spans: list[tuple[int, int]]) -> list[bytes | None]:
-        """Signature blobs (what crosses processes and resume journals), see `pack`.
-
-        Each holds the span's signature, its band hashes and its distinct shingles, so that a
-        candidate pair can be verified by exact Jaccard similarity, not only estimated.
-        """
-        shingles, valid, first, stop = self._rows(data, spans)
-        signatures = self._signatures(shingles, valid, first, stop)
+        """Signature blobs (what crosses processes and resume journals), see `pack`: each holds
+        the span's signature and its band hashes (computed here, in the worker)."""
+        signatures = self.signatures(data, spans)
         present = [s for s in signatures if s is not None]
         if not present:
             return signatures
         stacked = np.stack(present)
         # all of a file's band hashes in one matrix operation
         bands = self.banding.hashes_of(stacked) if self.banding is not None else None
-        blobs = iter(pack(stacked[i], None if bands is None else bands[i], np.unique(shingles[a:b]))
-                     for i, (a, b) in enumerate(zip(first.tolist(), stop.tolist())))
+        blobs = iter(pack(stacked[i], None if bands is None else bands[i]) for i in range(len(present)))
         return [None if s is None else next(blobs) for s in signatures]
 
 
-def pack(signature: np.ndarray, bands: np.ndarray | None, shingles: np.ndarray) -> bytes:
-    """signature (uint32 x num_perm) | band count (uint32) | band hashes (uint64) | distinct
-    shingles (sorted uint32). A blob of the signature alone is valid too."""
-    count = np.array([0 if bands is None else len(bands)], dtype=np.uint32)
-    parts = [signature.tobytes(), count.tobytes()]
-    if bands is not None:
-        parts.append(bands.tobytes())
-    parts.append(shingles.astype(np.uint32).tobytes())
-    return b"".join(parts)
+def pack(signature: np.ndarray, bands: np.ndarray | None) -> bytes:
+    """signature (uint32 x num_perm) | band hashes (uint64). A blob of the signature alone is valid too."""
+    return signature.tobytes() if bands is None else signature.tobytes() + bands.tobytes()
 
 
-def unpack(blob: bytes, num_perm: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(signature, band hashes or None, distinct shingles or None) of a blob made by `pack`."""
-    width = num_perm * 4
+def unpack(blob: bytes, num_perm: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(signature, band hashes or None) of a blob made by `pack`."""
     signature = np.frombuffer(blob, dtype=np.uint32, count=num_perm)
-    if len(blob) == width:
-        return signature, None, None
-    count = int(np.frombuffer(blob, dtype=np.uint32, count=1, offset=width)[0])
-    bands = np.frombuffer(blob, dtype=np.uint64, count=count, offset=width + 4) if count else None
-    return signature, bands, np.frombuffer(blob, dtype=np.uint32, offset=width + 4 + 8 * count)
+    bands = np.frombuffer(blob, dtype=np.uint64, offset=num_perm * 4) if len(blob) > num_perm * 4 else None
+    return signature, bands
+
+
+_SHINGLER_POWERS = _Powers()
+
+
+def shingles_of(hashes: np.ndarray, ngram: int) -> np.ndarray:
+    """32-bit hashes of every run of `ngram` consecutive tokens (given their 64-bit hashes)."""
+    count = max(len(hashes) - ngram + 1, 0)
+    rolled = hashes[:count].copy()
+    for offset in range(1, ngram):
+        rolled = rolled * np.uint64(_P) + hashes[offset:offset + count]  # wraps modulo 2**64
+    return (_mix(rolled) >> np.uint64(32)).astype(np.uint32)
+
+
+def shingle_set(text: str, ngram: int = 5) -> np.ndarray:
+    """Distinct shingle hashes of `text` (sorted), as `MinHasher` hashes them."""
+    _, _, hashes = tokenize(text.encode("utf-8", "surrogatepass"), _SHINGLER_POWERS)
+    return np.unique(shingles_of(hashes, ngram))
 
 
 def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -229,6 +225,23 @@ def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     common = np.intersect1d(a, b, assume_unique=True).size
     union = a.size + b.size - common
     return common / union if union else 1.0
+
+
+VERIFY_MARGIN = 0.1
+"""An estimate this far or farther from the threshold decides alone (3.5 standard deviations of a
+256-value estimate at Jaccard 0.7); nearer, the texts' exact shingle Jaccard decides."""
+
+
+def verified_similarity(estimate: float, threshold: float, text_a: str | None, text_b: str | None) -> float:
+    """The similarity every executor decides a candidate pair on (a pure function of the pair).
+
+    The signatures' estimate when it is clearly above or below `threshold` (most candidates of
+    the low S-curve are far below it), else the exact Jaccard of the two texts' word 5-grams,
+    recomputed here from the texts: only these few pairs pay for shingles.
+    """
+    if abs(estimate - threshold) >= VERIFY_MARGIN or text_a is None or text_b is None:
+        return estimate
+    return exact_jaccard(shingle_set(text_a), shingle_set(text_b))
 
 
 class Banding:
@@ -345,12 +358,12 @@ class LSHIndex:
         self.bands, self.rows = self.banding.bands, self.banding.rows
         # Memory is what limits a streaming run: buckets take 12 bytes a key (_Buckets) and the
         # signatures live in fixed 16 MB blocks, 1 KB per entry (no doubling, no copy spikes).
-        # Exact verification keeps each entry's distinct shingles too: 4 bytes a token, about the
-        # size of the kept code itself.
+        # Verification near the threshold needs the kept text (its string, ~1 byte a character of
+        # kept code; shingles are recomputed for the few pairs near the threshold).
         self._buckets = _Buckets()
         self._blocks: list[np.ndarray] = []
         self._clusters: list[str] = []
-        self._shingles: list[np.ndarray | None] = []  # distinct shingles of each entry, for exact Jaccard
+        self._texts: list[str | None] = []  # each entry's text, for exact Jaccard near the threshold
         self._salts: dict[str, np.uint64] = {}
         self._last_split: tuple = (None, None, None)  # (scope, blob, split): `add` after `query`
 
@@ -358,59 +371,54 @@ class LSHIndex:
         return len(self._clusters)
 
     def _split(self, scope: str, blob: bytes | np.ndarray) -> tuple:
-        """(signature, bucket keys of `scope` as a list and as an array, shingles or None)."""
+        """(signature, bucket keys of `scope` as a list and as an array)."""
         last_scope, last_blob, split = self._last_split
         if blob is last_blob and scope == last_scope:
             return split  # the Deduplicator adds the very blob it just queried
         if isinstance(blob, np.ndarray):
             blob = blob.tobytes()
-        signature, hashes, shingles = unpack(blob, self.num_perm)
+        signature, hashes = unpack(blob, self.num_perm)
         if hashes is None:
             hashes = self.banding.hashes(signature)
         salt = self._salts.get(scope)
         if salt is None:
             salt = self._salts[scope] = scope_salt(scope)
         keys = hashes ^ salt
-        split = signature, keys.tolist(), keys, shingles
+        split = signature, keys.tolist(), keys
         if isinstance(blob, bytes):  # immutable: safe to recognise by identity
             self._last_split = (scope, blob, split)
         return split
 
-    def candidates(self, scope: str, signature: bytes | np.ndarray) -> list[tuple[str, float]]:
-        """(cluster id, Jaccard similarity) of every kept entry sharing a band with `signature`,
-        in the order they were kept. The similarity is exact when both sides carry their
-        shingles, else the signatures' estimate."""
-        signature, keys, wanted, shingles = self._split(scope, signature)
+    def candidates(self, scope: str, signature: bytes | np.ndarray, text: str | None = None) -> list[tuple[str, float]]:
+        """(cluster id, similarity) of every kept entry sharing a band with `signature`, in the
+        order they were kept: `verified_similarity` (exact Jaccard near the threshold when both
+        texts are known, else the signatures' estimate)."""
+        signature, keys, wanted = self._split(scope, signature)
         found = self._buckets.lookup(keys, wanted)
         if not found:
             return []
         order = sorted(found)
         kept = np.stack([self._blocks[i // _BLOCK][i % _BLOCK] for i in order])
         estimates = np.count_nonzero(kept == signature, axis=1) / self.num_perm
-        scored = []
-        for i, estimate in zip(order, estimates.tolist()):
-            theirs = self._shingles[i]
-            exact = shingles is not None and theirs is not None
-            scored.append((self._clusters[i], exact_jaccard(shingles, theirs) if exact else estimate))
-        return scored
+        return [(self._clusters[i], verified_similarity(estimate, self.threshold, text, self._texts[i]))
+                for i, estimate in zip(order, estimates.tolist())]
 
-    def match(self, scope: str, signature: bytes | np.ndarray) -> tuple[str, float] | None:
+    def match(self, scope: str, signature: bytes | np.ndarray, text: str | None = None) -> tuple[str, float] | None:
         """(cluster id, similarity) of the most similar kept entry at or above the threshold."""
-        best = max(self.candidates(scope, signature), key=lambda found: found[1], default=None)  # first of equals
+        best = max(self.candidates(scope, signature, text), key=lambda found: found[1], default=None)  # first of equals
         return best if best is not None and best[1] >= self.threshold else None
 
-    def query(self, scope: str, signature: bytes | np.ndarray) -> str | None:
+    def query(self, scope: str, signature: bytes | np.ndarray, text: str | None = None) -> str | None:
         """Cluster id of the most similar kept entry in `scope` at or above the threshold."""
-        found = self.match(scope, signature)
+        found = self.match(scope, signature, text)
         return None if found is None else found[0]
 
-    def add(self, scope: str, signature: bytes | np.ndarray, cluster_id: str) -> None:
-        signature, keys, _, shingles = self._split(scope, signature)
+    def add(self, scope: str, signature: bytes | np.ndarray, cluster_id: str, text: str | None = None) -> None:
+        signature, keys, _ = self._split(scope, signature)
         index = len(self._clusters)
         if index % _BLOCK == 0:
             self._blocks.append(np.empty((_BLOCK, self.num_perm), dtype=np.uint32))
         self._blocks[index // _BLOCK][index % _BLOCK] = signature
         self._clusters.append(cluster_id)
-        self._shingles.append(shingles)
+        self._texts.append(text)
         self._buckets.add(keys, index)
-
