@@ -121,26 +121,31 @@ def throughput(corpus: Path, repeats: int) -> None:
 
 def compare_with_baseline(corpus: Path, baseline: Path, repeats: int) -> None:
     """The same corpus collected by this checkout and by `baseline` (e.g. the commit before a
-    change), one worker, interleaved: the ratio is what to read on a shared machine."""
-    runs: dict[str, list[dict]] = {"baseline": [], "this": []}
+    change), 1 and 2 workers, interleaved: the ratios are what to read on a shared machine."""
+    runs: dict[tuple[str, int], list[dict]] = {(label, w): [] for label in ("baseline", "this") for w in (1, 2)}
     for repeat in range(repeats):
-        order = (("baseline", baseline), ("this", ROOT))
-        for label, root in order if repeat % 2 == 0 else order[::-1]:
+        order = [(label, root, w) for w in (1, 2) for label, root in (("baseline", baseline), ("this", ROOT))]
+        for label, root, workers in order if repeat % 2 == 0 else order[::-1]:
             with tempfile.TemporaryDirectory() as out:
-                code = RUN_ONE.format(root=str(root), corpus=str(corpus), out=out, workers=1)
+                code = RUN_ONE.format(root=str(root), corpus=str(corpus), out=out, workers=workers)
                 done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-                runs[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"\n== this checkout vs {baseline}, 1 worker, {repeats} interleaved runs each, medians ==")
+                runs[(label, workers)].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"\n== this checkout vs {baseline}, {repeats} interleaved runs each, medians ==")
     rates = {}
-    for label, results in runs.items():
+    for (label, workers), results in runs.items():
         seconds = statistics.median(r["seconds"] for r in results)
         cpu = statistics.median(r["cpu"] for r in results)
-        rates[label] = (results[0]["files"] / seconds, results[0]["files"] / cpu)
-        print(f"{label:>9}: {results[0]['files']} files, {results[0]['units']} units, {seconds:.2f} s, "
-              f"{rates[label][0]:.0f} files/s, {rates[label][1]:.0f} files/CPU-s  "
+        rates[(label, workers)] = (results[0]["files"] / seconds, results[0]["files"] / cpu)
+        print(f"{label:>9} {workers} worker(s): {results[0]['files']} files, {results[0]['units']} units, "
+              f"{seconds:.2f} s, {rates[(label, workers)][0]:.0f} files/s, {rates[(label, workers)][1]:.0f} "
+              f"files/CPU-s, main RSS {statistics.median(r['rss_main_mb'] for r in results):.0f} MB  "
               f"(runs {[round(r['seconds'], 2) for r in results]})")
-    print(f"this / baseline: files/s {rates['this'][0] / rates['baseline'][0]:.3f}, "
-          f"files/CPU-s {rates['this'][1] / rates['baseline'][1]:.3f}  (target: within 0.90-1.10)")
+    for workers in (1, 2):
+        this, base = rates[("this", workers)], rates[("baseline", workers)]
+        print(f"this / baseline, {workers} worker(s): files/s {this[0] / base[0]:.3f}, "
+              f"files/CPU-s {this[1] / base[1]:.3f}  (target: >= 0.90)")
+    for label in ("baseline", "this"):
+        print(f"2-worker speed-up ({label}): {rates[(label, 2)][0] / rates[(label, 1)][0]:.2f}x wall clock")
 
 
 def language_table(corpora: list[Path], repeats: int) -> None:

@@ -233,15 +233,15 @@ def collect_repositories(
         run_id = fingerprint(request.options(), plan.sources)
         context = WorkContext(tuple(plan.repos), parser, request.filters, request.granularity,
                               sign_spans, read_commit)
-        skipped = drops = None  # lineage: the local executor keeps it; the distributed one does not yet
+        skipped = drops = None  # lineage (both executors keep it; an executor may not)
         if executor is None:
             dedup = Deduplicator(near_index if request.near_dedup else None)
             shards, counts, skipped = _collect_here(request, plan, run_id, context, dedup, storage, workdir,
                                                     write_shard, read_previous, sign_spans, progress, log)
             clusters, drops = dedup.summary(), dedup.drops
         else:
-            shards, counts, clusters = _collect_elsewhere(request, plan, run_id, context, executor,
-                                                          storage, progress, log)
+            shards, counts, clusters, (skipped, drops) = _collect_elsewhere(request, plan, run_id, context,
+                                                                            executor, storage, progress, log)
         if write_lineage is not None and skipped is not None:  # before the manifest: a complete collection has both
             for name, rows in ((SKIPPED, skipped + plan.walk_skipped), (DUPLICATES, drops)):
                 write_lineage(name, rows, workdir / name)
@@ -312,7 +312,7 @@ def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup
 
 
 def _collect_elsewhere(request, plan: _Plan, run_id: str, context: WorkContext, executor: CollectExecutor,
-                       storage: Storage, progress, log) -> tuple[list[dict], _Counts, dict]:
+                       storage: Storage, progress, log) -> tuple[list[dict], _Counts, dict, tuple]:
     """A distributed executor runs tasks, dedup and shard writing; the same rule, the same rows."""
     if request.dedup_against:
         raise SourceError(f"--dedup-against: not supported with --executor {executor.name} yet (use --executor local)")
@@ -323,7 +323,8 @@ def _collect_elsewhere(request, plan: _Plan, run_id: str, context: WorkContext, 
                          request.near_threshold if request.near_dedup else None)
     outcome = executor.collect(job, progress, log)
     dropped, sizes = outcome.duplicates
-    return outcome.shards, _Counts(outcome.counts), dedup_summary(dropped, sizes)
+    skipped, drops = outcome.lineage
+    return outcome.shards, _Counts(outcome.counts), dedup_summary(dropped, sizes), (list(skipped), list(drops))
 
 
 def _account(result, counts: _Counts, dedup: Deduplicator, buffer: list[dict]) -> None:

@@ -93,7 +93,7 @@ def map_batch(storage_for, job: DistributedJob, batch: int, tasks: list, num_per
         storage.upload_file(rows, _staged(job.staging, batch, "parquet"))
         storage.upload_file(signatures, _staged(job.staging, batch, "sig.npy"))
         storage.upload_file(arrays, _staged(job.staging, batch, "npz"))
-    marker = {"rows": len(out.rows), "rows_per_task": out.rows_per_task, "stats": out.stats}
+    marker = {"rows": len(out.rows), "rows_per_task": out.rows_per_task, "stats": out.stats, "skipped": out.skipped}
     storage.write_bytes(_staged(job.staging, batch, "json"), json.dumps(marker).encode())
     return marker
 
@@ -214,16 +214,36 @@ def reduce_part(storage_for, job: DistributedJob, num_perm: int, *parts: dict) -
     return groups, edges, names, volume
 
 
-@ray.remote(max_retries=RETRIES, num_returns=3)
-def resolve(*reduced: tuple) -> tuple[np.ndarray, tuple[Counter, dict], Counter]:
-    """Stage 3: the local keep rule over every group and verified pair; dropped gids (sorted)."""
+@ray.remote(max_retries=RETRIES, num_returns=4)
+def resolve(*reduced: tuple) -> tuple[np.ndarray, tuple[Counter, dict], Counter, dict]:
+    """Stage 3: the local keep rule over every group and verified pair: dropped gids (sorted),
+    the manifest's duplicate counts, shuffle volume, and per batch its drops
+    [(row, exact | near, survivor id, similarity)] in row order (for duplicates.parquet)."""
     names = {g: n for _, _, part, _ in reduced for g, n in part.items()}
     dropped = resolve_duplicates((g for groups, _, _, _ in reduced for g in groups),
                                  (e for _, edges, _, _ in reduced for e in edges))
     how, sizes = duplicate_counts(dropped)
     volume = sum((part[3] for part in reduced), Counter())
+    per_batch: dict[int, list] = {}
+    for gid in sorted(dropped):
+        match, kept, similarity = dropped[gid]
+        per_batch.setdefault(gid >> _ROW_BITS, []).append(
+            (gid & ((1 << _ROW_BITS) - 1), match, f"{names[kept]:016x}", similarity))
     return (np.array(sorted(dropped), dtype=np.uint64),
-            (how, {f"{names[gid]:016x}": size for gid, size in sizes.items()}), volume)
+            (how, {f"{names[gid]:016x}": size for gid, size in sizes.items()}), volume, per_batch)
+
+
+@ray.remote(max_retries=RETRIES)
+def duplicate_rows(storage_for, job: DistributedJob, batch: int, drops: list) -> list[dict]:
+    """Rows of duplicates.parquet for one batch's drops, as the local run writes them."""
+    import pyarrow.parquet as pq
+
+    fields = ["id", "repo", "path", "kind", "name", "start_line"]
+    with tempfile.TemporaryDirectory(prefix="codetrain-ray-") as tmp:
+        path = _local(storage_for(job.output), _staged(job.staging, batch, "parquet"), Path(tmp))
+        staged = pq.read_table(path, columns=fields).to_pylist()
+    return [{"id": staged[row]["id"], "survivor_id": survivor, "match": match, "jaccard": round(similarity, 4),
+             **{key: staged[row][key] for key in fields[1:]}} for row, match, survivor, similarity in drops]
 
 
 def _gids(batch: int, count: int) -> np.ndarray:
@@ -274,17 +294,21 @@ class RayCollectExecutor:
         batches = [job.tasks[i:i + self.batch_tasks] for i in range(0, len(job.tasks), self.batch_tasks)]
         with ray_session(self.settings):
             markers = self._map(storage, job, batches, progress, log)
-            dropped, duplicates, volume = self._dedup(job, len(batches))
+            dropped, duplicates, volume, drops = self._dedup(job, len(batches))
             counted = [survivors.remote(m["rows_per_task"], b, dropped) for b, m in enumerate(markers)]
             plan = shard_pieces(self._get(counted), job.shard_rows)
             keys = [f"{SHARD_PREFIX}{i:05d}.parquet" for i in range(len(plan))]
             written = self._get([write_final.remote(self.storage_for, job, key, pieces, dropped)
                                  for key, pieces in zip(keys, plan)])
-            duplicates, volume = self._get([duplicates, volume])
+            duplicates, volume, drops = self._get([duplicates, volume, drops])
+            lineage = self._get([duplicate_rows.remote(self.storage_for, job, b, rows)
+                                 for b, rows in sorted(drops.items())])
         log("dedup shuffle: " + ", ".join(f"{k} {v}" for k, v in sorted(volume.items())))
         return DistributedOutcome(
             shards=[{"path": key, "rows": w["rows"]} for key, w in zip(keys, written)],
-            counts=_counts(markers, written), duplicates=duplicates)
+            counts=_counts(markers, written), duplicates=duplicates,
+            lineage=([row for m in markers for row in m.get("skipped", [])], [row for rows in lineage for row in rows]))
+
 
     def _map(self, storage, job: DistributedJob, batches: list, progress, log) -> list[dict]:
         """Markers of every batch: staged by an earlier attempt, or mapped now."""

@@ -54,7 +54,7 @@ def local_decisions(rows) -> dict[int, tuple[str, int]]:
     for row in rows:
         if dedup.admit(dict(row), row["signature"]) is None:
             decision = dedup.take_journal()[-1]
-            decided[row["gid"]] = (decision["d"], by_id[decision["c"]])
+            decided[row["gid"]] = (decision["d"], by_id[decision["c"]], decision["j"])
     return decided
 
 
@@ -90,15 +90,16 @@ def bands(row):
 def test_the_keep_rule_over_groups_and_pairs_is_the_local_one(seed):
     rows = rows_of(seed)
     expected = local_decisions(rows)
-    assert any(how == "near" for how, _ in expected.values()) and any(how == "exact" for how, _ in expected.values())
-    assert resolve_duplicates(*shuffled_facts(rows)) == expected
+    assert any(how == "near" for how, _, _ in expected.values()) and any(how == "exact" for how, _, _ in expected.values())
+    resolved = resolve_duplicates(*shuffled_facts(rows))
+    assert {gid: (how, kept, round(similarity, 4)) for gid, (how, kept, similarity) in resolved.items()} == expected
 
 
 def test_a_later_copy_of_a_near_duplicate_joins_the_best_row_kept_before_it():
     # 0 kept; 1 near-duplicates 0; 2 kept (unlike 0); 3 is a copy of 1, closer to 2 than to 0
     edges = [(0, 1, 0.72), (1, 2, 0.9)]
     groups = [(1, [(3, True)])]
-    assert resolve_duplicates(groups, edges) == {1: ("near", 0), 3: ("near", 2)}
+    assert resolve_duplicates(groups, edges) == {1: ("near", 0, 0.72), 3: ("near", 2, 0.9)}
 
 
 def local_flushes(rows_per_task: list[int], shard_rows: int) -> list[int]:
