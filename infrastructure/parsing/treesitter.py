@@ -41,8 +41,9 @@ _DECLARATOR_LEAVES = frozenset({
 # parsing; contents are cut from the original bytes.
 _ATTRIBUTE_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*[A-Za-z_~])")
 _C_FAMILY = frozenset({"c", "cpp"})
-# `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`: bundler pragmas, not documentation
-_PRAGMA = re.compile(r"^/\*\s*[@#]__[A-Z_]+__\s*\*/$")
+# `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
+# these): bundler pragmas, not documentation
+_PRAGMA = re.compile(r"^(/\*!?\s*[@#]__[A-Z_]+__\s*\*/|//\s*[@#]__[A-Z_]+__)$")
 _COMMENT_MARKS = re.compile(r"^\s*(/\*\*?|\*/|\*|///?|//!|#)\s?")
 
 
@@ -83,6 +84,8 @@ def _short(name: str | None) -> str | None:
         return None
     if name[:1] in "'\"`" and name[-1:] == name[:1]:
         return name[1:-1]
+    if name.startswith("operator "):  # a conversion (`operator bool() const`): `operator bool`
+        return name.split("(", 1)[0].split("<", 1)[0].strip()
     return re.split(r"::|\.", name.split("<", 1)[0].strip())[-1] or name
 
 
@@ -187,24 +190,26 @@ def _nested_in_function(node: ts.Node, spec: LanguageSpec) -> bool:
     return False
 
 
-def _outer(node: ts.Node, spec: LanguageSpec) -> ts.Node:
-    """The node whose first line is the definition's: through wrappers (decorators, `export`,
-    `template<>`, a Go `type` with one spec) and back over leading siblings (`#[attr]`)."""
+def _outer(node: ts.Node, spec: LanguageSpec) -> tuple[ts.Node, ts.Node]:
+    """(first, last): the node whose first line is the definition's and the one it ends with:
+    through wrappers (decorators, `export`, `template<>`, a Go `type` with one spec), then back
+    over leading siblings (`#[attr]`, which end before the definition does)."""
     outer = node
     while outer.parent is not None and outer.parent.type in _WRAPPERS:
         if outer.parent.type == "type_declaration" and outer.parent.named_child_count > 1:
             break  # Go `type ( A struct{}; B struct{} )`: each spec is its own unit
         outer = outer.parent
-    while outer.prev_named_sibling is not None and outer.prev_named_sibling.type in spec.leading:
-        outer = outer.prev_named_sibling
-    return outer
+    first = outer
+    while first.prev_named_sibling is not None and first.prev_named_sibling.type in spec.leading:
+        first = first.prev_named_sibling
+    return first, outer
 
 
-def _line_span(source: bytes, node: ts.Node) -> tuple[int, int, int, int]:
-    """(start byte, end byte, first line, last line) of the whole lines `node` is on."""
+def _line_span(source: bytes, node: ts.Node, last: ts.Node) -> tuple[int, int, int, int]:
+    """(start byte, end byte, first line, last line) of the whole lines from `node` to `last`."""
     start = source.rfind(b"\n", 0, node.start_byte) + 1
-    end_byte, end_row = node.end_byte, node.end_point[0]
-    if node.end_point[1] == 0 and end_byte > node.start_byte:  # a node ending with its newline
+    end_byte, end_row = last.end_byte, last.end_point[0]
+    if last.end_point[1] == 0 and end_byte > last.start_byte:  # a node ending with its newline
         end_byte, end_row = end_byte - 1, end_row - 1
     end = source.find(b"\n", end_byte)
     end = len(source) if end < 0 else end
@@ -222,17 +227,17 @@ def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: Lan
         name, outer = _text(_name_node(node)), node
         if name is None:
             return None
-    outer = _outer(outer, spec)
+    outer, last = _outer(outer, spec)
     parent = None if is_class else _owner(node, spec)
     if language == "go" and node.type == "method_declaration":
         parent = _receiver(node)
-    qualified = name if "::" in name else None
+    qualified = name if "::" in name.split("<", 1)[0] else None  # not `trait<std::string>`
     name = _short(name) if not is_class else name.split("<", 1)[0].strip()  # `buffer<T*, T>`: `buffer`
     if qualified and parent is None:  # C++ `void Widget::draw()` defined outside its class
         parent = _short(qualified.rsplit("::", 1)[0])
     kind = "class" if is_class else ("method" if parent else "function")
     docstring = _python_docstring(node) if language == "python" else _comment_docstring(outer)
-    start_byte, end_byte, start, end = _line_span(source, outer)
+    start_byte, end_byte, start, end = _line_span(source, outer, last)
     return ParsedUnit(kind=kind, name=name, start_line=start, end_line=end,
                       content=source[start_byte:end_byte].decode("utf-8", "replace"), parent=parent,
                       docstring=docstring, start_byte=start_byte, end_byte=end_byte)
