@@ -91,23 +91,26 @@ class Deduplicator:
         self._exact[(kind, digest)] = cluster
         if signature is not None and self.index is not None:
             self.index.add(kind, signature, cluster, text)
-        entry = {"k": kind, "h": digest, "c": cluster, "s": signature}
-        if signature is not None:
-            entry["t"] = text  # what verification near the threshold compares, after a resume too
-        self._journal.append(entry)
+        self._journal.append({"k": kind, "h": digest, "c": cluster, "s": signature})
 
     def take_journal(self) -> list[dict]:
         """Decisions since the last call: saved with each shard so a resumed run replays them."""
         journal, self._journal = self._journal, []
         return journal
 
-    def replay(self, journal: list[dict]) -> None:
-        """Restore the decisions of an interrupted run, in the order they were made."""
+    def replay(self, journal: list[dict], texts: dict[str, str] | None = None) -> None:
+        """Restore the decisions of an interrupted run, in the order they were made.
+
+        Args:
+            texts: Content of the kept rows by id (the rows of the shard the journal belongs
+                to): what verification near the threshold compares. The journal does not
+                repeat them.
+        """
         for entry in journal:
             if "d" in entry:
                 self._count_drop(entry)
             else:
-                self._keep(entry["k"], entry["h"], entry["s"], entry["c"], entry.get("t"))
+                self._keep(entry["k"], entry["h"], entry["s"], entry["c"], (texts or {}).get(entry["c"]))
         self._journal = []
 
     def summary(self) -> dict:

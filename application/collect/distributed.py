@@ -78,7 +78,7 @@ def resolve_duplicates(groups: Iterable[tuple[int, Sequence[tuple[int, bool]]]],
             be kept: a later one finds the first (or what the first joined) in every bucket.
         edges: (gid, gid, similarity) of groups' first rows that share an LSH bucket and reach
             the threshold, the similarity as the local index computes it
-            (`verified_similarity`), so that ties break alike.
+            (`verified_similarities`), so that ties break alike.
     """
     neighbours: dict[int, list[tuple[int, float]]] = defaultdict(list)
     for a, b, score in edges:

@@ -214,6 +214,7 @@ def collect_repositories(
     sign_spans: Callable[[bytes, list[tuple[int, int]]], list[bytes | None]] = lambda data, spans: [None] * len(spans),
     near_index: NearIndex | None = None,
     read_previous: Callable[[str], Iterable[dict]] | None = None,
+    read_shards: Callable[[list[Path]], list[dict]] | None = None,
     list_commits: Callable[[Path, int], list[str]] = lambda root, n: [],
     read_commit: Callable[[Path, str], list[CommitChange]] | None = None,
     executor: CollectExecutor | None = None,
@@ -224,7 +225,8 @@ def collect_repositories(
 
     With an `executor` (Ray), the per-file work, dedup and shard writing run there; the rows
     are the same. Rerunning the same request on the same output after a crash resumes.
-    `write_lineage(name, rows, path)` writes `skipped.parquet` and `duplicates.parquet`.
+    `write_lineage(name, rows, path)` writes `skipped.parquet` and `duplicates.parquet`;
+    `read_shards(paths)` reads shards back (a resumed run's near-dedup compares their contents).
     """
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="codetrain-collect-") as tmp:
@@ -237,7 +239,8 @@ def collect_repositories(
         if executor is None:
             dedup = Deduplicator(near_index if request.near_dedup else None)
             shards, counts, skipped = _collect_here(request, plan, run_id, context, dedup, storage, workdir,
-                                                    write_shard, read_previous, sign_spans, progress, log)
+                                                    write_shard, read_previous, sign_spans, progress, log,
+                                                    read_shards)
             clusters, drops = dedup.summary(), dedup.drops
         else:
             shards, counts, clusters, (skipped, drops) = _collect_elsewhere(request, plan, run_id, context,
@@ -260,7 +263,7 @@ def collect_repositories(
 
 def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup: Deduplicator,
                   storage: Storage, workdir: Path, write_shard, read_previous, sign_spans,
-                  progress, log) -> tuple[list[dict], _Counts, list[dict]]:
+                  progress, log, read_shards=None) -> tuple[list[dict], _Counts, list[dict]]:
     """The local executor: worker processes cut files, this process dedups and writes shards."""
     state = load_state(storage, run_id)
     if state is None:
@@ -270,9 +273,9 @@ def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup
         _seed_previous(dedup, read_previous, request.dedup_against, sign_spans)
     shards = list(state["shards"]) if state else []
     skipped: list[dict] = []  # rows of skipped.parquet from the files (the walk's come last)
-    for index in range(len(shards)):
+    for index, shard in enumerate(shards):
         journal, skipped_then = load_journal(storage, index)
-        dedup.replay(journal)
+        dedup.replay(journal, _kept_texts(storage, shard["path"], workdir, read_shards) if dedup.index else None)
         skipped += skipped_then
     journaled = len(skipped)
     counts = _Counts(state["counts"] if state else None)
@@ -309,6 +312,18 @@ def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup
     if buffer or not shards:
         flush()
     return shards, counts, skipped
+
+
+def _kept_texts(storage: Storage, key: str, workdir: Path, read_shards) -> dict[str, str] | None:
+    """id -> content of a committed shard's rows (the rows its journal kept)."""
+    if read_shards is None:
+        return None
+    local = workdir / "resume" / key.rsplit("/", 1)[-1]
+    local.parent.mkdir(parents=True, exist_ok=True)
+    storage.download_file(key, local)
+    rows = read_shards([local])
+    local.unlink()
+    return {row["id"]: row["content"] for row in rows}
 
 
 def _collect_elsewhere(request, plan: _Plan, run_id: str, context: WorkContext, executor: CollectExecutor,

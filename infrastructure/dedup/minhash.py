@@ -9,6 +9,8 @@ a file cost little more than the file, and each signature equals what the unit a
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import xxhash
 
@@ -232,16 +234,46 @@ VERIFY_MARGIN = 0.1
 256-value estimate at Jaccard 0.7); nearer, the texts' exact shingle Jaccard decides."""
 
 
-def verified_similarity(estimate: float, threshold: float, text_a: str | None, text_b: str | None) -> float:
-    """The similarity every executor decides a candidate pair on (a pure function of the pair).
+def verified_similarities(estimates: np.ndarray, threshold: float,
+                          exact: Callable[[int], float | None]) -> list[float]:
+    """The similarity every executor decides candidate pairs on (a pure function of each pair).
 
-    The signatures' estimate when it is clearly above or below `threshold` (most candidates of
-    the low S-curve are far below it), else the exact Jaccard of the two texts' word 5-grams,
-    recomputed here from the texts: only these few pairs pay for shingles.
+    Pair i's signature estimate when it is clearly above or below `threshold` (most candidates
+    of the low S-curve are far below it), else `exact(i)`: the exact Jaccard of the two texts'
+    word 5-grams (`ShingleCache.exact`), which only these few pairs pay for; None from it (a
+    text unknown) keeps the estimate.
     """
-    if abs(estimate - threshold) >= VERIFY_MARGIN or text_a is None or text_b is None:
-        return estimate
-    return exact_jaccard(shingle_set(text_a), shingle_set(text_b))
+    similarities = estimates.tolist()
+    for i in np.flatnonzero(np.abs(estimates - threshold) < VERIFY_MARGIN).tolist():
+        value = exact(i)
+        if value is not None:
+            similarities[i] = value
+    return similarities
+
+
+class ShingleCache:
+    """`shingle_set` of texts by key, each computed once (a text meets many candidates)."""
+
+    def __init__(self, texts: Callable[[object], str | None]):
+        self._texts, self._sets = texts, {}
+
+    def __call__(self, key) -> np.ndarray:
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = shingle_set(self._texts(key))
+        return found
+
+    def rename(self, old, new=None) -> None:
+        """Key `new` now names what `old` did (computed or not); `old` is forgotten."""
+        found = self._sets.pop(old, None)
+        if found is not None and new is not None:
+            self._sets[new] = found
+
+    def exact(self, a, b) -> float | None:
+        """The exact Jaccard similarity of two keys' texts; None when one is unknown."""
+        if self._texts(a) is None or self._texts(b) is None:
+            return None
+        return exact_jaccard(self(a), self(b))
 
 
 class Banding:
@@ -364,6 +396,8 @@ class LSHIndex:
         self._blocks: list[np.ndarray] = []
         self._clusters: list[str] = []
         self._texts: list[str | None] = []  # each entry's text, for exact Jaccard near the threshold
+        self._query: str | None = None  # the text `candidates` is asked about (key -1 of `_shingles`)
+        self._shingles = ShingleCache(lambda i: self._query if i == -1 else self._texts[i])
         self._salts: dict[str, np.uint64] = {}
         self._last_split: tuple = (None, None, None)  # (scope, blob, split): `add` after `query`
 
@@ -391,17 +425,24 @@ class LSHIndex:
 
     def candidates(self, scope: str, signature: bytes | np.ndarray, text: str | None = None) -> list[tuple[str, float]]:
         """(cluster id, similarity) of every kept entry sharing a band with `signature`, in the
-        order they were kept: `verified_similarity` (exact Jaccard near the threshold when both
+        order they were kept: `verified_similarities` (exact Jaccard near the threshold when both
         texts are known, else the signatures' estimate)."""
         signature, keys, wanted = self._split(scope, signature)
         found = self._buckets.lookup(keys, wanted)
         if not found:
             return []
-        order = sorted(found)
-        kept = np.stack([self._blocks[i // _BLOCK][i % _BLOCK] for i in order])
-        estimates = np.count_nonzero(kept == signature, axis=1) / self.num_perm
-        return [(self._clusters[i], verified_similarity(estimate, self.threshold, text, self._texts[i]))
-                for i, estimate in zip(order, estimates.tolist())]
+        order = np.array(sorted(found))
+        agree = np.empty(len(order), dtype=np.int64)
+        blocks = order // _BLOCK
+        for block in np.unique(blocks).tolist():  # gathered per storage block, not per entry
+            rows = blocks == block
+            agree[rows] = np.count_nonzero(self._blocks[block][order[rows] % _BLOCK] == signature, axis=1)
+        self._shingles.rename(-1)  # a new question
+        self._query = text
+        entries = order.tolist()
+        similarities = verified_similarities(agree / self.num_perm, self.threshold,
+                                             lambda k: self._shingles.exact(-1, entries[k]))
+        return [(self._clusters[i], similarity) for i, similarity in zip(entries, similarities)]
 
     def match(self, scope: str, signature: bytes | np.ndarray, text: str | None = None) -> tuple[str, float] | None:
         """(cluster id, similarity) of the most similar kept entry at or above the threshold."""
@@ -421,4 +462,6 @@ class LSHIndex:
         self._blocks[index // _BLOCK][index % _BLOCK] = signature
         self._clusters.append(cluster_id)
         self._texts.append(text)
+        if text is not None and text is self._query:  # kept after its query: its shingles are known
+            self._shingles.rename(-1, index)
         self._buckets.add(keys, index)

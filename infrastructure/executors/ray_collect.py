@@ -9,7 +9,7 @@ Stages (every arrow is a set of Ray tasks; the driver holds the task list and co
    whitespace-normalised content) and every LSH band key by hash. A reducer sees every
    row of its groups and every member of its buckets: it lists the groups, and the pairs of
    different groups sharing a bucket, verified at the threshold as the local index verifies
-   them (`verified_similarity`: exact Jaccard of the staged contents near the threshold).
+   them (`verified_similarities`: exact Jaccard of the staged contents near the threshold).
 3. resolve: one task replays the local keep rule over groups and verified pairs only
    (`resolve_duplicates`), never over the index.
 4. write: shards are cut where the local run cuts them (`shard_pieces`) and written by tasks
@@ -35,7 +35,7 @@ from application.collect.distributed import (BatchOutput, DistributedJob, Distri
 from domain.errors import ExecutorError
 from domain.layout import SHARD_PREFIX
 from infrastructure.data.parquet import write_shard
-from infrastructure.dedup.minhash import VERIFY_MARGIN, scope_salt, unpack, verified_similarity
+from infrastructure.dedup.minhash import VERIFY_MARGIN, ShingleCache, scope_salt, unpack, verified_similarities
 from infrastructure.executors.ray_runtime import RaySettings, cluster_cpus, ray_session
 
 RETRIES = 3  # a task whose worker died is rerun this many times
@@ -157,7 +157,7 @@ def _bucket_pairs(part: dict) -> np.ndarray:
 
 
 def _verify(storage, job: DistributedJob, pairs: np.ndarray, num_perm: int, tmp: Path) -> tuple[list, dict]:
-    """Pairs whose `verified_similarity` reaches the threshold (the local index's test, to the
+    """Pairs whose `verified_similarities` reaches the threshold (the local index's test, to the
     bit), as (gid, gid, similarity), and their ids."""
     if not len(pairs):
         return [], {}
@@ -174,11 +174,9 @@ def _verify(storage, job: DistributedJob, pairs: np.ndarray, num_perm: int, tmp:
     estimates = np.count_nonzero(lookup(signatures, pairs[:, 0]) == lookup(signatures, pairs[:, 1]), axis=1) / num_perm
     uncertain = np.abs(estimates - job.near_threshold) < VERIFY_MARGIN
     texts = _contents(storage, job, pairs[uncertain].reshape(-1), tmp)
-    edges = []
-    for (a, b), estimate in zip(pairs.tolist(), estimates.tolist()):
-        similarity = verified_similarity(estimate, job.near_threshold, texts.get(a), texts.get(b))
-        if similarity >= job.near_threshold:
-            edges.append((a, b, similarity))
+    shingles, listed = ShingleCache(texts.get), pairs.tolist()
+    similarities = verified_similarities(estimates, job.near_threshold, lambda k: shingles.exact(*listed[k]))
+    edges = [(a, b, similarity) for (a, b), similarity in zip(listed, similarities) if similarity >= job.near_threshold]
     names = {g: int(lookup(ids, [np.uint64(g)])[0]) for edge in edges for g in edge[:2]}
     return edges, names
 

@@ -144,3 +144,27 @@ def test_the_index_still_finds_near_copies_after_its_buckets_are_compacted():
         assert index.query("function", near.tobytes()) == f"c{i}"
     unrelated = rng.integers(0, 2**32, size=256, dtype=np.uint32)
     assert index.query("function", unrelated.tobytes()) is None
+
+
+def test_near_the_threshold_the_exact_jaccard_decides_also_after_a_resume():
+    from infrastructure.dedup.minhash import VERIFY_MARGIN
+
+    hasher = MinHasher()
+    variants = [(f"v{share}-{seed}", edited(BASE, share, seed))
+                for share, seed in ((0.15, 13), (0.1, 11), (0.15, 14), (0.1, 14))]
+    estimates = [float((hasher.signature(BASE) == hasher.signature(t)).mean()) for _, t in variants]
+    assert all(abs(e - 0.7) < VERIFY_MARGIN for e in estimates)  # verified on their texts
+    # the estimate alone would decide 0.15-13 (0.750 vs 0.698) and 0.15-14 wrongly
+    assert [e >= 0.7 for e in estimates] != [jaccard(BASE, t) >= 0.7 for _, t in variants]
+
+    def content_row(i, text):
+        return {**row(i, text), "content": text}
+
+    whole = Deduplicator(LSHIndex())
+    assert whole.admit(content_row("a", BASE), hasher.sign(BASE)) == "a"
+    resumed = Deduplicator(LSHIndex())
+    resumed.replay(whole.take_journal(), {"a": BASE})  # the texts come back from the written shard
+    for i, text in variants:
+        truth = jaccard(BASE, text)
+        decisions = [d.admit(content_row(i, text), hasher.sign(text)) for d in (whole, resumed)]
+        assert decisions[0] == decisions[1] and (decisions[0] is None) == (truth >= 0.7), (i, truth)

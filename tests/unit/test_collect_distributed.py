@@ -13,7 +13,7 @@ from application.collect.dedup import Deduplicator
 from application.collect.distributed import resolve_duplicates, shard_pieces, shard_ranges
 from application.collect.files import content_hash
 from application.dataset.packing import pack_documents, packed_stream, pad_stream, stream_offsets
-from infrastructure.dedup.minhash import LSHIndex, MinHasher, verified_similarity
+from infrastructure.dedup.minhash import LSHIndex, MinHasher, exact_jaccard, shingle_set, verified_similarities
 
 WIDTH = 256 * 4
 
@@ -71,8 +71,9 @@ def shuffled_facts(rows):
         for b in firsts[i + 1:]:
             if a["kind"] != b["kind"] or not set(bands(a).tolist()) & set(bands(b).tolist()):
                 continue
-            estimate = int((sig(a) == sig(b)).sum()) / 256
-            similarity = verified_similarity(estimate, 0.7, a["content"], b["content"])
+            estimate = np.array([int((sig(a) == sig(b)).sum()) / 256])
+            (similarity,) = verified_similarities(
+                estimate, 0.7, lambda _: exact_jaccard(shingle_set(a["content"]), shingle_set(b["content"])))
             if similarity >= 0.7:
                 edges.append((a["gid"], b["gid"], similarity))
     return groups, edges
