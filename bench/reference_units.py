@@ -99,6 +99,7 @@ def clang_units(path: Path, language: str, includes: tuple[Path, ...] = ()) -> l
     functions = {kinds.FUNCTION_DECL, kinds.FUNCTION_TEMPLATE}
     methods = {kinds.CXX_METHOD, kinds.CONSTRUCTOR, kinds.DESTRUCTOR, kinds.CONVERSION_FUNCTION}
     args = ["-x", "c++", "-std=c++20"] if language == "cpp" else ["-x", "c", "-std=c11"]
+    args += [arg for folder in builtin_headers() for arg in ("-isystem", str(folder))]
     try:
         # no PARSE_SKIP_FUNCTION_BODIES: a function whose body is skipped is no longer a definition
         unit = cindex.Index.create().parse(str(path), args=args + ["-fsyntax-only"] + [f"-I{d}" for d in includes])
@@ -123,6 +124,22 @@ def clang_units(path: Path, language: str, includes: tuple[Path, ...] = ()) -> l
     return found
 
 
+def builtin_headers() -> list[Path]:
+    """The compiler's own headers (stddef.h, limits.h...): the PyPI libclang ships none, and
+    without them every parse stops at a fatal error and loses most definitions. Taken from the
+    system's GCC or LLVM."""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/llvm-*/lib/clang/*/include")) or \
+        sorted(glob.glob("/usr/lib/gcc/*/*/include"))
+    return [Path(found[-1])] if found else []
+
+
+def header_folders(repo: Path) -> tuple[Path, ...]:
+    """Every folder of `repo` holding headers (as the build's -I flags would name them)."""
+    return tuple(sorted({p.parent for ext in ("*.h", "*.hpp") for p in repo.rglob(ext)}))
+
+
 REFERENCES = {"python": python_units, "java": java_units}
 EXTENSIONS = {"python": (".py",), "java": (".java",), "c": (".c", ".h"), "cpp": (".cc", ".cpp", ".h", ".hpp")}
 
@@ -144,6 +161,16 @@ def compare(files: list[tuple[str, bytes, list[Unit]]], parse) -> dict:
             "missed": sorted(want - got)[:10], "extra": sorted(got - want)[:10]}
 
 
+def skipped_by_collect(rel: str, data: bytes, language: str) -> bool:
+    """Whether collect leaves this file out (a vendored folder or path, a lock, generated or
+    minified file...): its units are then in no dataset, whatever a parser finds in them."""
+    from application.collect.filters import FilterConfig, dir_skip_reason, name_skip_reason, text_skip_reason
+
+    if any(dir_skip_reason(part) for part in rel.split("/")[:-1]) or name_skip_reason(rel):
+        return True
+    return text_skip_reason(rel, data.decode("utf-8", "replace"), language, FilterConfig()) is not None
+
+
 def main() -> None:
     from application.collect.pipeline import header_hint
     from infrastructure.parsing.treesitter import TreeSitterParser
@@ -155,12 +182,15 @@ def main() -> None:
         sources = [p for p in sorted(repo.rglob("*")) if p.is_file() and not p.is_symlink()]
         rels = [p.relative_to(repo).as_posix() for p in sources]
         hint = header_hint(rels)
+        folders = header_folders(repo)
         by_language: dict[str, list] = {}
         for path, rel in zip(sources, rels):
             data = path.read_bytes()
             language = parser.language_for(rel, data if rel.endswith(".h") else data[:256], hint)
+            if language is None or skipped_by_collect(rel, data, language):
+                continue  # what collect writes is compared, not what it leaves out (vendored, minified)
             if language in ("c", "cpp"):
-                reference = clang_units(path, language, (path.parent, repo / "include", repo))
+                reference = clang_units(path, language, (path.parent, repo / "include", repo, *folders))
             elif language in REFERENCES:
                 reference = REFERENCES[language](data)
             else:

@@ -303,8 +303,9 @@ class _Buckets:
     """Band key -> entry indices, about 12 bytes an entry.
 
     A dict of Python ints costs about 110 bytes an entry, and an index holds `bands` entries per
-    kept unit (42 at the default threshold). So recent keys sit in a small dict (65,536 keys at
-    most) that is then merged into sorted numpy arrays searched with searchsorted; a 16 MB
+    kept unit (42 at the default threshold). So recent keys sit in a small dict (65,536 keys, or
+    1/8 of the merged ones when more) that is then merged into sorted numpy arrays searched with
+    searchsorted; a 16 MB
     bitmap of the merged keys answers most misses without a search.
     """
 
@@ -326,7 +327,9 @@ class _Buckets:
         recent.update(dict.fromkeys(keys, index))
         self._pending_keys += keys
         self._pending_values += [index] * len(keys)
-        if len(self._pending_keys) >= 1 << 16:  # about 10 MB of dict; each merge is linear
+        # about 10 MB of dict at first; each merge is linear in what is merged, so the batch grows
+        # with the index (1/8 of it): the copies stay a few times the index, not quadratic
+        if len(self._pending_keys) >= max(1 << 16, len(self.keys) >> 3):
             self._merge()
 
     def _merge(self) -> None:

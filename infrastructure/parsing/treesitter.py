@@ -40,6 +40,7 @@ _DECLARATOR_LEAVES = frozenset({
 # a type and lose the definition, so it is blanked (same length: offsets stay true) before
 # parsing; contents are cut from the original bytes.
 _ATTRIBUTE_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*[A-Za-z_~])")
+_LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
 _C_FAMILY = frozenset({"c", "cpp"})
 # `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
 # these): bundler pragmas, not documentation
@@ -74,6 +75,9 @@ def _name_node(node: ts.Node) -> ts.Node | None:
     found = node.child_by_field_name("name")
     if found is None and node.type == "function_definition":
         found = _declarator_name(node.child_by_field_name("declarator"))
+    elif found is None and node.parent is not None and node.parent.type == "type_definition":
+        declarator = node.parent.child_by_field_name("declarator")  # C `typedef struct {...} name;`
+        found = declarator if declarator is not None and declarator.type == "type_identifier" else None
     return found
 
 
@@ -180,6 +184,13 @@ def _is_class(node: ts.Node, language: str) -> bool:
     return True
 
 
+def _bodiless(node: ts.Node) -> bool:
+    """C++ `A(A&&) = default;` / `= delete;`: a declaration, no code to learn from (libclang
+    does not call the in-class ones definitions either)."""
+    return node.type == "function_definition" and any(
+        c.type in ("default_method_clause", "delete_method_clause") for c in node.children)
+
+
 def _nested_in_function(node: ts.Node, spec: LanguageSpec) -> bool:
     """Whether `node` sits inside a function's body (see the module docstring)."""
     parent = node.parent
@@ -243,6 +254,35 @@ def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: Lan
                       docstring=docstring, start_byte=start_byte, end_byte=end_byte)
 
 
+def _blanked(pattern: re.Pattern, source: bytes) -> bytes:
+    return pattern.sub(lambda m: b" " * len(m.group(0)), source)  # same length: offsets stay true
+
+
+def _error_bytes(tree: ts.Tree) -> int:
+    """Bytes under ERROR nodes (0 for a clean parse)."""
+    if not tree.root_node.has_error:
+        return 0
+    total, stack = 0, [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR":
+            total += node.end_byte - node.start_byte
+        elif node.has_error:
+            stack.extend(node.children)
+    return total
+
+
+def _c_family_tree(parser: ts.Parser, source: bytes) -> ts.Tree:
+    """C/C++ with attribute-like macros blanked; when that still leaves errors, also with macros
+    alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes to
+    errors (the grammar has no preprocessor: which reading is right depends on the macro)."""
+    tree = parser.parse(_blanked(_ATTRIBUTE_MACRO, source))
+    if not tree.root_node.has_error:
+        return tree
+    other = parser.parse(_blanked(_LINE_MACRO, _blanked(_ATTRIBUTE_MACRO, source)))
+    return other if _error_bytes(other) < _error_bytes(tree) else tree
+
+
 class TreeSitterParser:
     """Cuts source files into class, function and method units with tree-sitter.
 
@@ -260,8 +300,7 @@ class TreeSitterParser:
         if language in families.RULES:
             return families.parse(source, language, path)
         parser, query = _tools(language, path.endswith(".tsx"))
-        masked = _ATTRIBUTE_MACRO.sub(lambda m: b" " * len(m.group(0)), source) if language in _C_FAMILY else source
-        tree = parser.parse(masked)
+        tree = _c_family_tree(parser, source) if language in _C_FAMILY else parser.parse(source)
         if language == "python" and tree.root_node.has_error:
             from infrastructure.parsing.python_ast import parse_with_ast
 
@@ -276,7 +315,7 @@ class TreeSitterParser:
         found.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
         units = []
         for node, is_class in found:
-            if (is_class and not _is_class(node, language)) or _nested_in_function(node, spec):
+            if (is_class and not _is_class(node, language)) or _nested_in_function(node, spec) or _bodiless(node):
                 continue
             unit = _unit(source, node, is_class, language, spec)
             if unit is not None:

@@ -104,3 +104,16 @@ def test_cpp_definitions_behind_fmt_macros_are_found():
         assert lines[unit.start_line - 1].lstrip().startswith(("template", "FMT_"))  # `template <...>` included
         assert line - unit.start_line <= 3
     assert not [u for u in units.values() if u.name.startswith("FMT_")]
+
+
+def test_cpp_defaulted_and_deleted_members_are_no_units():
+    lines, units = units_of("fmt/include/fmt/os.h")
+    declared = [n for n, line in enumerate(lines, 1) if line.rstrip().endswith(("= delete;", "= default;"))]
+    assert len(declared) == 5 and not [u for (_, start), u in units.items() if start in declared]
+
+
+def test_c_typedef_of_an_anonymous_struct_is_named_by_the_typedef():
+    lines, units = units_of("hiredis/hiredis.h")
+    options = units[("redisOptions", 186)]  # `typedef struct { ... } redisOptions;` (libclang's name too)
+    assert lines[185] == "typedef struct {" and options.kind == "class" and options.content.endswith("} redisOptions;")
+    assert {("redisReply", 120), ("redisContextFuncs", 242), ("redisContext", 258)} <= set(units)
