@@ -265,7 +265,8 @@ def _ours(threshold: float):
     dedup, hasher = Deduplicator(index), MinHasher(banding=index.banding)
 
     def admit(key: str, text: str) -> bool:
-        return dedup.admit({"id": key, "kind": "file", "content_hash": content_hash(text)}, hasher.sign(text)) is not None
+        row = {"id": key, "kind": "file", "content_hash": content_hash(text), "content": text}
+        return dedup.admit(row, hasher.sign(text)) is not None
     return admit, (index.bands, index.rows)
 
 
@@ -288,7 +289,7 @@ def _datasketch(threshold: float):
 def near_dup_quality(threshold: float = 0.7, per_bucket: int = 100) -> None:
     """Plant real-code variants of known exact Jaccard (word 5-grams) in three buckets and
     score what each index drops: recall per bucket, and unrelated files kept."""
-    from infrastructure.dedup.minhash import candidate_probability
+    from infrastructure.dedup.minhash import VERIFY_MARGIN, candidate_probability
 
     texts = [t for t in texts_for_minhash(900) if 300 < len(re.findall(r"\w+", t)) < 20_000]
     sets = [shingle_set(t) for t in texts]
@@ -303,7 +304,8 @@ def near_dup_quality(threshold: float = 0.7, per_bucket: int = 100) -> None:
           f"variants (true Jaccard of word 5-grams), threshold {threshold} ==")
     print(f"S-curve, ours: {bands} bands x {rows} rows (candidate at J=0.70: "
           f"{candidate_probability(0.7, bands, rows):.3f}, J=0.50: {candidate_probability(0.5, bands, rows):.3f}, "
-          f"J=0.30: {candidate_probability(0.3, bands, rows):.3f}), candidates verified by exact Jaccard")
+          f"J=0.30: {candidate_probability(0.3, bands, rows):.3f}), candidates within {VERIFY_MARGIN} of the "
+          "threshold verified by exact Jaccard")
     print(f"S-curve, datasketch MinHashLSH: {sketch_b} bands x {sketch_r} rows (candidate at J=0.70: "
           f"{candidate_probability(0.7, sketch_b, sketch_r):.3f}), no verification")
     print(f"{'index':>12} {'unrelated kept':>15} " + " ".join(f"{f'recall {lo:.2f}-{hi:.2f}':>17}" for lo, hi in BUCKETS)

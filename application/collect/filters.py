@@ -46,6 +46,7 @@ _GENERATED = re.compile(
     re.IGNORECASE,
 )
 _ALPHANUMERIC = re.compile(r"[^\W_]+")  # letters and digits of every script, not "_"
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _ASCII_ALPHANUMERIC = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 # String literals and comments, which a long hand-written line usually is. `#` comments only
 # where `#` starts one (in C it starts a directive, whose long line is code or data).
@@ -88,10 +89,12 @@ class FilterConfig:
 
 def _alphanumeric_count(text: str) -> int:
     """Letters and digits in `text` (any script), at C speed for the usual all-ASCII file."""
+    data = text.encode("utf-8", "surrogatepass")  # ASCII letters and digits stay one byte each
+    ascii_count = len(data) - len(data.translate(None, _ASCII_ALPHANUMERIC))
     if text.isascii():
-        data = text.encode("ascii")
-        return len(data) - len(data.translate(None, _ASCII_ALPHANUMERIC))
-    return len(text) - len(_ALPHANUMERIC.sub("", text))
+        return ascii_count
+    beyond = "".join(_NON_ASCII.findall(text))  # usually a few words: the regex runs on those only
+    return ascii_count + len(beyond) - len(_ALPHANUMERIC.sub("", beyond))
 
 
 def dir_skip_reason(name: str) -> str | None:

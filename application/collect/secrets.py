@@ -77,6 +77,7 @@ _RESERVED_DOMAIN = re.compile(
 _BASE64_CHAR = re.compile(r"[A-Za-z0-9+/]")
 # `scheme://user:password@host`: the password is a secret, the URL's shape is code (kept).
 _URL_PASSWORD = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s/:@'\"]+:)([^\s/@'\"]+)(?=@[\w.-])")
+_URL_WITH_PASSWORD = re.compile(r"://[^\s/@'\"]*:[^\s/@'\"]*@")  # what every _URL_PASSWORD match holds
 _PLACEHOLDER = re.compile(r"^<[A-Z_]+>$|^\$\{?\w+\}?$|^%\(?\w+\)?s?$|^\{\w*\}$")
 
 
@@ -178,7 +179,8 @@ def _replace_url_passwords(text: str, counts: Counter) -> str:
             return match.group(0)  # `://user:${PASSWORD}@`, `:%(password)s@`: a template
         counts["url_password"] += 1
         return match.group(1) + "<REDACTED_PASSWORD>"
-    return _URL_PASSWORD.sub(replace, text) if "://" in text else text
+    # the full pattern tries a scheme at every word; this one starts at a literal `://` (fast)
+    return _URL_PASSWORD.sub(replace, text) if _URL_WITH_PASSWORD.search(text) else text
 
 
 def _replace_emails(text: str, counts: Counter) -> str:

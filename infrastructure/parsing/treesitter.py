@@ -276,10 +276,11 @@ def _c_family_tree(parser: ts.Parser, source: bytes) -> ts.Tree:
     """C/C++ with attribute-like macros blanked; when that still leaves errors, also with macros
     alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes to
     errors (the grammar has no preprocessor: which reading is right depends on the macro)."""
-    tree = parser.parse(_blanked(_ATTRIBUTE_MACRO, source))
-    if not tree.root_node.has_error:
+    masked = _blanked(_ATTRIBUTE_MACRO, source)
+    tree = parser.parse(masked)
+    if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
         return tree
-    other = parser.parse(_blanked(_LINE_MACRO, _blanked(_ATTRIBUTE_MACRO, source)))
+    other = parser.parse(_blanked(_LINE_MACRO, masked))
     return other if _error_bytes(other) < _error_bytes(tree) else tree
 
 
