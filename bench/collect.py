@@ -36,6 +36,19 @@ RSS of the main process 585 -> 785 MB; 2-worker speed-up 1.17x -> 0.98x. Units 9
 signature blob now carries the unit's distinct shingles (IPC, resume journal, index memory) and
 the main process intersects them for every candidate of the lower S-curve. The issue's
 "within 10 %" throughput target is NOT met by this change.
+
+Issue 12 second pass, measured 2026-11-29 (`--baseline` = b68f90d, --repeats 3, interleaved,
+load average ~7 on 2 cores): files/CPU-s 218 -> 205 (1 worker, 0.943), 198 -> 185 (2 workers,
+0.938): within the 10 %. Wall-clock files/s 0.867 / 0.917 and the 2-worker speed-up (0.87x
+baseline, 0.92x this) are noise on that machine. Main-process peak RSS 581 -> 711 MB (was 828
+before this pass): the kept texts (for exact verification) and 42 band keys a unit instead of
+25. What won it back: the signature estimate decides every candidate 0.1 or more away from the
+threshold, and only the pairs nearer are verified by exact Jaccard, with shingles recomputed
+from the texts and cached per text (the blobs carry no shingles; the resume journal no texts);
+candidate signatures gathered per storage block; LSH merges in batches growing with the index;
+the URL-password and alphanumeric-share checks made cheap. Near-dup quality unchanged:
+recall 1.000 / 1.000 / 1.000 (0.70-0.75 / 0.75-0.85 / 0.85-0.95), unrelated kept 1.000, 0 of
+100 variants at 0.55-0.70 dropped (datasketch: 0.590 / 0.920 / 1.000, 0.330).
 """
 from __future__ import annotations
 
