@@ -27,6 +27,28 @@ Measured 2026-11-22, --repeats 3, before / after the MinHash, LSH and secrets-gu
 files per CPU-second 261 -> 275 (1 worker) and 244 -> 258 (2 workers); interleaved
 CPU-time A/B: 18.6 -> 16.8 CPU-s. Output identical (every row of every shard). tree-sitter's
 own parse + query is ~6 s of the ~15 CPU-s: the 300 files/s per worker target is not met.
+
+Issue 12, measured 2026-11-29, before (b68f90d) / after, interleaved, 3 repeats, 4,647 files, on
+a machine loaded by other jobs (wall-clock files/s is noise there; files per CPU-second is the
+number to read): files/CPU-s 175 -> 150 (1 worker, -14 %), 169 -> 140 (2 workers, -17 %); peak
+RSS of the main process 585 -> 785 MB; 2-worker speed-up 1.17x -> 0.98x. Units 99,218 -> 88,523
+(nested definitions are no longer units). The cost is exact-Jaccard verification: each
+signature blob now carries the unit's distinct shingles (IPC, resume journal, index memory) and
+the main process intersects them for every candidate of the lower S-curve. The issue's
+"within 10 %" throughput target is NOT met by this change.
+
+Issue 12 second pass, measured 2026-11-29 (`--baseline` = b68f90d, --repeats 3, interleaved,
+load average ~7 on 2 cores): files/CPU-s 218 -> 205 (1 worker, 0.943), 198 -> 185 (2 workers,
+0.938): within the 10 %. Wall-clock files/s 0.867 / 0.917 and the 2-worker speed-up (0.87x
+baseline, 0.92x this) are noise on that machine. Main-process peak RSS 581 -> 711 MB (was 828
+before this pass): the kept texts (for exact verification) and 42 band keys a unit instead of
+25. What won it back: the signature estimate decides every candidate 0.1 or more away from the
+threshold, and only the pairs nearer are verified by exact Jaccard, with shingles recomputed
+from the texts and cached per text (the blobs carry no shingles; the resume journal no texts);
+candidate signatures gathered per storage block; LSH merges in batches growing with the index;
+the URL-password and alphanumeric-share checks made cheap. Near-dup quality unchanged:
+recall 1.000 / 1.000 / 1.000 (0.70-0.75 / 0.75-0.85 / 0.85-0.95), unrelated kept 1.000, 0 of
+100 variants at 0.55-0.70 dropped (datasketch: 0.590 / 0.920 / 1.000, 0.330).
 """
 from __future__ import annotations
 
@@ -112,26 +134,31 @@ def throughput(corpus: Path, repeats: int) -> None:
 
 def compare_with_baseline(corpus: Path, baseline: Path, repeats: int) -> None:
     """The same corpus collected by this checkout and by `baseline` (e.g. the commit before a
-    change), one worker, interleaved: the ratio is what to read on a shared machine."""
-    runs: dict[str, list[dict]] = {"baseline": [], "this": []}
+    change), 1 and 2 workers, interleaved: the ratios are what to read on a shared machine."""
+    runs: dict[tuple[str, int], list[dict]] = {(label, w): [] for label in ("baseline", "this") for w in (1, 2)}
     for repeat in range(repeats):
-        order = (("baseline", baseline), ("this", ROOT))
-        for label, root in order if repeat % 2 == 0 else order[::-1]:
+        order = [(label, root, w) for w in (1, 2) for label, root in (("baseline", baseline), ("this", ROOT))]
+        for label, root, workers in order if repeat % 2 == 0 else order[::-1]:
             with tempfile.TemporaryDirectory() as out:
-                code = RUN_ONE.format(root=str(root), corpus=str(corpus), out=out, workers=1)
+                code = RUN_ONE.format(root=str(root), corpus=str(corpus), out=out, workers=workers)
                 done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-                runs[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"\n== this checkout vs {baseline}, 1 worker, {repeats} interleaved runs each, medians ==")
+                runs[(label, workers)].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"\n== this checkout vs {baseline}, {repeats} interleaved runs each, medians ==")
     rates = {}
-    for label, results in runs.items():
+    for (label, workers), results in runs.items():
         seconds = statistics.median(r["seconds"] for r in results)
         cpu = statistics.median(r["cpu"] for r in results)
-        rates[label] = (results[0]["files"] / seconds, results[0]["files"] / cpu)
-        print(f"{label:>9}: {results[0]['files']} files, {results[0]['units']} units, {seconds:.2f} s, "
-              f"{rates[label][0]:.0f} files/s, {rates[label][1]:.0f} files/CPU-s  "
+        rates[(label, workers)] = (results[0]["files"] / seconds, results[0]["files"] / cpu)
+        print(f"{label:>9} {workers} worker(s): {results[0]['files']} files, {results[0]['units']} units, "
+              f"{seconds:.2f} s, {rates[(label, workers)][0]:.0f} files/s, {rates[(label, workers)][1]:.0f} "
+              f"files/CPU-s, main RSS {statistics.median(r['rss_main_mb'] for r in results):.0f} MB  "
               f"(runs {[round(r['seconds'], 2) for r in results]})")
-    print(f"this / baseline: files/s {rates['this'][0] / rates['baseline'][0]:.3f}, "
-          f"files/CPU-s {rates['this'][1] / rates['baseline'][1]:.3f}  (target: within 0.90-1.10)")
+    for workers in (1, 2):
+        this, base = rates[("this", workers)], rates[("baseline", workers)]
+        print(f"this / baseline, {workers} worker(s): files/s {this[0] / base[0]:.3f}, "
+              f"files/CPU-s {this[1] / base[1]:.3f}  (target: >= 0.90)")
+    for label in ("baseline", "this"):
+        print(f"2-worker speed-up ({label}): {rates[(label, 2)][0] / rates[(label, 1)][0]:.2f}x wall clock")
 
 
 def language_table(corpora: list[Path], repeats: int) -> None:
@@ -221,35 +248,93 @@ def mutate(text: str, rng: random.Random, share: float) -> str:
     return "\n".join(lines)
 
 
-def near_dup_quality(threshold: float = 0.7) -> None:
-    """Plant near-duplicates with known exact Jaccard and score what the index drops."""
+BUCKETS = ((0.70, 0.75), (0.75, 0.85), (0.85, 0.95))
+BELOW = (0.55, 0.70)  # variants that must be kept: a drop here is a false duplicate
+
+
+def planted_variants(originals: list[str], per_bucket: int, seed: int = 0) -> list[tuple[int, str, float]]:
+    """(original index, variant, true Jaccard) with `per_bucket` variants in each Jaccard bucket."""
+    rng, found = random.Random(seed), {bucket: [] for bucket in BUCKETS + (BELOW,)}
+    shingles = [shingle_set(text) for text in originals]
+    for attempt in range(per_bucket * 40):
+        i = rng.randrange(len(originals))
+        variant = mutate(originals[i], rng, rng.uniform(0.02, 0.25))
+        theirs = shingle_set(variant)
+        similarity = len(shingles[i] & theirs) / len(shingles[i] | theirs)
+        for low, high in found:
+            if low <= similarity < high and len(found[(low, high)]) < per_bucket:
+                found[(low, high)].append((i, variant, similarity))
+        if all(len(v) == per_bucket for v in found.values()):
+            break
+    return [item for bucket in BUCKETS + (BELOW,) for item in found[bucket]]
+
+
+def _ours(threshold: float):
     from application.collect.dedup import Deduplicator
     from application.collect.files import content_hash
     from infrastructure.dedup.minhash import LSHIndex, MinHasher
 
-    rng, hasher = random.Random(0), MinHasher()
-    originals = [t for t in texts_for_minhash(600) if 400 < len(re.findall(r"\w+", t)) < 20_000][:300]
-    dedup = Deduplicator(LSHIndex(threshold))
-    kept = []
-    for i, text in enumerate(originals):
-        if dedup.admit({"id": f"o{i}", "kind": "file", "content_hash": content_hash(text)}, hasher.sign(text)):
-            kept.append(text)
-    truth, predicted = [], []
-    for i, text in enumerate(kept):
-        share = rng.choice([0.01, 0.03, 0.05, 0.1, 0.2, 0.35, 0.5])
-        variant = mutate(text, rng, share)
-        similarity = len(shingle_set(text) & shingle_set(variant)) / len(shingle_set(text) | shingle_set(variant))
-        dropped = dedup.admit({"id": f"v{i}", "kind": "file", "content_hash": content_hash(variant)},
-                              hasher.sign(variant)) is None
-        truth.append(similarity >= threshold)
-        predicted.append(dropped)
-    tp = sum(t and p for t, p in zip(truth, predicted))
-    fp = sum(p and not t for t, p in zip(truth, predicted))
-    fn = sum(t and not p for t, p in zip(truth, predicted))
-    print(f"\n== near-duplicate detection, planted set: {len(truth)} variants of distinct stdlib files ==")
-    print(f"true Jaccard >= {threshold}: {sum(truth)}, below: {len(truth) - sum(truth)}")
-    print(f"precision {tp / max(tp + fp, 1):.3f}  recall {tp / max(tp + fn, 1):.3f}  "
-          f"(tp {tp}, fp {fp}, fn {fn}; targets P >= 0.95, R >= 0.9)")
+    index = LSHIndex(threshold)
+    dedup, hasher = Deduplicator(index), MinHasher(banding=index.banding)
+
+    def admit(key: str, text: str) -> bool:
+        row = {"id": key, "kind": "file", "content_hash": content_hash(text), "content": text}
+        return dedup.admit(row, hasher.sign(text)) is not None
+    return admit, (index.bands, index.rows)
+
+
+def _datasketch(threshold: float):
+    from datasketch import MinHash, MinHashLSH
+
+    lsh, token = MinHashLSH(threshold=threshold, num_perm=256), re.compile(r"\w+|[^\w\s]")
+
+    def admit(key: str, text: str) -> bool:
+        tokens = token.findall(text)
+        sketch = MinHash(num_perm=256)
+        sketch.update_batch([" ".join(tokens[i:i + 5]).encode() for i in range(len(tokens) - 4)])
+        if lsh.query(sketch):
+            return False
+        lsh.insert(key, sketch)
+        return True
+    return admit, lsh.b, lsh.r
+
+
+def near_dup_quality(threshold: float = 0.7, per_bucket: int = 100) -> None:
+    """Plant real-code variants of known exact Jaccard (word 5-grams) in three buckets and
+    score what each index drops: recall per bucket, and unrelated files kept."""
+    from infrastructure.dedup.minhash import VERIFY_MARGIN, candidate_probability
+
+    texts = [t for t in texts_for_minhash(900) if 300 < len(re.findall(r"\w+", t)) < 20_000]
+    sets = [shingle_set(t) for t in texts]
+    # unrelated: no earlier original shares half its shingles (stdlib has a few near-copies)
+    unrelated = [i for i, s in enumerate(sets)
+                 if all(len(s & sets[j]) / len(s | sets[j]) < 0.5 for j in range(i))]
+    originals = [texts[i] for i in unrelated]
+    variants = planted_variants(originals, per_bucket)
+    ours, (bands, rows) = _ours(threshold)
+    sketch, sketch_b, sketch_r = _datasketch(threshold)
+    print(f"\n== near-duplicate detection: {len(originals)} unrelated stdlib files, {len(variants)} planted "
+          f"variants (true Jaccard of word 5-grams), threshold {threshold} ==")
+    print(f"S-curve, ours: {bands} bands x {rows} rows (candidate at J=0.70: "
+          f"{candidate_probability(0.7, bands, rows):.3f}, J=0.50: {candidate_probability(0.5, bands, rows):.3f}, "
+          f"J=0.30: {candidate_probability(0.3, bands, rows):.3f}), candidates within {VERIFY_MARGIN} of the "
+          "threshold verified by exact Jaccard")
+    print(f"S-curve, datasketch MinHashLSH: {sketch_b} bands x {sketch_r} rows (candidate at J=0.70: "
+          f"{candidate_probability(0.7, sketch_b, sketch_r):.3f}), no verification")
+    print(f"{'index':>12} {'unrelated kept':>15} " + " ".join(f"{f'recall {lo:.2f}-{hi:.2f}':>17}" for lo, hi in BUCKETS)
+          + f" {'recall all':>10} {f'dropped {BELOW[0]:.2f}-{BELOW[1]:.2f}':>18}")
+    for name, admit in (("ours", ours), ("datasketch", sketch)):
+        kept = sum(admit(f"o{i}", text) for i, text in enumerate(originals))
+        caught = [not admit(f"v{n}", variant) for n, (_, variant, _) in enumerate(variants)]
+        shares = []
+        for low, high in BUCKETS + (BELOW,):
+            hits = [c for c, (_, _, j) in zip(caught, variants) if low <= j < high]
+            shares.append(sum(hits) / max(len(hits), 1))
+        above = [c for c, (_, _, j) in zip(caught, variants) if j >= threshold]
+        print(f"{name:>12} {kept / len(originals):>15.3f} " + " ".join(f"{r:>17.3f}" for r in shares[:-1])
+              + f" {sum(above) / len(above):>10.3f} {shares[-1]:>18.3f}")
+    print("targets (issue 12): recall >= 0.97 on 0.70-0.95, unrelated kept >= 0.99; "
+          f"variants below the threshold ({len([v for v in variants if v[2] < threshold])}) should be kept")
 
 
 def main() -> None:

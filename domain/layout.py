@@ -22,6 +22,8 @@ CHECKPOINT_RECORD = "checkpoint.json"  # one checkpoint folder, with its files' 
 
 # A collection.
 SHARD_PREFIX = "data/part-"  # data/part-00000.parquet, ...
+SKIPPED = "skipped.parquet"  # every file or folder left out: path, repository, reason, size
+DUPLICATES = "duplicates.parquet"  # every unit dropped as a duplicate, with the unit it matched
 # A dataset.
 TOKENIZER = "tokenizer"  # the dataset's tokenizer folder, which train and evaluate load
 # A run folder.

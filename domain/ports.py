@@ -72,8 +72,11 @@ class RepositoryFetcher(Protocol):
 class CodeParser(Protocol):
     """Cuts a source file into classes, functions and methods."""
 
-    def language_for(self, path: str, head: bytes = b"") -> str | None:
-        """Lowercase language name (``python``, ``cpp``...) or None if unsupported."""
+    def language_for(self, path: str, head: bytes = b"", header_hint: str | None = None) -> str | None:
+        """Lowercase language name (``python``, ``cpp``...) or None if unsupported.
+
+        `head` is the file's start (or all of it); `header_hint` the language a `.h` file of
+        this repository is when its content does not say (``c`` or ``cpp``)."""
         ...
 
     def parse(self, source: bytes, language: str, path: str = "") -> list[ParsedUnit]:

@@ -83,7 +83,7 @@ class Container:
                 executor: str = "local", ray_address: str | None = None, batch_files: int = 64):
         from application.collect.pipeline import collect_repositories
         from infrastructure.dedup.minhash import LSHIndex, MinHasher
-        from infrastructure.data.parquet import iter_collection, write_shard
+        from infrastructure.data.parquet import iter_collection, read_shards, write_lineage, write_shard
         from infrastructure.sources.git import list_commits, read_commit
         from infrastructure.sources.walker import walk_files
 
@@ -93,8 +93,8 @@ class Container:
             request, fetchers=self.fetchers_factory(history=request.history, log=log,
                                                     stall_seconds=request.git_stall_seconds),
             parser=self.parser_factory(), storage=self.storage_for(request.output), walk=walk_files,
-            write_shard=write_shard, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
-            read_previous=lambda uri: iter_collection(self.storage_for(uri), columns),
+            write_shard=write_shard, write_lineage=write_lineage, sign_spans=MinHasher(banding=index.banding).sign_spans, near_index=index,
+            read_previous=lambda uri: iter_collection(self.storage_for(uri), columns), read_shards=read_shards,
             list_commits=list_commits, read_commit=read_commit, progress=progress, log=log,
             executor=self.collect_executor(executor, ray_address, request.workers, batch_files),
         )

@@ -23,7 +23,7 @@ AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
 GITHUB_TOKEN = "ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"
 PASSWORD = "Zx9$qL2!vR7#pT4w"
 PRIVATE_KEY_BODY = "MIIEowIBAAKCAQEAx7yQk3mL9"
-EMAILS = ("jane.doe@example.com", "ops-team@corp.example.org")
+EMAILS = ("jane.doe@acme-corp.com", "ops-team@corp.acme.io")  # not RFC 2606 names: those are kept
 COMMIT_SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
 
 APP_PY = f'''"""Service settings and a client."""

@@ -2,8 +2,9 @@
 
 The local run decides duplicates in one pass over the rows in their fixed order (most
 permissive licence first, then path order): a row is dropped when an earlier *kept* row has
-the same whitespace-normalised hash (exact), or shares an LSH bucket with it at estimated
-Jaccard >= threshold (near, the most similar kept row wins, the earliest of equals). A
+the same whitespace-normalised hash (exact), or shares an LSH bucket with it at Jaccard >=
+threshold (near, verified as the index verifies; the most similar kept row wins, the earliest
+of equals). A
 distributed executor finds the same facts without one process holding the index: exact
 groups and verified bucket pairs come out of a shuffle, and `resolve_duplicates` replays the
 local rule over them alone. `shard_ranges` cuts the survivors where the local run flushes, so
@@ -31,6 +32,7 @@ class BatchOutput:
     signatures: list[bytes | None] = field(default_factory=list)
     rows_per_task: list[int] = field(default_factory=list)
     stats: dict = field(default_factory=dict)  # skipped, files_kept, bytes_read, redactions
+    skipped: list[dict] = field(default_factory=list)  # rows of skipped.parquet, in task order
 
 
 def run_batch(context: WorkContext, tasks: Sequence[tuple[int, str, str]]) -> BatchOutput:
@@ -42,6 +44,8 @@ def run_batch(context: WorkContext, tasks: Sequence[tuple[int, str, str]]) -> Ba
         out.rows_per_task.append(len(result.rows))
         if result.skip:
             skipped[result.skip] += 1
+            out.skipped.append({"path": task[2], "repository": context.repos[task[0]].repo,
+                                "reason": result.skip, "size": result.size})
             continue
         files_kept += 1
         bytes_read += result.bytes_read
@@ -53,50 +57,52 @@ def run_batch(context: WorkContext, tasks: Sequence[tuple[int, str, str]]) -> Ba
     return out
 
 
-def _best_kept(neighbours: list[tuple[int, int]], below: int, dropped: dict) -> int | None:
-    """The kept neighbour before `below` with the highest score, the earliest of equals."""
+def _best_kept(neighbours: list[tuple[int, float]], below: int, dropped: dict) -> tuple[int, float] | None:
+    """(gid, similarity) of the kept neighbour before `below` with the highest similarity, the
+    earliest of equals."""
     best = None
     for other, score in neighbours:
-        if other < below and other not in dropped and (best is None or (score, -other) > (best[0], -best[1])):
-            best = (score, other)
-    return None if best is None else best[1]
+        if other < below and other not in dropped and (best is None or (score, -other) > (best[1], -best[0])):
+            best = (other, score)
+    return best
 
 
 def resolve_duplicates(groups: Iterable[tuple[int, Sequence[tuple[int, bool]]]],
-                       edges: Iterable[tuple[int, int, int]]) -> dict[int, tuple[str, int]]:
-    """Dropped gid -> (`exact` | `near`, gid of the kept row whose cluster it joins).
+                       edges: Iterable[tuple[int, int, float]]) -> dict[int, tuple[str, int, float]]:
+    """Dropped gid -> (`exact` | `near`, gid of the kept row whose cluster it joins, similarity).
 
     Args:
-        groups: Rows of one kind that look the same to dedup: the same MinHash signature, or
-            (without one: too short) the same content hash. Each as (first gid, [(later gid,
-            same content hash as the first)]). Only a group's first row can be kept: a later
-            one finds the first (or what the first joined) in every bucket it has.
-        edges: (gid, gid, score) of groups' first rows that share an LSH bucket and reach the
-            threshold; any score that orders like the Jaccard estimate.
+        groups: Rows of one kind that look the same to dedup, each as (first gid, [(later gid,
+            same content hash as the first)]): the same content hash (the local run's exact
+            copies, whose similarity to any row is the first's). Only a group's first row can
+            be kept: a later one finds the first (or what the first joined) in every bucket.
+        edges: (gid, gid, similarity) of groups' first rows that share an LSH bucket and reach
+            the threshold, the similarity as the local index computes it
+            (`verified_similarities`), so that ties break alike.
     """
-    neighbours: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    neighbours: dict[int, list[tuple[int, float]]] = defaultdict(list)
     for a, b, score in edges:
         if a != b:
             neighbours[a].append((b, score))
             neighbours[b].append((a, score))
-    dropped: dict[int, tuple[str, int]] = {}
+    dropped: dict[int, tuple[str, int, float]] = {}
     for row in sorted(neighbours):  # in row order: an earlier row's fate is known before it counts
         kept = _best_kept(neighbours[row], row, dropped)
         if kept is not None:
-            dropped[row] = (NEAR, kept)
+            dropped[row] = (NEAR, *kept)
     for first, later in groups:
         for row, same_content in later:
             if first not in dropped:  # kept: it is the most similar row there is
-                dropped[row] = (EXACT if same_content else NEAR, first)
+                dropped[row] = (EXACT, first, 1.0) if same_content else (NEAR, first, 1.0)
             else:  # the first joined a cluster: this copy asks the same question, later
-                dropped[row] = (NEAR, _best_kept(neighbours[first], row, dropped))
+                dropped[row] = (NEAR, *_best_kept(neighbours[first], row, dropped))
     return dropped
 
 
-def duplicate_counts(dropped: dict[int, tuple[str, int]]) -> tuple[Counter, Counter]:
+def duplicate_counts(dropped: dict[int, tuple[str, int, float]]) -> tuple[Counter, Counter]:
     """(drops per kind of duplicate, members per kept gid including itself)."""
-    how = Counter(kind for kind, _ in dropped.values())
-    sizes = Counter(kept for _, kept in dropped.values())
+    how = Counter(kind for kind, _, _ in dropped.values())
+    sizes = Counter(kept for _, kept, _ in dropped.values())
     return how, Counter({kept: n + 1 for kept, n in sizes.items()})
 
 
@@ -161,6 +167,8 @@ class DistributedOutcome:
     """skipped, by_kind, by_language, redactions, files_kept, bytes_read (as the local run)."""
     duplicates: tuple[Counter, dict]
     """(drops per kind of duplicate, cluster size per kept row id)."""
+    lineage: tuple[list[dict], list[dict]] = ((), ())
+    """Rows of skipped.parquet (files, in task order) and duplicates.parquet (in row order)."""
 
 
 class CollectExecutor(Protocol):

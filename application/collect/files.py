@@ -36,6 +36,9 @@ class RepoContext:
     commit: str | None
     commit_date: str | None
     license: str | None
+    header_hint: str | None = None
+    """`cpp` when the repository has C++ sources and no C ones, `c` the other way round: what a
+    `.h` file is when its content does not say."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class TaskResult:
     signatures: list[bytes | None] = field(default_factory=list)
     redactions: Counter = field(default_factory=Counter)
     bytes_read: int = 0
+    size: int | None = None  # of the file on disk (reported with a skip)
 
 
 def _row(repo: RepoContext, path: str, language: str, kind: str, name, start: int, end: int,
@@ -89,7 +93,7 @@ def file_rows(context: WorkContext, repo: RepoContext, rel: str, data: bytes) ->
     """Filter, redact and cut one file's bytes into rows (pure: no I/O)."""
     if b"\0" in data:
         return TaskResult(skip="binary")
-    language = context.parser.language_for(rel, data[:256])
+    language = context.parser.language_for(rel, data if rel.endswith(".h") else data[:256], repo.header_hint)
     if language is None:
         return TaskResult(skip="unsupported_language")
     try:
@@ -153,18 +157,22 @@ def run_task(context: WorkContext, task: tuple[int, str, str]) -> TaskResult:
     repo = context.repos[index]
     if what == "commit":
         return commit_rows(context, repo, target)
-    reason = name_skip_reason(target)
-    if reason:
-        return TaskResult(skip=reason)
     path = Path(repo.root) / target
     try:
-        if path.stat().st_size > context.filters.max_file_bytes:
-            return TaskResult(skip="too_large")  # never read: a 2 GB file costs nothing
-        data = path.read_bytes()
+        size = path.stat().st_size
     except OSError:
         return TaskResult(skip="unreadable")
+    reason = name_skip_reason(target)
+    if reason:
+        return TaskResult(skip=reason, size=size)
+    if size > context.filters.max_file_bytes:
+        return TaskResult(skip="too_large", size=size)  # never read: a 2 GB file costs nothing
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return TaskResult(skip="unreadable", size=size)
     result = file_rows(context, repo, target, data)
-    result.bytes_read = len(data)
+    result.bytes_read, result.size = len(data), len(data)
     return result
 
 

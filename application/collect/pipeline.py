@@ -25,7 +25,7 @@ from application.collect.state import (STAGING, begin_staging, clear_state, fing
 from domain.entities import Checkout, SkippedSource
 from domain.errors import SourceError
 from domain.ports import CodeParser, RepositoryFetcher, Storage, Walk
-from domain.layout import MANIFEST, SHARD_PREFIX
+from domain.layout import DUPLICATES, MANIFEST, SHARD_PREFIX, SKIPPED
 
 
 
@@ -110,6 +110,7 @@ class _Plan:
     skipped_sources: list[dict]
     tasks: list[tuple[int, str, str]]
     walk_skips: Counter
+    walk_skipped: list[dict] = field(default_factory=list)  # rows of skipped.parquet
 
 
 def _fetch_all(request, fetchers, workdir: Path, log) -> tuple[list[Checkout], list[dict]]:
@@ -146,21 +147,36 @@ def _plan(request, fetchers, walk, list_commits, workdir: Path, log) -> _Plan:
     kept = _by_licence(checkouts, request.licenses, skipped_sources)
     plan = _Plan([], [], skipped_sources, [], Counter())
 
-    def on_skip(reason: str, rel: str) -> None:
-        plan.walk_skips[reason] += 1
-
     for index, (checkout, spdx) in enumerate(kept):
         root = Path(checkout.root)
+
+        def on_skip(reason: str, rel: str, repo: str = checkout.repo) -> None:
+            plan.walk_skips[reason] += 1  # a pruned folder or a symlink: no size of its own
+            plan.walk_skipped.append({"path": rel, "repository": repo, "reason": reason, "size": None})
         files = [p.relative_to(root.resolve()).as_posix() for p in walk(root, dir_skip_reason, on_skip)]
         plan.tasks += [(index, "file", rel) for rel in files]
         shas = list_commits(root, request.history) if request.history and checkout.commit else []
         plan.tasks += [(index, "commit", sha) for sha in shas]
         plan.repos.append(RepoContext(str(root.resolve()), checkout.repo, checkout.commit,
-                                      checkout.commit_date, spdx))
+                                      checkout.commit_date, spdx, header_hint(files)))
         plan.sources.append({"origin": checkout.origin, "repo": checkout.repo, "commit": checkout.commit,
                              "commit_date": checkout.commit_date, "license": spdx, "files": len(files),
                              "commits": len(shas)})
     return plan
+
+
+_C_SOURCES = (".c",)
+_CPP_SOURCES = (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx")
+
+
+def header_hint(files: list[str]) -> str | None:
+    """The language of this repository's `.h` files when their content does not say: C++ when it
+    has C++ sources and no C ones, C the other way round, else undecided (linguist's rule)."""
+    has_c = any(f.endswith(_C_SOURCES) for f in files)
+    has_cpp = any(f.lower().endswith(_CPP_SOURCES) for f in files)
+    if has_c != has_cpp:
+        return "cpp" if has_cpp else "c"
+    return None
 
 
 class _Counts:
@@ -194,9 +210,11 @@ def collect_repositories(
     storage: Storage,
     walk: Walk,
     write_shard: Callable[[list[dict], Path], None],
+    write_lineage: Callable[[str, list[dict], Path], None] | None = None,
     sign_spans: Callable[[bytes, list[tuple[int, int]]], list[bytes | None]] = lambda data, spans: [None] * len(spans),
     near_index: NearIndex | None = None,
     read_previous: Callable[[str], Iterable[dict]] | None = None,
+    read_shards: Callable[[list[Path]], list[dict]] | None = None,
     list_commits: Callable[[Path, int], list[str]] = lambda root, n: [],
     read_commit: Callable[[Path, str], list[CommitChange]] | None = None,
     executor: CollectExecutor | None = None,
@@ -207,6 +225,8 @@ def collect_repositories(
 
     With an `executor` (Ray), the per-file work, dedup and shard writing run there; the rows
     are the same. Rerunning the same request on the same output after a crash resumes.
+    `write_lineage(name, rows, path)` writes `skipped.parquet` and `duplicates.parquet`;
+    `read_shards(paths)` reads shards back (a resumed run's near-dedup compares their contents).
     """
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="codetrain-collect-") as tmp:
@@ -215,19 +235,26 @@ def collect_repositories(
         run_id = fingerprint(request.options(), plan.sources)
         context = WorkContext(tuple(plan.repos), parser, request.filters, request.granularity,
                               sign_spans, read_commit)
+        skipped = drops = None  # lineage (both executors keep it; an executor may not)
         if executor is None:
             dedup = Deduplicator(near_index if request.near_dedup else None)
-            shards, counts = _collect_here(request, plan, run_id, context, dedup, storage, workdir,
-                                           write_shard, read_previous, sign_spans, progress, log)
-            clusters = dedup.summary()
+            shards, counts, skipped = _collect_here(request, plan, run_id, context, dedup, storage, workdir,
+                                                    write_shard, read_previous, sign_spans, progress, log,
+                                                    read_shards)
+            clusters, drops = dedup.summary(), dedup.drops
         else:
-            shards, counts, clusters = _collect_elsewhere(request, plan, run_id, context, executor,
-                                                          storage, progress, log)
+            shards, counts, clusters, (skipped, drops) = _collect_elsewhere(request, plan, run_id, context,
+                                                                            executor, storage, progress, log)
+        if write_lineage is not None and skipped is not None:  # before the manifest: a complete collection has both
+            for name, rows in ((SKIPPED, skipped + plan.walk_skipped), (DUPLICATES, drops)):
+                write_lineage(name, rows, workdir / name)
+                storage.upload_file(workdir / name, name)
     written = {shard["path"] for shard in shards}
     for key in storage.list("data"):
         if key.startswith(SHARD_PREFIX) and key not in written:
             storage.delete(key)  # left over from an earlier, larger collection
-    manifest = _manifest(request, plan, shards, counts, clusters, time.time() - started, executor)
+    manifest = _manifest(request, plan, shards, counts, clusters, time.time() - started, executor,
+                         lineage=write_lineage is not None and skipped is not None)
     write_json(storage, MANIFEST, manifest)  # last: the collection is complete only now
     clear_state(storage)
     return CollectResult(uri=storage.uri, units=manifest["counts"]["units"],
@@ -236,7 +263,7 @@ def collect_repositories(
 
 def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup: Deduplicator,
                   storage: Storage, workdir: Path, write_shard, read_previous, sign_spans,
-                  progress, log) -> tuple[list[dict], _Counts]:
+                  progress, log, read_shards=None) -> tuple[list[dict], _Counts, list[dict]]:
     """The local executor: worker processes cut files, this process dedups and writes shards."""
     state = load_state(storage, run_id)
     if state is None:
@@ -245,8 +272,12 @@ def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup
     if request.dedup_against and read_previous is not None:
         _seed_previous(dedup, read_previous, request.dedup_against, sign_spans)
     shards = list(state["shards"]) if state else []
-    for index in range(len(shards)):
-        dedup.replay(load_journal(storage, index))
+    skipped: list[dict] = []  # rows of skipped.parquet from the files (the walk's come last)
+    for index, shard in enumerate(shards):
+        journal, skipped_then = load_journal(storage, index)
+        dedup.replay(journal, _kept_texts(storage, shard["path"], workdir, read_shards) if dedup.index else None)
+        skipped += skipped_then
+    journaled = len(skipped)
     counts = _Counts(state["counts"] if state else None)
     done = state["position"] if state else 0
     if state:
@@ -254,6 +285,7 @@ def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup
     buffer: list[dict] = []
 
     def flush() -> None:
+        nonlocal journaled
         key = f"{SHARD_PREFIX}{len(shards):05d}.parquet"
         local = workdir / "shards" / key.rsplit("/", 1)[-1]
         write_shard(buffer, local)
@@ -263,10 +295,15 @@ def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup
         buffer.clear()
         committed = {"fingerprint": run_id, "position": done, "shards": shards,
                      "counts": counts.as_dict()}
-        save_progress(storage, committed, len(shards) - 1, dedup.take_journal())
+        save_progress(storage, committed, len(shards) - 1, dedup.take_journal(), skipped[journaled:])
+        journaled = len(skipped)
 
     progress(done, len(plan.tasks))
     for result in map_tasks(context, plan.tasks[done:], request.workers):
+        if result.skip:
+            repo_index, _, target = plan.tasks[done]
+            skipped.append({"path": target, "repository": plan.repos[repo_index].repo,
+                            "reason": result.skip, "size": result.size})
         done += 1
         _account(result, counts, dedup, buffer)
         if len(buffer) >= request.shard_rows:
@@ -274,11 +311,23 @@ def _collect_here(request, plan: _Plan, run_id: str, context: WorkContext, dedup
         progress(done, len(plan.tasks))
     if buffer or not shards:
         flush()
-    return shards, counts
+    return shards, counts, skipped
+
+
+def _kept_texts(storage: Storage, key: str, workdir: Path, read_shards) -> dict[str, str] | None:
+    """id -> content of a committed shard's rows (the rows its journal kept)."""
+    if read_shards is None:
+        return None
+    local = workdir / "resume" / key.rsplit("/", 1)[-1]
+    local.parent.mkdir(parents=True, exist_ok=True)
+    storage.download_file(key, local)
+    rows = read_shards([local])
+    local.unlink()
+    return {row["id"]: row["content"] for row in rows}
 
 
 def _collect_elsewhere(request, plan: _Plan, run_id: str, context: WorkContext, executor: CollectExecutor,
-                       storage: Storage, progress, log) -> tuple[list[dict], _Counts, dict]:
+                       storage: Storage, progress, log) -> tuple[list[dict], _Counts, dict, tuple]:
     """A distributed executor runs tasks, dedup and shard writing; the same rule, the same rows."""
     if request.dedup_against:
         raise SourceError(f"--dedup-against: not supported with --executor {executor.name} yet (use --executor local)")
@@ -289,7 +338,8 @@ def _collect_elsewhere(request, plan: _Plan, run_id: str, context: WorkContext, 
                          request.near_threshold if request.near_dedup else None)
     outcome = executor.collect(job, progress, log)
     dropped, sizes = outcome.duplicates
-    return outcome.shards, _Counts(outcome.counts), dedup_summary(dropped, sizes)
+    skipped, drops = outcome.lineage
+    return outcome.shards, _Counts(outcome.counts), dedup_summary(dropped, sizes), (list(skipped), list(drops))
 
 
 def _account(result, counts: _Counts, dedup: Deduplicator, buffer: list[dict]) -> None:
@@ -310,13 +360,15 @@ def _account(result, counts: _Counts, dedup: Deduplicator, buffer: list[dict]) -
         buffer.append(row)
 
 
-def _manifest(request, plan: _Plan, shards, counts: _Counts, clusters: dict, seconds: float, executor) -> dict:
+def _manifest(request, plan: _Plan, shards, counts: _Counts, clusters: dict, seconds: float, executor,
+              lineage: bool) -> dict:
     skipped = counts.skipped + plan.walk_skips
     return {
         "format": "codetrain-collection/1",
         "sources": plan.sources,
         "skipped_sources": plan.skipped_sources,
         "shards": shards,
+        **({"lineage": {"skipped": SKIPPED, "duplicates": DUPLICATES}} if lineage else {}),
         "counts": {
             "files_seen": sum(1 for task in plan.tasks if task[1] == "file"),
             "files_kept": counts.files_kept, "bytes_read": counts.bytes_read,

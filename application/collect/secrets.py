@@ -59,9 +59,25 @@ _SECRET_NAME_END = re.compile(
     r"|credentials?)$")
 _HASH_NAMES = re.compile(r"(?i)sha|hash|digest|checksum|md5|crc|etag|commit")
 _HEX = re.compile(r"[0-9a-fA-F]+")
-# e-mail: the domain part is matched from the `@` (fast), the local part read backwards
-_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b")
-_LOCAL_BEFORE = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+$")
+# e-mail: the domain part is matched from the `@` (fast), the local part read backwards. `\Z`,
+# not `$`: `$` also matches before a final newline, so `word\n@pytest.mark.x` became an address.
+# Not an address: a local part right after `/` or `:` (URL userinfo, handled below), a domain
+# followed by `:path` (an SSH remote `git@host:owner/repo`).
+_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b(?!:[\w~/])")
+_LOCAL_BEFORE = re.compile(r"(?<![\w.+/:%@-])[A-Za-z0-9._%+-]+\Z")
+# The last label must be a country code or a common generic TLD: `A@B.conjugate()` (matmul) and
+# `...\n@t.overload` are code, not addresses.
+_GENERIC_TLDS = frozenset(
+    "com org net edu gov mil int info biz name pro io dev app ai co me tech xyz online site cloud "
+    "email museum aero coop jobs travel mobi asia tel".split())
+# Nobody's address: RFC 2606 / 6761 reserved names, which tests and validators use on purpose,
+# and SSH's `name@openssh.com` algorithm names (RFC 4251 section 6).
+_RESERVED_DOMAIN = re.compile(
+    r"(?i)@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|example|test|invalid|localhost|openssh\.com)$")
+_BASE64_CHAR = re.compile(r"[A-Za-z0-9+/]")
+# `scheme://user:password@host`: the password is a secret, the URL's shape is code (kept).
+_URL_PASSWORD = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s/:@'\"]+:)([^\s/@'\"]+)(?=@[\w.-])")
+_URL_WITH_PASSWORD = re.compile(r"://[^\s/@'\"]*:[^\s/@'\"]*@")  # what every _URL_PASSWORD match holds
 _PLACEHOLDER = re.compile(r"^<[A-Z_]+>$|^\$\{?\w+\}?$|^%\(?\w+\)?s?$|^\{\w*\}$")
 
 
@@ -98,6 +114,8 @@ def redact(text: str, min_entropy: float = 3.5) -> tuple[str, Counter]:
 
     def sub(kind: str, pattern: re.Pattern, text: str) -> str:
         def replace(match: re.Match) -> str:
+            if kind == "private_key" and not _has_key_body(match.group(0)):
+                return match.group(0)  # `("-----BEGIN ...-----", "-----END ...-----")`: markers only
             counts[kind] += 1
             return _keep_lines(match.group(0), f"<REDACTED_{kind.upper()}>")
         return pattern.sub(replace, text)
@@ -117,8 +135,15 @@ def redact(text: str, min_entropy: float = 3.5) -> tuple[str, Counter]:
         text = _replace_assigned(text, counts, min_entropy)
         text = _replace_shell_assigned(text, counts, min_entropy)
     if "@" in text:
+        text = _replace_url_passwords(text, counts)
         text = _replace_emails(text, counts)
     return text, counts
+
+
+def _has_key_body(block: str) -> bool:
+    """A PEM block holds a key (hundreds of base64 characters), not two markers quoted in code."""
+    body = block.split("-----", 2)[2].rsplit("-----END", 1)[0]
+    return len(_BASE64_CHAR.findall(body)) >= 16
 
 
 def _replace_assigned(text: str, counts: Counter, min_entropy: float) -> str:
@@ -148,11 +173,22 @@ def _replace_shell_assigned(text: str, counts: Counter, min_entropy: float) -> s
     return "".join(out) + text[last:] if out else text
 
 
+def _replace_url_passwords(text: str, counts: Counter) -> str:
+    def replace(match: re.Match) -> str:
+        if _PLACEHOLDER.match(match.group(2)) or match.group(2).startswith("<REDACTED"):
+            return match.group(0)  # `://user:${PASSWORD}@`, `:%(password)s@`: a template
+        counts["url_password"] += 1
+        return match.group(1) + "<REDACTED_PASSWORD>"
+    # the full pattern tries a scheme at every word; this one starts at a literal `://` (fast)
+    return _URL_PASSWORD.sub(replace, text) if _URL_WITH_PASSWORD.search(text) else text
+
+
 def _replace_emails(text: str, counts: Counter) -> str:
     out, last = [], 0
     for match in _EMAIL_DOMAIN.finditer(text):
         local = _LOCAL_BEFORE.search(text, max(last, match.start() - 64), match.start())
-        if local is None:
+        tld = match.group(0).rsplit(".", 1)[-1].lower()
+        if local is None or (len(tld) > 2 and tld not in _GENERIC_TLDS) or _RESERVED_DOMAIN.search(match.group(0)):
             continue  # `@decorator.attr`, `x @ y.T`: no local part right before the `@`
         counts["email"] += 1
         out += [text[last:local.start()], EMAIL_PLACEHOLDER]

@@ -37,35 +37,38 @@ def load_state(storage: Storage, expected: str) -> dict | None:
     return state if state.get("fingerprint") == expected else None
 
 
-def encode_journal(journal: list[dict]) -> bytes:
-    """JSON entries, a NUL, then the raw signatures they point to (random bytes: no base64, no gzip)."""
-    signatures = [entry["s"] for entry in journal if entry.get("s") is not None]
-    entries = [{**entry, "s": entry.get("s") is not None} if "s" in entry else entry for entry in journal]
-    width = len(signatures[0]) if signatures else 0
-    header = json.dumps({"width": width, "entries": entries}).encode()
-    return header + b"\0" + b"".join(signatures)
+def encode_journal(journal: list[dict], skipped: list[dict] = ()) -> bytes:
+    """JSON entries (and the files skipped meanwhile), a NUL, then the raw signature blobs they
+    point to, each entry naming its blob's length (random bytes: no base64, no gzip)."""
+    blobs = [entry["s"] for entry in journal if entry.get("s") is not None]
+    entries = [{**entry, "s": len(entry["s"]) if entry["s"] is not None else None} if "s" in entry else entry
+               for entry in journal]
+    header = json.dumps({"entries": entries, "skipped": list(skipped)}).encode()
+    return header + b"\0" + b"".join(blobs)
 
 
-def decode_journal(data: bytes) -> list[dict]:
+def decode_journal(data: bytes) -> tuple[list[dict], list[dict]]:
+    """(dedup decisions, skipped files) of one shard's journal."""
     header, _, blob = data.partition(b"\0")
     meta = json.loads(header)
-    width, offset, journal = meta["width"], 0, []
+    offset, journal = 0, []
     for entry in meta["entries"]:
         if entry.get("s"):
-            entry["s"], offset = blob[offset:offset + width], offset + width
+            entry["s"], offset = blob[offset:offset + entry["s"]], offset + entry["s"]
         elif "s" in entry:
             entry["s"] = None
         journal.append(entry)
-    return journal
+    return journal, meta.get("skipped", [])
 
 
-def load_journal(storage: Storage, shard_index: int) -> list[dict]:
+def load_journal(storage: Storage, shard_index: int) -> tuple[list[dict], list[dict]]:
     return decode_journal(storage.read_bytes(journal_key(shard_index)))
 
 
-def save_progress(storage: Storage, state: dict, shard_index: int, journal: list[dict]) -> None:
+def save_progress(storage: Storage, state: dict, shard_index: int, journal: list[dict],
+                  skipped: list[dict] = ()) -> None:
     """Write the journal of shard `shard_index`, then the state that commits both."""
-    storage.write_bytes(journal_key(shard_index), encode_journal(journal))
+    storage.write_bytes(journal_key(shard_index), encode_journal(journal, skipped))
     storage.write_bytes(STATE, json.dumps(state, sort_keys=True).encode())
 
 

@@ -7,7 +7,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from domain.layout import MANIFEST
+from domain.layout import DUPLICATES, MANIFEST, SKIPPED
 from domain.layout import atomic_path
 
 SCHEMA_COLUMNS = (
@@ -30,6 +30,24 @@ def write_shard(rows: list[dict], path: Path) -> None:
         schema = schema.append(pa.field(key, pa.array([row.get(key) for row in rows]).type))
     columns = {name: [row.get(name) for row in rows] for name in schema.names}  # 3x from_pylist
     with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pydict(columns, schema=schema), tmp, compression="zstd")
+
+
+# What collect left out, and why: one row per skipped file or pruned folder / dropped unit.
+LINEAGE_SCHEMAS = {
+    SKIPPED: pa.schema([("path", pa.string()), ("repository", pa.string()), ("reason", pa.string()),
+                        ("size", pa.int64())]),
+    DUPLICATES: pa.schema([("id", pa.string()), ("survivor_id", pa.string()), ("match", pa.string()),
+                           ("jaccard", pa.float64()), ("repo", pa.string()), ("path", pa.string()),
+                           ("kind", pa.string()), ("name", pa.string()), ("start_line", pa.int32())]),
+}
+
+
+def write_lineage(name: str, rows: list[dict], path: Path) -> None:
+    """Write `skipped.parquet` or `duplicates.parquet` rows to `path` atomically."""
+    schema = LINEAGE_SCHEMAS[name]
+    columns = {field: [row.get(field) for row in rows] for field in schema.names}
+    with atomic_path(Path(path)) as tmp:
         pq.write_table(pa.Table.from_pydict(columns, schema=schema), tmp, compression="zstd")
 
 

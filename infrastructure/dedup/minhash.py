@@ -9,8 +9,12 @@ a file cost little more than the file, and each signature equals what the unit a
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import xxhash
+
+from infrastructure.dedup.buckets import Buckets
 
 _CHUNK = 4096  # shingle rows per matrix step: 4096 x 256 x 4 bytes = 4 MB at most
 _BLOCK = 16384  # kept signatures per storage block of the LSH index: 16 MB
@@ -64,20 +68,26 @@ def tokenize(data: bytes, powers: _Powers) -> tuple[np.ndarray, np.ndarray, np.n
     return starts, ends, hashes
 
 
-def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) whose S-curve best separates Jaccard below and above `threshold`.
+def candidate_probability(similarity: float, bands: int, rows: int) -> float:
+    """The S-curve: chance that two texts of Jaccard `similarity` share at least one band."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
 
-    Minimises the area of false positives plus false negatives, as datasketch's MinHashLSH does.
+
+def optimal_bands(threshold: float, num_perm: int, min_recall: float = 0.99) -> tuple[int, int]:
+    """(bands, rows) whose S-curve rises *below* `threshold`: a pair at the threshold is a
+    candidate with probability >= `min_recall`, and among such curves the one with most rows
+    per band (fewest unrelated candidates) is chosen.
+
+    datasketch's choice (least false-positive plus false-negative area) centres the curve on
+    the threshold, so about half the pairs right at it are never compared (recall 0.83-0.89 on
+    planted 0.70-0.95 variants). Candidates are verified afterwards (exact Jaccard when the
+    shingles travel with the signature), so a low curve costs comparisons, not precision.
     """
-    best, grid = None, np.linspace(0.0, 1.0, 201)
-    for rows in range(1, num_perm + 1):
+    for rows in range(num_perm, 0, -1):
         bands = num_perm // rows
-        prob = 1.0 - (1.0 - grid**rows) ** bands
-        low, high = grid <= threshold, grid >= threshold
-        error = np.trapezoid(prob[low], grid[low]) + np.trapezoid(1.0 - prob[high], grid[high])
-        if best is None or error < best[0]:
-            best = (error, bands, rows)
-    return best[1], best[2]
+        if candidate_probability(threshold, bands, rows) >= min_recall:
+            return bands, rows
+    return num_perm, 1
 
 
 class MinHasher:
@@ -113,12 +123,15 @@ class MinHasher:
             self._scratch = np.empty((self.num_perm, _CHUNK), dtype=np.uint32)
         return self._scratch
 
-    def _shingles(self, hashes: np.ndarray) -> np.ndarray:
-        count = max(len(hashes) - self.ngram + 1, 0)
-        rolled = hashes[:count].copy()
-        for offset in range(1, self.ngram):
-            rolled = rolled * np.uint64(_P) + hashes[offset:offset + count]  # wraps modulo 2**64
-        return (_mix(rolled) >> np.uint64(32)).astype(np.uint32)
+    def _rows(self, data: bytes, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(shingles of `data`, validity of each span, first and stop shingle row of each valid one)."""
+        starts, ends, hashes = tokenize(data, self._powers)
+        shingles = shingles_of(hashes, self.ngram)
+        bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
+        first = np.searchsorted(starts, bounds[:, 0], "left")
+        last = np.searchsorted(ends, bounds[:, 1], "right")  # tokens ending inside the span
+        valid = last - first >= self.min_tokens
+        return shingles, valid, first[valid], last[valid] - self.ngram + 1
 
     def signatures(self, data: bytes, spans: list[tuple[int, int]]) -> list[np.ndarray | None]:
         """Signatures of byte spans of `data` (a file and the units cut from it), in one pass.
@@ -126,15 +139,12 @@ class MinHasher:
         Each equals the signature of the span's bytes on their own. None for a span with fewer
         than `min_tokens` tokens.
         """
-        starts, ends, hashes = tokenize(data, self._powers)
-        shingles = self._shingles(hashes)
-        bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
-        first = np.searchsorted(starts, bounds[:, 0], "left")
-        last = np.searchsorted(ends, bounds[:, 1], "right")  # tokens ending inside the span
-        valid = last - first >= self.min_tokens
+        return self._signatures(*self._rows(data, spans))
+
+    def _signatures(self, shingles: np.ndarray, valid: np.ndarray, first: np.ndarray,
+                    stop: np.ndarray) -> list[np.ndarray | None]:
         if not valid.any():
-            return [None] * len(spans)
-        first, stop = first[valid], last[valid] - self.ngram + 1  # shingle rows of each span
+            return [None] * len(valid)
         # Units nest (file > class > method), so each row would be reduced once per span holding
         # it. Instead: cut the rows at every span edge (and chunk edge), reduce each segment once,
         # then a span's minimum is the minimum of its few segment minima (min is associative).
@@ -171,18 +181,101 @@ class MinHasher:
         return self.sign_spans(data, [(0, len(data))])[0]
 
     def sign_spans(self, data: bytes, spans: list[tuple[int, int]]) -> list[bytes | None]:
-        """Signatures as bytes (what crosses processes and resume journals), band hashes appended."""
+        """Signature blobs (what crosses processes and resume journals), see `pack`: each holds
+        the span's signature and its band hashes (computed here, in the worker)."""
         signatures = self.signatures(data, spans)
         present = [s for s in signatures if s is not None]
         if not present:
             return signatures
         stacked = np.stack(present)
-        if self.banding is not None:  # all of a file's band hashes in one matrix operation
-            blobs = np.hstack([stacked.view(np.uint8), self.banding.hashes_of(stacked).view(np.uint8)])
-        else:
-            blobs = stacked.view(np.uint8)
-        rows = iter(blobs)
-        return [None if s is None else next(rows).tobytes() for s in signatures]
+        # all of a file's band hashes in one matrix operation
+        bands = self.banding.hashes_of(stacked) if self.banding is not None else None
+        blobs = iter(pack(stacked[i], None if bands is None else bands[i]) for i in range(len(present)))
+        return [None if s is None else next(blobs) for s in signatures]
+
+
+def pack(signature: np.ndarray, bands: np.ndarray | None) -> bytes:
+    """signature (uint32 x num_perm) | band hashes (uint64). A blob of the signature alone is valid too."""
+    return signature.tobytes() if bands is None else signature.tobytes() + bands.tobytes()
+
+
+def unpack(blob: bytes, num_perm: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(signature, band hashes or None) of a blob made by `pack`."""
+    signature = np.frombuffer(blob, dtype=np.uint32, count=num_perm)
+    bands = np.frombuffer(blob, dtype=np.uint64, offset=num_perm * 4) if len(blob) > num_perm * 4 else None
+    return signature, bands
+
+
+_SHINGLER_POWERS = _Powers()
+
+
+def shingles_of(hashes: np.ndarray, ngram: int) -> np.ndarray:
+    """32-bit hashes of every run of `ngram` consecutive tokens (given their 64-bit hashes)."""
+    count = max(len(hashes) - ngram + 1, 0)
+    rolled = hashes[:count].copy()
+    for offset in range(1, ngram):
+        rolled = rolled * np.uint64(_P) + hashes[offset:offset + count]  # wraps modulo 2**64
+    return (_mix(rolled) >> np.uint64(32)).astype(np.uint32)
+
+
+def shingle_set(text: str, ngram: int = 5) -> np.ndarray:
+    """Distinct shingle hashes of `text` (sorted), as `MinHasher` hashes them."""
+    _, _, hashes = tokenize(text.encode("utf-8", "surrogatepass"), _SHINGLER_POWERS)
+    return np.unique(shingles_of(hashes, ngram))
+
+
+def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two sorted arrays of distinct shingle hashes."""
+    common = np.intersect1d(a, b, assume_unique=True).size
+    union = a.size + b.size - common
+    return common / union if union else 1.0
+
+
+VERIFY_MARGIN = 0.1
+"""An estimate this far or farther from the threshold decides alone (3.5 standard deviations of a
+256-value estimate at Jaccard 0.7); nearer, the texts' exact shingle Jaccard decides."""
+
+
+def verified_similarities(estimates: np.ndarray, threshold: float,
+                          exact: Callable[[int], float | None]) -> list[float]:
+    """The similarity every executor decides candidate pairs on (a pure function of each pair).
+
+    Pair i's signature estimate when it is clearly above or below `threshold` (most candidates
+    of the low S-curve are far below it), else `exact(i)`: the exact Jaccard of the two texts'
+    word 5-grams (`ShingleCache.exact`), which only these few pairs pay for; None from it (a
+    text unknown) keeps the estimate.
+    """
+    similarities = estimates.tolist()
+    for i in np.flatnonzero(np.abs(estimates - threshold) < VERIFY_MARGIN).tolist():
+        value = exact(i)
+        if value is not None:
+            similarities[i] = value
+    return similarities
+
+
+class ShingleCache:
+    """`shingle_set` of texts by key, each computed once (a text meets many candidates)."""
+
+    def __init__(self, texts: Callable[[object], str | None]):
+        self._texts, self._sets = texts, {}
+
+    def __call__(self, key) -> np.ndarray:
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = shingle_set(self._texts(key))
+        return found
+
+    def rename(self, old, new=None) -> None:
+        """Key `new` now names what `old` did (computed or not); `old` is forgotten."""
+        found = self._sets.pop(old, None)
+        if found is not None and new is not None:
+            self._sets[new] = found
+
+    def exact(self, a, b) -> float | None:
+        """The exact Jaccard similarity of two keys' texts; None when one is unknown."""
+        if self._texts(a) is None or self._texts(b) is None:
+            return None
+        return exact_jaccard(self(a), self(b))
 
 
 class Banding:
@@ -204,81 +297,6 @@ class Banding:
         return (used.astype(np.uint64) * self._mixer).sum(axis=2) ^ self._band_ids  # wraps modulo 2**64
 
 
-_BITMAP_BITS = 1 << 27  # bitmap size in bits: 2.5 M keys set ~2 % of it, so few false "maybe"s
-_BIT_MASK, _THREE, _SEVEN = np.uint64(_BITMAP_BITS - 1), np.uint64(3), np.uint64(7)
-
-
-class _Buckets:
-    """Band key -> entry indices, about 12 bytes an entry.
-
-    A dict of Python ints costs about 110 bytes an entry, and an index holds `bands` entries per
-    kept unit (25 at the default threshold). So recent keys sit in a small dict (65,536 keys at
-    most) that is then merged into sorted numpy arrays searched with searchsorted; a 16 MB
-    bitmap of the merged keys answers most misses without a search.
-    """
-
-    _BITS = _BITMAP_BITS
-
-    def __init__(self):
-        self.keys = np.empty(0, dtype=np.uint64)
-        self.values = np.empty(0, dtype=np.int32)
-        self.bitmap = np.zeros(self._BITS // 8, dtype=np.uint8)
-        self.recent: dict[int, int] = {}  # key -> latest index; earlier ones of a shared key in `shared`
-        self.shared: dict[int, list[int]] = {}
-        self._pending_keys: list[int] = []
-        self._pending_values: list[int] = []
-
-    def add(self, keys: list[int], index: int) -> None:
-        recent = self.recent
-        for key in recent.keys() & keys:  # rare: a bucket that already holds an entry
-            self.shared.setdefault(key, []).append(recent[key])
-        recent.update(dict.fromkeys(keys, index))
-        self._pending_keys += keys
-        self._pending_values += [index] * len(keys)
-        if len(self._pending_keys) >= 1 << 16:  # about 10 MB of dict; each merge is linear
-            self._merge()
-
-    def _merge(self) -> None:
-        new_keys = np.array(self._pending_keys, dtype=np.uint64)
-        order = np.argsort(new_keys, kind="stable")
-        # inserted after equal older keys (as a stable sort of old + new would place them): one
-        # linear pass over the merged arrays instead of re-sorting them (measured 3x faster)
-        at = np.searchsorted(self.keys, new_keys[order], side="right")
-        self.keys = np.insert(self.keys, at, new_keys[order])
-        self.values = np.insert(self.values, at, np.array(self._pending_values, dtype=np.int32)[order])
-        bits = new_keys % np.uint64(self._BITS)
-        np.bitwise_or.at(self.bitmap, (bits >> np.uint64(3)).astype(np.int64),
-                         (np.uint8(1) << (bits & np.uint64(7)).astype(np.uint8)))
-        self.recent, self.shared, self._pending_keys, self._pending_values = {}, {}, [], []
-
-    def lookup(self, keys: list[int], wanted: np.ndarray) -> set[int]:
-        """Entry indices in the buckets of `keys` (`wanted`: the same keys as a uint64 array)."""
-        recent, shared = self.recent, self.shared
-        found = {recent[k] for k in recent.keys() & keys}  # set intersection: C speed on a miss
-        if shared:
-            for key in shared.keys() & keys:
-                found.update(shared[key])
-        if len(self.keys):
-            bits = wanted & _BIT_MASK
-            maybe = (self.bitmap[bits >> _THREE] >> (bits & _SEVEN).astype(np.uint8)) & 1
-            wanted = np.sort(wanted[maybe.astype(bool)])
-            if len(wanted):
-                found.update(self._search(wanted))
-        return found
-
-    def _search(self, wanted: np.ndarray) -> list[int]:
-        at = np.searchsorted(self.keys, wanted)
-        hit = at < len(self.keys)
-        hit[hit] = self.keys[at[hit]] == wanted[hit]
-        found = []
-        for start, key in zip(at[hit].tolist(), wanted[hit].tolist()):
-            stop = start + 1
-            while stop < len(self.keys) and int(self.keys[stop]) == key:  # rare: shared bucket
-                stop += 1
-            found += self.values[start:stop].tolist()
-        return found
-
-
 def scope_salt(scope: str) -> np.uint64:
     """XORed into band hashes: buckets of different scopes (unit kinds) never meet."""
     return np.uint64(xxhash.xxh3_64_intdigest(scope.encode()))
@@ -297,29 +315,31 @@ class LSHIndex:
         self.threshold, self.num_perm = threshold, num_perm
         self.banding = Banding(threshold, num_perm)
         self.bands, self.rows = self.banding.bands, self.banding.rows
-        # Memory is what limits a streaming run: buckets take 12 bytes a key (_Buckets) and the
+        # Memory is what limits a streaming run: buckets take 12 bytes a key (`Buckets`) and the
         # signatures live in fixed 16 MB blocks, 1 KB per entry (no doubling, no copy spikes).
-        self._buckets = _Buckets()
+        # Verification near the threshold needs the kept text (its string, ~1 byte a character of
+        # kept code; shingles are recomputed for the few pairs near the threshold).
+        self._buckets = Buckets()
         self._blocks: list[np.ndarray] = []
         self._clusters: list[str] = []
+        self._texts: list[str | None] = []  # each entry's text, for exact Jaccard near the threshold
+        self._query: str | None = None  # the text `candidates` is asked about (key -1 of `_shingles`)
+        self._shingles = ShingleCache(lambda i: self._query if i == -1 else self._texts[i])
         self._salts: dict[str, np.uint64] = {}
         self._last_split: tuple = (None, None, None)  # (scope, blob, split): `add` after `query`
 
     def __len__(self) -> int:
         return len(self._clusters)
 
-    def _split(self, scope: str, blob: bytes | np.ndarray) -> tuple[np.ndarray, list[int], np.ndarray]:
-        """(signature, bucket keys of `scope` as a list and as an array) of a signature blob."""
+    def _split(self, scope: str, blob: bytes | np.ndarray) -> tuple:
+        """(signature, bucket keys of `scope` as a list and as an array)."""
         last_scope, last_blob, split = self._last_split
         if blob is last_blob and scope == last_scope:
             return split  # the Deduplicator adds the very blob it just queried
         if isinstance(blob, np.ndarray):
             blob = blob.tobytes()
-        width = self.num_perm * 4
-        signature = np.frombuffer(blob, dtype=np.uint32, count=self.num_perm)
-        if len(blob) > width:
-            hashes = np.frombuffer(blob, dtype=np.uint64, offset=width)
-        else:
+        signature, hashes = unpack(blob, self.num_perm)
+        if hashes is None:
             hashes = self.banding.hashes(signature)
         salt = self._salts.get(scope)
         if salt is None:
@@ -330,23 +350,45 @@ class LSHIndex:
             self._last_split = (scope, blob, split)
         return split
 
-    def query(self, scope: str, signature: bytes | np.ndarray) -> str | None:
-        """Cluster id of the most similar kept entry in `scope` at or above the threshold."""
+    def candidates(self, scope: str, signature: bytes | np.ndarray, text: str | None = None) -> list[tuple[str, float]]:
+        """(cluster id, similarity) of every kept entry sharing a band with `signature`, in the
+        order they were kept: `verified_similarities` (exact Jaccard near the threshold when both
+        texts are known, else the signatures' estimate)."""
         signature, keys, wanted = self._split(scope, signature)
-        candidates = self._buckets.lookup(keys, wanted)
-        if not candidates:
-            return None
-        order = sorted(candidates)
-        kept = np.stack([self._blocks[i // _BLOCK][i % _BLOCK] for i in order])
-        scores = np.count_nonzero(kept == signature, axis=1) / self.num_perm
-        best = int(np.argmax(scores))  # the first of equals: the earliest kept entry
-        return self._clusters[order[best]] if scores[best] >= self.threshold else None
+        found = self._buckets.lookup(keys, wanted)
+        if not found:
+            return []
+        order = np.array(sorted(found))
+        agree = np.empty(len(order), dtype=np.int64)
+        blocks = order // _BLOCK
+        for block in np.unique(blocks).tolist():  # gathered per storage block, not per entry
+            rows = blocks == block
+            agree[rows] = np.count_nonzero(self._blocks[block][order[rows] % _BLOCK] == signature, axis=1)
+        self._shingles.rename(-1)  # a new question
+        self._query = text
+        entries = order.tolist()
+        similarities = verified_similarities(agree / self.num_perm, self.threshold,
+                                             lambda k: self._shingles.exact(-1, entries[k]))
+        return [(self._clusters[i], similarity) for i, similarity in zip(entries, similarities)]
 
-    def add(self, scope: str, signature: bytes | np.ndarray, cluster_id: str) -> None:
+    def match(self, scope: str, signature: bytes | np.ndarray, text: str | None = None) -> tuple[str, float] | None:
+        """(cluster id, similarity) of the most similar kept entry at or above the threshold."""
+        best = max(self.candidates(scope, signature, text), key=lambda found: found[1], default=None)  # first of equals
+        return best if best is not None and best[1] >= self.threshold else None
+
+    def query(self, scope: str, signature: bytes | np.ndarray, text: str | None = None) -> str | None:
+        """Cluster id of the most similar kept entry in `scope` at or above the threshold."""
+        found = self.match(scope, signature, text)
+        return None if found is None else found[0]
+
+    def add(self, scope: str, signature: bytes | np.ndarray, cluster_id: str, text: str | None = None) -> None:
         signature, keys, _ = self._split(scope, signature)
         index = len(self._clusters)
         if index % _BLOCK == 0:
             self._blocks.append(np.empty((_BLOCK, self.num_perm), dtype=np.uint32))
         self._blocks[index // _BLOCK][index % _BLOCK] = signature
         self._clusters.append(cluster_id)
+        self._texts.append(text)
+        if text is not None and text is self._query:  # kept after its query: its shingles are known
+            self._shingles.rename(-1, index)
         self._buckets.add(keys, index)

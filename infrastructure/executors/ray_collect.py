@@ -5,10 +5,11 @@ Stages (every arrow is a set of Ray tasks; the driver holds the task list and co
 1. map: each batch of files is read, filtered, redacted, cut and signed (`run_batch`, the
    local run's code); its rows, signatures and keys are staged in the output storage, a
    marker last. A rerun after the driver is killed skips batches with a marker.
-2. shuffle: each batch's keys go to `P` reducers, the group key (same signature, or same
-   content for rows too short to sign) and every LSH band key by hash. A reducer sees every
+2. shuffle: each batch's keys go to `P` reducers, the group key (same kind and
+   whitespace-normalised content) and every LSH band key by hash. A reducer sees every
    row of its groups and every member of its buckets: it lists the groups, and the pairs of
-   different groups sharing a bucket, verified against the signatures at the threshold.
+   different groups sharing a bucket, verified at the threshold as the local index verifies
+   them (`verified_similarities`: exact Jaccard of the staged contents near the threshold).
 3. resolve: one task replays the local keep rule over groups and verified pairs only
    (`resolve_duplicates`), never over the index.
 4. write: shards are cut where the local run cuts them (`shard_pieces`) and written by tasks
@@ -34,7 +35,7 @@ from application.collect.distributed import (BatchOutput, DistributedJob, Distri
 from domain.errors import ExecutorError
 from domain.layout import SHARD_PREFIX
 from infrastructure.data.parquet import write_shard
-from infrastructure.dedup.minhash import scope_salt
+from infrastructure.dedup.minhash import VERIFY_MARGIN, ShingleCache, scope_salt, unpack, verified_similarities
 from infrastructure.executors.ray_runtime import RaySettings, cluster_cpus, ray_session
 
 RETRIES = 3  # a task whose worker died is rerun this many times
@@ -56,26 +57,22 @@ def _local(storage, key: str, tmp: Path) -> Path:
 
 
 def _keys(out: BatchOutput, num_perm: int, near: bool) -> dict[str, np.ndarray]:
-    """Per row: unit id, content key, group key, band keys (near only) and whether it is signed."""
+    """Per row: unit id, group key (same kind and content: what the local run calls exact), band
+    keys and signature (near only) and whether it is signed."""
     n = len(out.rows)
     signed = np.array([near and s is not None for s in out.signatures], dtype=bool)
-    width = num_perm * 4
     signatures = np.zeros((n, num_perm), dtype=np.uint32)
     bands = None
     for i, (row, blob) in enumerate(zip(out.rows, out.signatures)):
         if not signed[i]:
             continue
-        signatures[i] = np.frombuffer(blob, dtype=np.uint32, count=num_perm)
-        keys = np.frombuffer(blob, dtype=np.uint64, offset=width) ^ scope_salt(row["kind"])
+        signatures[i], hashes = unpack(blob, num_perm)
         if bands is None:
-            bands = np.zeros((n, len(keys)), dtype=np.uint64)
-        bands[i] = keys
-    content = [f"c\0{r['kind']}\0{r['content_hash']}".encode() for r in out.rows]
-    group = [b"s\0" + r["kind"].encode() + b"\0" + blob[:width] if ok else key
-             for r, blob, ok, key in zip(out.rows, out.signatures, signed, content)]
+            bands = np.zeros((n, len(hashes)), dtype=np.uint64)
+        bands[i] = hashes ^ scope_salt(row["kind"])
+    group = [f"{r['kind']}\0{r['content_hash']}".encode() for r in out.rows]
     return {
         "ids": np.array([int(r["id"], 16) for r in out.rows], dtype=np.uint64),
-        "content": np.array([xxhash.xxh3_64_intdigest(k) for k in content], dtype=np.uint64),
         "group": np.array([xxhash.xxh3_64_intdigest(k) for k in group], dtype=np.uint64),
         "signed": signed, "bands": bands if bands is not None else np.zeros((n, 0), dtype=np.uint64),
         "signatures": signatures,
@@ -96,7 +93,7 @@ def map_batch(storage_for, job: DistributedJob, batch: int, tasks: list, num_per
         storage.upload_file(rows, _staged(job.staging, batch, "parquet"))
         storage.upload_file(signatures, _staged(job.staging, batch, "sig.npy"))
         storage.upload_file(arrays, _staged(job.staging, batch, "npz"))
-    marker = {"rows": len(out.rows), "rows_per_task": out.rows_per_task, "stats": out.stats}
+    marker = {"rows": len(out.rows), "rows_per_task": out.rows_per_task, "stats": out.stats, "skipped": out.skipped}
     storage.write_bytes(_staged(job.staging, batch, "json"), json.dumps(marker).encode())
     return marker
 
@@ -121,7 +118,7 @@ def shuffle_batch(storage_for, job: DistributedJob, batch: int, parts: int) -> l
     out = []
     for rows, members in zip(_partition(keys["group"], parts), _partition(band_keys, parts)):
         out.append({
-            "group": keys["group"][rows], "gid": gids[rows], "content": keys["content"][rows], "id": keys["ids"][rows],
+            "group": keys["group"][rows], "gid": gids[rows], "id": keys["ids"][rows],
             "band": band_keys[members], "band_group": keys["group"][band_rows[members]],
             "band_gid": gids[band_rows[members]],
         })
@@ -129,17 +126,16 @@ def shuffle_batch(storage_for, job: DistributedJob, batch: int, parts: int) -> l
 
 
 def _groups(part: dict) -> tuple[list, dict[int, int]]:
-    """(first gid, [(later gid, same content)]) of each group of size > 1, and the firsts' ids."""
+    """(first gid, [(later gid, True)]) of each group of size > 1 (exact copies), and the firsts' ids."""
     order = np.lexsort((part["gid"], part["group"]))
-    group, gid, content, ids = (part[k][order] for k in ("group", "gid", "content", "id"))
+    group, gid, ids = (part[k][order] for k in ("group", "gid", "id"))
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     stops = np.r_[starts[1:], len(group)]
     groups, names = [], {}
     for start, stop in zip(starts.tolist(), stops.tolist()):
         if stop - start > 1:
             first = int(gid[start])
-            later = [(int(g), bool(c == content[start])) for g, c in zip(gid[start + 1:stop], content[start + 1:stop])]
-            groups.append((first, later))
+            groups.append((first, [(int(g), True) for g in gid[start + 1:stop]]))
             names[first] = int(ids[start])
     return groups, names
 
@@ -161,7 +157,8 @@ def _bucket_pairs(part: dict) -> np.ndarray:
 
 
 def _verify(storage, job: DistributedJob, pairs: np.ndarray, num_perm: int, tmp: Path) -> tuple[list, dict]:
-    """Pairs whose signatures agree on >= threshold of their values, and their ids."""
+    """Pairs whose `verified_similarities` reaches the threshold (the local index's test, to the
+    bit), as (gid, gid, similarity), and their ids."""
     if not len(pairs):
         return [], {}
     batches = np.unique(pairs >> np.uint64(_ROW_BITS)).tolist()
@@ -174,11 +171,29 @@ def _verify(storage, job: DistributedJob, pairs: np.ndarray, num_perm: int, tmp:
     def lookup(table, gids):
         return np.stack([table[int(g >> np.uint64(_ROW_BITS))][int(g & mask)] for g in gids])
 
-    agree = np.count_nonzero(lookup(signatures, pairs[:, 0]) == lookup(signatures, pairs[:, 1]), axis=1)
-    keep = agree / num_perm >= job.near_threshold  # the local index's test, to the bit
-    edges = [(int(a), int(b), int(n)) for (a, b), n in zip(pairs[keep], agree[keep])]
+    estimates = np.count_nonzero(lookup(signatures, pairs[:, 0]) == lookup(signatures, pairs[:, 1]), axis=1) / num_perm
+    uncertain = np.abs(estimates - job.near_threshold) < VERIFY_MARGIN
+    texts = _contents(storage, job, pairs[uncertain].reshape(-1), tmp)
+    shingles, listed = ShingleCache(texts.get), pairs.tolist()
+    similarities = verified_similarities(estimates, job.near_threshold, lambda k: shingles.exact(*listed[k]))
+    edges = [(a, b, similarity) for (a, b), similarity in zip(listed, similarities) if similarity >= job.near_threshold]
     names = {g: int(lookup(ids, [np.uint64(g)])[0]) for edge in edges for g in edge[:2]}
     return edges, names
+
+
+def _contents(storage, job: DistributedJob, gids: np.ndarray, tmp: Path) -> dict[int, str]:
+    """gid -> staged content of these rows (read per batch, the content column only)."""
+    import pyarrow.parquet as pq
+
+    wanted: dict[int, list[int]] = {}
+    for gid in set(gids.tolist()):
+        wanted.setdefault(gid >> _ROW_BITS, []).append(gid)
+    texts = {}
+    for batch, members in wanted.items():
+        path = _local(storage, _staged(job.staging, batch, "parquet"), tmp)
+        column = pq.read_table(path, columns=["content"]).column("content")
+        texts.update((gid, column[gid & ((1 << _ROW_BITS) - 1)].as_py()) for gid in members)
+    return texts
 
 
 @ray.remote(max_retries=RETRIES)
@@ -197,16 +212,36 @@ def reduce_part(storage_for, job: DistributedJob, num_perm: int, *parts: dict) -
     return groups, edges, names, volume
 
 
-@ray.remote(max_retries=RETRIES, num_returns=3)
-def resolve(*reduced: tuple) -> tuple[np.ndarray, tuple[Counter, dict], Counter]:
-    """Stage 3: the local keep rule over every group and verified pair; dropped gids (sorted)."""
+@ray.remote(max_retries=RETRIES, num_returns=4)
+def resolve(*reduced: tuple) -> tuple[np.ndarray, tuple[Counter, dict], Counter, dict]:
+    """Stage 3: the local keep rule over every group and verified pair: dropped gids (sorted),
+    the manifest's duplicate counts, shuffle volume, and per batch its drops
+    [(row, exact | near, survivor id, similarity)] in row order (for duplicates.parquet)."""
     names = {g: n for _, _, part, _ in reduced for g, n in part.items()}
     dropped = resolve_duplicates((g for groups, _, _, _ in reduced for g in groups),
                                  (e for _, edges, _, _ in reduced for e in edges))
     how, sizes = duplicate_counts(dropped)
     volume = sum((part[3] for part in reduced), Counter())
+    per_batch: dict[int, list] = {}
+    for gid in sorted(dropped):
+        match, kept, similarity = dropped[gid]
+        per_batch.setdefault(gid >> _ROW_BITS, []).append(
+            (gid & ((1 << _ROW_BITS) - 1), match, f"{names[kept]:016x}", similarity))
     return (np.array(sorted(dropped), dtype=np.uint64),
-            (how, {f"{names[gid]:016x}": size for gid, size in sizes.items()}), volume)
+            (how, {f"{names[gid]:016x}": size for gid, size in sizes.items()}), volume, per_batch)
+
+
+@ray.remote(max_retries=RETRIES)
+def duplicate_rows(storage_for, job: DistributedJob, batch: int, drops: list) -> list[dict]:
+    """Rows of duplicates.parquet for one batch's drops, as the local run writes them."""
+    import pyarrow.parquet as pq
+
+    fields = ["id", "repo", "path", "kind", "name", "start_line"]
+    with tempfile.TemporaryDirectory(prefix="codetrain-ray-") as tmp:
+        path = _local(storage_for(job.output), _staged(job.staging, batch, "parquet"), Path(tmp))
+        staged = pq.read_table(path, columns=fields).to_pylist()
+    return [{"id": staged[row]["id"], "survivor_id": survivor, "match": match, "jaccard": round(similarity, 4),
+             **{key: staged[row][key] for key in fields[1:]}} for row, match, survivor, similarity in drops]
 
 
 def _gids(batch: int, count: int) -> np.ndarray:
@@ -257,17 +292,21 @@ class RayCollectExecutor:
         batches = [job.tasks[i:i + self.batch_tasks] for i in range(0, len(job.tasks), self.batch_tasks)]
         with ray_session(self.settings):
             markers = self._map(storage, job, batches, progress, log)
-            dropped, duplicates, volume = self._dedup(job, len(batches))
+            dropped, duplicates, volume, drops = self._dedup(job, len(batches))
             counted = [survivors.remote(m["rows_per_task"], b, dropped) for b, m in enumerate(markers)]
             plan = shard_pieces(self._get(counted), job.shard_rows)
             keys = [f"{SHARD_PREFIX}{i:05d}.parquet" for i in range(len(plan))]
             written = self._get([write_final.remote(self.storage_for, job, key, pieces, dropped)
                                  for key, pieces in zip(keys, plan)])
-            duplicates, volume = self._get([duplicates, volume])
+            duplicates, volume, drops = self._get([duplicates, volume, drops])
+            lineage = self._get([duplicate_rows.remote(self.storage_for, job, b, rows)
+                                 for b, rows in sorted(drops.items())])
         log("dedup shuffle: " + ", ".join(f"{k} {v}" for k, v in sorted(volume.items())))
         return DistributedOutcome(
             shards=[{"path": key, "rows": w["rows"]} for key, w in zip(keys, written)],
-            counts=_counts(markers, written), duplicates=duplicates)
+            counts=_counts(markers, written), duplicates=duplicates,
+            lineage=([row for m in markers for row in m.get("skipped", [])], [row for rows in lineage for row in rows]))
+
 
     def _map(self, storage, job: DistributedJob, batches: list, progress, log) -> list[dict]:
         """Markers of every batch: staged by an earlier attempt, or mapped now."""

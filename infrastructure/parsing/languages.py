@@ -6,6 +6,7 @@ definition nodes, Python only names them. Node type names come from each grammar
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from infrastructure.parsing import families
@@ -42,7 +43,10 @@ class LanguageSpec:
     """Anonymous function nodes that take the name they are assigned to."""
     containers: tuple[tuple[str, str], ...] = ()
     """Non-emitted nodes that still make their functions methods (a Rust ``impl`` block), mapped to the
-    field holding the owner's name."""
+    field holding the owner's name (empty: an anonymous class, owner ``class@anonymous``)."""
+    leading: tuple[str, ...] = ()
+    """Sibling nodes right before a definition that belong to it (Rust ``#[attr]``): the unit
+    starts at the first of them, as it starts at a Python decorator or a C++ ``template<>``."""
 
 
 _JS_CLASSES = ("class_declaration", "class")
@@ -57,13 +61,15 @@ SPECS = {
         _JS_FUNCTIONS + ("function_signature",), _JS_BOUND,
     ),
     "java": LanguageSpec(
-        ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration"),
+        ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration",
+         "annotation_type_declaration"),
         ("method_declaration", "constructor_declaration"),
+        containers=(("object_creation_expression", "type"),),
     ),
     "go": LanguageSpec(("type_spec",), ("function_declaration", "method_declaration")),
     "rust": LanguageSpec(
         ("struct_item", "enum_item", "trait_item", "union_item"), ("function_item",),
-        containers=(("impl_item", "type"),),
+        containers=(("impl_item", "type"),), leading=("attribute_item",),
     ),
     "c": LanguageSpec(("struct_specifier",), ("function_definition",)),
     "cpp": LanguageSpec(("class_specifier", "struct_specifier"), ("function_definition",)),
@@ -71,6 +77,7 @@ SPECS = {
     "php": LanguageSpec(
         ("class_declaration", "interface_declaration", "trait_declaration", "enum_declaration"),
         ("function_definition", "method_declaration"),
+        containers=(("anonymous_class", ""),),
     ),
 }
 
@@ -98,15 +105,41 @@ def grammar(language: str, path: str = ""):
     return importlib.import_module(modules[language]).language()
 
 
-def language_for(path: str, head: bytes = b"") -> str | None:
-    """Language from the file extension, else from a `#!` line; None when unsupported."""
+# GitHub linguist's heuristics for `.h` (lib/linguist/heuristics.yml, MIT licence): C++ when
+# any of these occurs; Objective-C is not parsed here, so the rest is C.
+_CPP_HEADER = re.compile(
+    rb"^\s*#\s*include <(cstdint|string|vector|map|list|array|bitset|queue|stack|forward_list"
+    rb"|unordered_map|unordered_set|(i|o|io)stream|memory|utility|type_traits|cstddef|cstring)>"
+    rb"|^\s*template\s*<|^[ \t]*(try|constexpr)\b|^[ \t]*catch\s*\(|^[ \t]*(class|(using[ \t]+)?namespace)\s+\w+"
+    rb"|^[ \t]*(private|public|protected):$|\bstd::\w+",
+    re.MULTILINE)
+
+_C_COMMENTS = re.compile(rb"/\*.*?\*/|//[^\n]*", re.DOTALL)
+
+
+def header_language(data: bytes, hint: str | None = None) -> str:
+    """`c` or `cpp` for a `.h` file: C++ syntax in it decides; else the repository's `hint`
+    (`cpp` when it has C++ sources and no C ones); else C."""
+    if _CPP_HEADER.search(_C_COMMENTS.sub(b"", data)):  # `std::strtod` in a C header's comment
+        return "cpp"
+    return hint or "c"
+
+
+def language_for(path: str, head: bytes = b"", header_hint: str | None = None) -> str | None:
+    """Language from the file extension, else from a `#!` line; None when unsupported.
+
+    `head` is the start of the file (all of it for a `.h` file, whose language is C or C++ by
+    its content, see `header_language`).
+    """
     dot = path.rfind(".")
     if dot > path.rfind("/"):
+        if path[dot:].lower() == ".h":
+            return header_language(head, header_hint)
         language = EXTENSIONS.get(path[dot:].lower())
         if language:
             return language
     if head.startswith(b"#!"):
-        line = head.split(b"\n", 1)[0].decode("latin-1")
+        line = head[:256].split(b"\n", 1)[0].decode("latin-1")
         words = line[2:].replace("/", " ").split()
         for word in reversed(words):
             interpreter = word.rstrip("0123456789.")

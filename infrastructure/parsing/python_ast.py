@@ -39,11 +39,13 @@ def _visit(node: ast.AST, owner: str | None, lines: list[bytes], offsets: list[i
         first = min([d.lineno for d in child.decorator_list] + [child.lineno])
         kind = "class" if is_class else ("method" if owner else "function")
         # whole lines from the first decorator, like tree-sitter's span without the last newline
-        content = b"".join(lines[first - 1:child.end_lineno]).rstrip(b"\r\n")
+        content = b"".join(lines[first - 1:child.end_lineno])
+        content = content[:-2] if content.endswith(b"\r\n") else content.removesuffix(b"\n")
         out.append(ParsedUnit(
-            kind=kind, name=child.name, start_line=child.lineno, end_line=child.end_lineno,
+            kind=kind, name=child.name, start_line=first, end_line=child.end_lineno,
             content=content.decode("utf-8", "replace"), parent=owner if kind == "method" else None,
             docstring=ast.get_docstring(child, clean=False),
             start_byte=offsets[first - 1], end_byte=offsets[first - 1] + len(content),
         ))
-        _visit(child, child.name if is_class else None, lines, offsets, out)
+        if is_class:  # a def inside a function is part of that function's unit (treesitter.py)
+            _visit(child, child.name, lines, offsets, out)

@@ -3,6 +3,16 @@
 The grammar's query engine finds every definition node in C; Python then names each one,
 finds its enclosing class by walking up a few parents, and picks its docstring. The twelve
 languages of `families/` are cut by their own rules.
+
+What a unit is, in every language:
+- its content is exactly the lines `start_line..end_line` of its file, whole lines, so a
+  dedented copy parses on its own (a method's first line keeps its indentation);
+- it starts at the first line that belongs to the definition: decorators, annotations,
+  attributes (`#[derive]`), `template<...>`, `export`;
+- definitions inside a function body (closures, local classes, methods of an anonymous class
+  created in a function) are not units of their own: they are part of their function's unit,
+  and alone they are rarely usable (they read the enclosing function's variables). Classes and
+  methods nested in classes are units.
 """
 from __future__ import annotations
 
@@ -22,8 +32,19 @@ _WRAPPERS = frozenset({
 _NAME_FIELDS = ("name", "property", "key", "left")
 _DECLARATOR_LEAVES = frozenset({
     "identifier", "field_identifier", "qualified_identifier", "destructor_name",
-    "operator_name", "type_identifier", "template_function",
+    "operator_name", "operator_cast", "type_identifier", "template_function",
 })
+# An all-caps macro used as an attribute or a block marker (`FMT_CONSTEXPR auto f()`,
+# `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`): followed by a name on the same or next line,
+# never by `(`, an operator or punctuation. The C/C++ grammars see no preprocessor, take it for
+# a type and lose the definition, so it is blanked (same length: offsets stay true) before
+# parsing; contents are cut from the original bytes.
+_ATTRIBUTE_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*[A-Za-z_~])")
+_LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
+_C_FAMILY = frozenset({"c", "cpp"})
+# `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
+# these): bundler pragmas, not documentation
+_PRAGMA = re.compile(r"^(/\*!?\s*[@#]__[A-Z_]+__\s*\*/|//\s*[@#]__[A-Z_]+__)$")
 _COMMENT_MARKS = re.compile(r"^\s*(/\*\*?|\*/|\*|///?|//!|#)\s?")
 
 
@@ -54,13 +75,21 @@ def _name_node(node: ts.Node) -> ts.Node | None:
     found = node.child_by_field_name("name")
     if found is None and node.type == "function_definition":
         found = _declarator_name(node.child_by_field_name("declarator"))
+    elif found is None and node.parent is not None and node.parent.type == "type_definition":
+        declarator = node.parent.child_by_field_name("declarator")  # C `typedef struct {...} name;`
+        found = declarator if declarator is not None and declarator.type == "type_identifier" else None
     return found
 
 
 def _short(name: str | None) -> str | None:
-    """`A::B::f` -> `f`, `Foo<T>` -> `Foo`: the name as written at the definition."""
+    """`A::B::f` -> `f`, `Foo<T>` -> `Foo`: the name as written at the definition; a string key
+    (`"z.compile().safeParse"() {}`) is its text, whole."""
     if name is None:
         return None
+    if name[:1] in "'\"`" and name[-1:] == name[:1]:
+        return name[1:-1]
+    if name.startswith("operator "):  # a conversion (`operator bool() const`): `operator bool`
+        return name.split("(", 1)[0].split("<", 1)[0].strip()
     return re.split(r"::|\.", name.split("<", 1)[0].strip())[-1] or name
 
 
@@ -99,7 +128,8 @@ def _owner(node: ts.Node, spec: LanguageSpec) -> str | None:
         if parent.type in spec.classes:
             return _short(_text(_name_node(parent)))
         if parent.type in containers:
-            return _short(_text(parent.child_by_field_name(containers[parent.type])))
+            field = containers[parent.type]
+            return _short(_text(parent.child_by_field_name(field))) if field else "class@anonymous"
         if parent.type in spec.functions or parent.type in spec.bound:
             return None
         parent = parent.parent
@@ -137,7 +167,8 @@ def _comment_docstring(outer: ts.Node) -> str | None:
     if sibling is None and outer.parent is not None and outer.parent.type == "body_statement":
         sibling = outer.parent.prev_named_sibling  # Ruby keeps a class's first comment outside its body
     while sibling is not None and sibling.type in COMMENTS and sibling.end_point[0] >= row - 1:
-        lines[:0] = _text(sibling).splitlines()
+        if not _PRAGMA.match(_text(sibling).strip()):
+            lines[:0] = _text(sibling).splitlines()
         row, sibling = sibling.start_point[0], sibling.prev_named_sibling
     cleaned = [_COMMENT_MARKS.sub("", line).rstrip().removesuffix("*/").rstrip() for line in lines]
     text = "\n".join(line for line in cleaned if line.strip() not in ("", "*/", "/")).strip()
@@ -153,32 +184,104 @@ def _is_class(node: ts.Node, language: str) -> bool:
     return True
 
 
-def _unit(node: ts.Node, is_class: bool, language: str, spec: LanguageSpec) -> ParsedUnit | None:
+def _bodiless(node: ts.Node) -> bool:
+    """C++ `A(A&&) = default;` / `= delete;`: a declaration, no code to learn from (libclang
+    does not call the in-class ones definitions either)."""
+    return node.type == "function_definition" and any(
+        c.type in ("default_method_clause", "delete_method_clause") for c in node.children)
+
+
+def _nested_in_function(node: ts.Node, spec: LanguageSpec) -> bool:
+    """Whether `node` sits inside a function's body (see the module docstring)."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type in spec.functions or parent.type in spec.bound:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _outer(node: ts.Node, spec: LanguageSpec) -> tuple[ts.Node, ts.Node]:
+    """(first, last): the node whose first line is the definition's and the one it ends with:
+    through wrappers (decorators, `export`, `template<>`, a Go `type` with one spec), then back
+    over leading siblings (`#[attr]`, which end before the definition does)."""
+    outer = node
+    while outer.parent is not None and outer.parent.type in _WRAPPERS:
+        if outer.parent.type == "type_declaration" and outer.parent.named_child_count > 1:
+            break  # Go `type ( A struct{}; B struct{} )`: each spec is its own unit
+        outer = outer.parent
+    first = outer
+    while first.prev_named_sibling is not None and first.prev_named_sibling.type in spec.leading:
+        first = first.prev_named_sibling
+    return first, outer
+
+
+def _line_span(source: bytes, node: ts.Node, last: ts.Node) -> tuple[int, int, int, int]:
+    """(start byte, end byte, first line, last line) of the whole lines from `node` to `last`."""
+    start = source.rfind(b"\n", 0, node.start_byte) + 1
+    end_byte, end_row = last.end_byte, last.end_point[0]
+    if last.end_point[1] == 0 and end_byte > last.start_byte:  # a node ending with its newline
+        end_byte, end_row = end_byte - 1, end_row - 1
+    end = source.find(b"\n", end_byte)
+    end = len(source) if end < 0 else end
+    if end > start and source[end - 1:end] == b"\r":
+        end -= 1
+    return start, end, node.start_point[0] + 1, end_row + 1
+
+
+def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: LanguageSpec) -> ParsedUnit | None:
     if not is_class and node.type in spec.bound:
         name, outer = _binding(node)
         if name is None:
             return None
     else:
-        name_node, outer = _name_node(node), node
-        name = _text(name_node)
+        name, outer = _text(_name_node(node)), node
         if name is None:
             return None
-    while outer.parent is not None and outer.parent.type in _WRAPPERS:
-        outer = outer.parent
+    outer, last = _outer(outer, spec)
     parent = None if is_class else _owner(node, spec)
     if language == "go" and node.type == "method_declaration":
         parent = _receiver(node)
-    qualified = name if "::" in name else None
-    name = _short(name) if not is_class else name
+    qualified = name if "::" in name.split("<", 1)[0] else None  # not `trait<std::string>`
+    name = _short(name) if not is_class else name.split("<", 1)[0].strip()  # `buffer<T*, T>`: `buffer`
     if qualified and parent is None:  # C++ `void Widget::draw()` defined outside its class
         parent = _short(qualified.rsplit("::", 1)[0])
     kind = "class" if is_class else ("method" if parent else "function")
-    # Python's ast puts a decorated def at its `def` line; the content keeps the decorators.
-    start = node.start_point[0] + 1 if language == "python" else outer.start_point[0] + 1
     docstring = _python_docstring(node) if language == "python" else _comment_docstring(outer)
-    return ParsedUnit(kind=kind, name=name, start_line=start, end_line=outer.end_point[0] + 1,
-                      content=_text(outer), parent=parent, docstring=docstring,
-                      start_byte=outer.start_byte, end_byte=outer.end_byte)
+    start_byte, end_byte, start, end = _line_span(source, outer, last)
+    return ParsedUnit(kind=kind, name=name, start_line=start, end_line=end,
+                      content=source[start_byte:end_byte].decode("utf-8", "replace"), parent=parent,
+                      docstring=docstring, start_byte=start_byte, end_byte=end_byte)
+
+
+def _blanked(pattern: re.Pattern, source: bytes) -> bytes:
+    return pattern.sub(lambda m: b" " * len(m.group(0)), source)  # same length: offsets stay true
+
+
+def _error_bytes(tree: ts.Tree) -> int:
+    """Bytes under ERROR nodes (0 for a clean parse)."""
+    if not tree.root_node.has_error:
+        return 0
+    total, stack = 0, [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR":
+            total += node.end_byte - node.start_byte
+        elif node.has_error:
+            stack.extend(node.children)
+    return total
+
+
+def _c_family_tree(parser: ts.Parser, source: bytes) -> ts.Tree:
+    """C/C++ with attribute-like macros blanked; when that still leaves errors, also with macros
+    alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes to
+    errors (the grammar has no preprocessor: which reading is right depends on the macro)."""
+    masked = _blanked(_ATTRIBUTE_MACRO, source)
+    tree = parser.parse(masked)
+    if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
+        return tree
+    other = parser.parse(_blanked(_LINE_MACRO, masked))
+    return other if _error_bytes(other) < _error_bytes(tree) else tree
 
 
 class TreeSitterParser:
@@ -191,14 +294,14 @@ class TreeSitterParser:
     def __init__(self):
         self.ast_fallbacks = 0
 
-    def language_for(self, path: str, head: bytes = b"") -> str | None:
-        return languages.language_for(path, head)
+    def language_for(self, path: str, head: bytes = b"", header_hint: str | None = None) -> str | None:
+        return languages.language_for(path, head, header_hint)
 
     def parse(self, source: bytes, language: str, path: str = "") -> list[ParsedUnit]:
         if language in families.RULES:
             return families.parse(source, language, path)
         parser, query = _tools(language, path.endswith(".tsx"))
-        tree = parser.parse(source)
+        tree = _c_family_tree(parser, source) if language in _C_FAMILY else parser.parse(source)
         if language == "python" and tree.root_node.has_error:
             from infrastructure.parsing.python_ast import parse_with_ast
 
@@ -213,9 +316,9 @@ class TreeSitterParser:
         found.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
         units = []
         for node, is_class in found:
-            if is_class and not _is_class(node, language):
+            if (is_class and not _is_class(node, language)) or _nested_in_function(node, spec) or _bodiless(node):
                 continue
-            unit = _unit(node, is_class, language, spec)
+            unit = _unit(source, node, is_class, language, spec)
             if unit is not None:
                 units.append(unit)
         return units

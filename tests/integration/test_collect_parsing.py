@@ -56,5 +56,5 @@ def test_language_from_extension_then_shebang(path, head, language):
 def test_content_spans_the_definition_with_its_decorators():
     source = b"@app.route('/')\n@cached\ndef index():\n    return 'hi'\n"
     (unit,) = TreeSitterParser().parse(source, "python")
-    assert unit.start_line == 3 and unit.end_line == 4  # ast's line: the `def`
+    assert unit.start_line == 1 and unit.end_line == 4  # from the first decorator
     assert unit.content.startswith("@app.route('/')") and unit.content.endswith("return 'hi'")

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from domain.layout import DUPLICATES, SKIPPED
 from presentation.cli import cli
 from tests.s3_server import free_port, wait_for_port
 
@@ -66,7 +67,9 @@ def assert_same_collection(ray_out: Path, local_out: Path) -> None:
     (mine, rows), (theirs, expected) = collection(ray_out), collection(local_out)
     assert rows == expected  # same ids, survivors, cluster ids and contents, in the same order
     assert mine["counts"] == theirs["counts"] and mine["clusters"] == theirs["clusters"]
-    assert mine["shards"] == theirs["shards"]
+    assert mine["shards"] == theirs["shards"] and mine["lineage"] == theirs["lineage"]
+    for name in (SKIPPED, DUPLICATES):  # the same lineage: every skipped file, every drop and its survivor
+        assert pq.read_table(ray_out / name).to_pylist() == pq.read_table(local_out / name).to_pylist()
     assert [(ray_out / s["path"]).read_bytes() == (local_out / s["path"]).read_bytes() for s in mine["shards"]] \
         == [True] * len(mine["shards"])
     assert not [p for p in (ray_out / "state").rglob("*") if p.is_file()]  # staged work is cleared

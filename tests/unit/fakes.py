@@ -96,7 +96,7 @@ class FakeParser:
     """A parser for "toy", a made-up language of `.toy` files: a `def NAME` or `class NAME` line
     starts a unit that runs until the next non-blank line indented no deeper."""
 
-    def language_for(self, path: str, head: bytes = b"") -> str | None:
+    def language_for(self, path: str, head: bytes = b"", header_hint: str | None = None) -> str | None:
         return "toy" if path.endswith(".toy") else None
 
     def parse(self, source: bytes, language: str, path: str = "") -> list[ParsedUnit]:

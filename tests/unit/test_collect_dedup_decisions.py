@@ -52,10 +52,35 @@ def test_index_finds_near_copies_of_the_same_kind_only():
     assert index.query("function", hasher.sign(close)) is None
 
 
-def test_bands_follow_the_threshold():
+def test_bands_rise_below_the_threshold():
+    from infrastructure.dedup.minhash import candidate_probability
+
     bands, rows = optimal_bands(0.7, 256)
     assert bands * rows <= 256
-    assert (1 / bands) ** (1 / rows) == pytest.approx(0.7, abs=0.1)  # the S-curve's midpoint
+    assert candidate_probability(0.7, bands, rows) >= 0.99  # pairs at the threshold are compared
+    assert candidate_probability(0.3, bands, rows) < 0.05  # unrelated code rarely is
+    assert (1 / bands) ** (1 / rows) < 0.6  # the S-curve's midpoint sits below the threshold
+
+
+def test_candidates_are_verified_by_exact_jaccard():
+    # A pair whose signature estimate and exact similarity differ: the exact one decides.
+    hasher, index = MinHasher(), LSHIndex(threshold=0.7)
+    index.add("file", hasher.sign(BASE), "kept")
+    for share, seed in ((0.05, 3), (0.25, 4), (0.35, 5), (0.5, 6)):
+        variant = edited(BASE, share, seed)
+        found = index.match("file", hasher.sign(variant))
+        truth = jaccard(BASE, variant)
+        if found is not None:
+            assert found == ("kept", pytest.approx(truth, abs=0.02))  # hashed shingles: ~exact
+        assert (found is not None) == (truth >= 0.7)
+
+
+def test_survivor_is_the_most_similar_then_the_earliest():
+    from application.collect.dedup import choose_survivor
+
+    assert choose_survivor([("a", 0.8), ("b", 0.9), ("c", 0.9)], 0.7) == ("b", 0.9)
+    assert choose_survivor([("a", 0.69)], 0.7) is None
+    assert choose_survivor([], 0.7) is None
 
 
 def row(i: str, text: str, kind: str = "file") -> dict:
@@ -119,3 +144,27 @@ def test_the_index_still_finds_near_copies_after_its_buckets_are_compacted():
         assert index.query("function", near.tobytes()) == f"c{i}"
     unrelated = rng.integers(0, 2**32, size=256, dtype=np.uint32)
     assert index.query("function", unrelated.tobytes()) is None
+
+
+def test_near_the_threshold_the_exact_jaccard_decides_also_after_a_resume():
+    from infrastructure.dedup.minhash import VERIFY_MARGIN
+
+    hasher = MinHasher()
+    variants = [(f"v{share}-{seed}", edited(BASE, share, seed))
+                for share, seed in ((0.15, 13), (0.1, 11), (0.15, 14), (0.1, 14))]
+    estimates = [float((hasher.signature(BASE) == hasher.signature(t)).mean()) for _, t in variants]
+    assert all(abs(e - 0.7) < VERIFY_MARGIN for e in estimates)  # verified on their texts
+    # the estimate alone would decide 0.15-13 (0.750 vs 0.698) and 0.15-14 wrongly
+    assert [e >= 0.7 for e in estimates] != [jaccard(BASE, t) >= 0.7 for _, t in variants]
+
+    def content_row(i, text):
+        return {**row(i, text), "content": text}
+
+    whole = Deduplicator(LSHIndex())
+    assert whole.admit(content_row("a", BASE), hasher.sign(BASE)) == "a"
+    resumed = Deduplicator(LSHIndex())
+    resumed.replay(whole.take_journal(), {"a": BASE})  # the texts come back from the written shard
+    for i, text in variants:
+        truth = jaccard(BASE, text)
+        decisions = [d.admit(content_row(i, text), hasher.sign(text)) for d in (whole, resumed)]
+        assert decisions[0] == decisions[1] and (decisions[0] is None) == (truth >= 0.7), (i, truth)

@@ -13,7 +13,7 @@ from application.collect.dedup import Deduplicator
 from application.collect.distributed import resolve_duplicates, shard_pieces, shard_ranges
 from application.collect.files import content_hash
 from application.dataset.packing import pack_documents, packed_stream, pad_stream, stream_offsets
-from infrastructure.dedup.minhash import LSHIndex, MinHasher, scope_salt
+from infrastructure.dedup.minhash import LSHIndex, MinHasher, exact_jaccard, shingle_set, verified_similarities
 
 WIDTH = 256 * 4
 
@@ -43,7 +43,7 @@ def texts(seed: int) -> list[tuple[str, str]]:
 
 def rows_of(seed: int) -> list[dict]:
     hasher = MinHasher(banding=LSHIndex(0.7).banding)  # band hashes appended, as collect signs
-    return [{"gid": gid, "id": f"id{gid}", "kind": kind, "content_hash": content_hash(text),
+    return [{"gid": gid, "id": f"id{gid}", "kind": kind, "content_hash": content_hash(text), "content": text,
              "signature": hasher.sign(text)} for gid, (kind, text) in enumerate(texts(seed))]
 
 
@@ -54,30 +54,28 @@ def local_decisions(rows) -> dict[int, tuple[str, int]]:
     for row in rows:
         if dedup.admit(dict(row), row["signature"]) is None:
             decision = dedup.take_journal()[-1]
-            decided[row["gid"]] = (decision["d"], by_id[decision["c"]])
+            decided[row["gid"]] = (decision["d"], by_id[decision["c"]], decision["j"])
     return decided
 
 
 def shuffled_facts(rows):
-    """What the shuffle finds, computed by brute force: groups, and verified pairs of firsts."""
+    """What the shuffle finds, computed by brute force: groups of exact copies, and verified
+    pairs of their firsts sharing a bucket."""
     members = defaultdict(list)
     for row in rows:
-        blob = row["signature"]
-        key = (row["kind"], blob[:WIDTH]) if blob else (row["kind"], row["content_hash"])
-        members[key].append(row)
-    groups = [(m[0]["gid"], [(r["gid"], r["content_hash"] == m[0]["content_hash"]) for r in m[1:]])
-              for m in members.values() if len(m) > 1]
+        members[(row["kind"], row["content_hash"])].append(row)
+    groups = [(m[0]["gid"], [(r["gid"], True) for r in m[1:]]) for m in members.values() if len(m) > 1]
     firsts = [m[0] for m in members.values() if m[0]["signature"]]
     edges = []
     for i, a in enumerate(firsts):
         for b in firsts[i + 1:]:
-            if a["kind"] != b["kind"]:
+            if a["kind"] != b["kind"] or not set(bands(a).tolist()) & set(bands(b).tolist()):
                 continue
-            keys_a = {int(k) ^ int(scope_salt(a["kind"])) for k in bands(a)}
-            keys_b = {int(k) ^ int(scope_salt(b["kind"])) for k in bands(b)}
-            agree = int((sig(a) == sig(b)).sum())
-            if keys_a & keys_b and agree / 256 >= 0.7:
-                edges.append((a["gid"], b["gid"], agree))
+            estimate = np.array([int((sig(a) == sig(b)).sum()) / 256])
+            (similarity,) = verified_similarities(
+                estimate, 0.7, lambda _: exact_jaccard(shingle_set(a["content"]), shingle_set(b["content"])))
+            if similarity >= 0.7:
+                edges.append((a["gid"], b["gid"], similarity))
     return groups, edges
 
 
@@ -93,15 +91,16 @@ def bands(row):
 def test_the_keep_rule_over_groups_and_pairs_is_the_local_one(seed):
     rows = rows_of(seed)
     expected = local_decisions(rows)
-    assert any(how == "near" for how, _ in expected.values()) and any(how == "exact" for how, _ in expected.values())
-    assert resolve_duplicates(*shuffled_facts(rows)) == expected
+    assert any(how == "near" for how, _, _ in expected.values()) and any(how == "exact" for how, _, _ in expected.values())
+    resolved = resolve_duplicates(*shuffled_facts(rows))
+    assert {gid: (how, kept, round(similarity, 4)) for gid, (how, kept, similarity) in resolved.items()} == expected
 
 
 def test_a_later_copy_of_a_near_duplicate_joins_the_best_row_kept_before_it():
     # 0 kept; 1 near-duplicates 0; 2 kept (unlike 0); 3 is a copy of 1, closer to 2 than to 0
-    edges = [(0, 1, 180), (1, 2, 230)]
+    edges = [(0, 1, 0.72), (1, 2, 0.9)]
     groups = [(1, [(3, True)])]
-    assert resolve_duplicates(groups, edges) == {1: ("near", 0), 3: ("near", 2)}
+    assert resolve_duplicates(groups, edges) == {1: ("near", 0, 0.72), 3: ("near", 2, 0.9)}
 
 
 def local_flushes(rows_per_task: list[int], shard_rows: int) -> list[int]:

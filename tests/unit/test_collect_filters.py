@@ -24,7 +24,7 @@ def test_text_filters_name_the_reason(text, language, reason):
 
 
 def test_thresholds_are_configurable():
-    text = "x = 1\n" * 10 + "y" * 300 + "\n"
+    text = "x = 1\n" * 10 + "y = [" + "1, " * 100 + "]\n"
     assert text_skip_reason("a.py", text, "python", CONFIG) is None
     assert text_skip_reason("a.py", text, "python", FilterConfig(max_line_length=200)) == "long_line"
     with pytest.raises(ValueError, match="min_alphanumeric"):
@@ -56,14 +56,14 @@ def test_secrets_of_every_kind_are_redacted_and_counted():
         'slack = "xoxb-123456789012-abcdefghijkl"\n'
         'self.api_key = "f8Kq2#Lm9$Vx4!Rt"\n'
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----\n"
-        "author: ada@example.org\n"
+        "author: ada@lovelace.dev\n"
     )
     redacted, counts = redact(text)
     assert counts == {"aws_access_key_id": 1, "aws_secret_access_key": 1, "github_token": 1,
                       "gitlab_token": 1, "slack_token": 1, "high_entropy_secret": 1,
                       "private_key": 1, "email": 1}
     for secret in ("AKIAABCDEFGHIJKLMNOP", "wJalrXUtnFEMI", "ghp_0123", "glpat-", "xoxb-", "f8Kq2",
-                   "b3BlbnNzaC1rZXktdjE", "ada@example.org"):
+                   "b3BlbnNzaC1rZXktdjE", "ada@lovelace.dev"):
         assert secret not in redacted
     assert redacted.count("\n") == text.count("\n")  # line numbers of later units stay true
 
@@ -114,3 +114,49 @@ def test_alphanumeric_share_counts_every_script():
 
     assert _alphanumeric_count("ab_1 +") == 3
     assert _alphanumeric_count("caf\u00e9 = \u65e5\u672c") == 6  # é and CJK letters count too
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_redaction_leaves_click_decorators_alone():
+    # click's `...: ...\n@t.overload` lines once became `...: <EMAIL>` (the `$` of the local
+    # part matched before the newline)
+    text = (FIXTURES / "click" / "shell_completion.py").read_text()
+    assert text.count("@t.overload") == 4
+    assert redact(text) == (text, {})
+
+
+@pytest.mark.parametrize("line, expected, kind", [
+    ('url = "http://user:s3cr3tPass@db.internal/path"',
+     'url = "http://user:<REDACTED_PASSWORD>@db.internal/path"', "url_password"),
+    ('f"postgres://{user}:{password}@host/db"', None, None),  # a template, no secret
+    ('remote = "git@github.com:pallets/click.git"', None, None),  # SSH remote: code, not a person
+    ('assert is_email("mojojojo@example.com")', None, None),  # RFC 2606: nobody's address
+    ('proxy = "http://user@proxy.corp.io:8080"', None, None),  # userinfo without a password
+    ("# written by jane.roe@gmail.com", "# written by <EMAIL>", "email"),
+])
+def test_urls_remotes_and_reserved_addresses(line, expected, kind):
+    redacted, counts = redact(line)
+    assert redacted == (expected or line)
+    assert dict(counts) == ({kind: 1} if kind else {})
+
+
+def test_hand_written_file_with_one_long_line_is_kept():
+    # zod's bench/compile.ts: 66 hand-written lines, one a 1,306-character string
+    text = (FIXTURES / "zod" / "compile.ts").read_text()
+    assert max(map(len, text.splitlines())) > CONFIG.max_line_length
+    assert text_skip_reason("bench/compile.ts", text, "typescript", CONFIG) is None
+
+
+def test_minified_bundle_is_skipped_by_content_not_name():
+    text = (FIXTURES / "jquery" / "jquery.min.js").read_text()
+    assert text_skip_reason("static/bundle.js", text, "javascript", CONFIG) == "minified"
+    assert text_skip_reason("static/jquery.min.js", text, "javascript", CONFIG) == "minified"
+
+
+def test_one_long_table_line_in_a_large_file_is_kept_but_a_data_file_is_not():
+    code = "int f(int x) {\n    return x + 1;\n}\n" * 400  # 1,200 lines of code
+    table = "static const int table[] = {" + "1, " * 600 + "};\n"
+    assert text_skip_reason("a.c", code + table, "c", CONFIG) is None
+    assert text_skip_reason("a.c", table * 3 + "int x;\n", "c", CONFIG) == "long_line"
