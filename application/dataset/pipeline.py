@@ -344,10 +344,11 @@ def _drop_near_duplicates_of_train(units: Units, indices: dict, request: Dataset
 
 
 def _warn_missing_labels(rows, indices: dict, request: DatasetRequest, log) -> dict[str, list[str]]:
-    """Log, for each non-empty split, the languages (classes) it lacks; returned for stats.json."""
+    """For each non-empty split, the languages (classes) it lacks, for stats.json; logged as a
+    warning where they are labels a model learns (classification, security)."""
     field = request.stratify_by
     missing = missing_labels([str(r.get(field)) for r in rows], indices)
-    for name, absent in missing.items():
+    for name, absent in missing.items() if request.task in ("classification", "security") else ():
         log(f"warning: the {name} split has no units of {field} {', '.join(absent)} "
             f"(pin repositories with --{name}-repos, or add repositories of those)")
     return missing

@@ -42,6 +42,3 @@ def train(container, config_path, overrides, resume, overwrite):
     echo(f"model: {config.output.dir}/final")
     split = summary.get("eval_split", "validation")
     echo(f"  {split} loss {summary['eval_loss_before']:.4f} -> {summary['eval_loss_after']:.4f}")
-    if summary.get("unigram_loss"):
-        echo(f"  {split} loss {summary['eval_loss_after']:.4f} vs unigram {summary['unigram_loss']:.4f} "
-             f"({summary['loss_vs_unigram']:.3f}×)")
