@@ -304,5 +304,5 @@ def test_evaluation_splits_are_not_in_repository_order(tmp_path):
     data, tokenizer = load(tmp_path / "ds")
     first = [result.stats["label_names"][label] for label in data["test"]["labels"][:10]]
     assert len(set(first)) >= 3, first  # repository order would give ten rows of one language
-    again = build(collection, tmp_path / "again", **request, use_cache=False)
+    build(collection, tmp_path / "again", **request, use_cache=False)
     assert load(tmp_path / "again")[0]["test"]["labels"] == data["test"]["labels"]  # seeded: same order
