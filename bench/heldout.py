@@ -79,6 +79,9 @@ def main() -> None:
     parser.add_argument("--metric", default="eval_f1")
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--eval-batches", type=int, default=40)
+    parser.add_argument("--test-batches", type=int, default=0,
+                        help="Score only this many batches of 32 test rows (0: all); the test split is stored "
+                             "in a seeded random order, so a capped score samples every test repository.")
     args = parser.parse_args()
 
     names = [n for part in (args.train, args.validation, args.test) for n in part.split(",") if n]
@@ -97,7 +100,8 @@ def main() -> None:
     config = args.work / "train.yaml"
     config.write_text(yaml.safe_dump(train_config(args, dataset, run_dir)))
     cli("train", "--config", str(config))
-    cli("evaluate", "--run", str(run_dir), "--split", "test", "--batch-size", "32", "--threads", "2")
+    capped = ("--max-batches", str(args.test_batches)) if args.test_batches else ()
+    cli("evaluate", "--run", str(run_dir), "--split", "test", "--batch-size", "32", "--threads", "2", *capped)
     result = json.loads((run_dir / "eval" / "dataset-test.json").read_text())
     stats = json.loads((dataset / "stats.json").read_text())
     print(f"\nheld-out test: {result['examples']} units from {args.test}")

@@ -14,7 +14,7 @@ from application.artifacts import read_json
 from domain.errors import StorageError
 from domain.ports import Storage
 
-FORMAT = "codetrain-dataset/3"  # bump when the output changes for the same inputs and options
+FORMAT = "codetrain-dataset/4"  # bump when the output changes for the same inputs and options
 
 
 def cache_key(manifests: list[dict], options: dict, fingerprints: dict) -> str:

@@ -47,7 +47,7 @@ from application.dataset.rows import build_rows, check_tokenizer_limit
 from application.dataset.request import DatasetRequest
 from application.dataset.sources import DatasetInput, input_stats, keep_given_splits, mix_train, record_units
 from application.dataset.tasks import FIM_TOKENS, document_text
-from application.dataset.splits import SPLITS, missing_labels, split_rows
+from application.dataset.splits import SPLITS, evaluation_order, missing_labels, split_rows
 from domain.errors import DatasetError
 from domain.ports import NearDuplicateFinder, Storage, Tokenizer
 
@@ -153,6 +153,8 @@ def build_dataset(
         if keep_given_splits(units.rows, indices):
             grouping += " (rows of split datasets kept in their splits)"
         _drop_near_duplicates_of_train(units, indices, request, tools)
+        for name in ("validation", "test"):
+            indices[name] = evaluation_order(indices[name], request.seed)
         splits = {name: [units.rows[i] for i in indices[name]] for name in SPLITS}
         if not splits["train"] and request.ratios[0] > 0:
             raise DatasetError("no units left for the training split")

@@ -12,6 +12,7 @@ language or label), so each split covers every language that has enough reposito
 """
 from __future__ import annotations
 
+import random
 from collections import Counter
 from fnmatch import fnmatchcase
 from typing import Mapping, Sequence
@@ -20,6 +21,15 @@ import xxhash
 
 SPLITS = ("train", "validation", "test")
 MIN_REPOS_FOR_REPO_GROUPING = 3  # one repository each for train, validation and test
+
+
+def evaluation_order(indices: Sequence[int], seed: int) -> list[int]:
+    """A validation/test split's units in a seeded random order instead of repository order, so
+    that an evaluation capped at its first batches (`eval.max_batches`) samples every
+    repository and language of the split rather than the first few."""
+    shuffled = list(indices)
+    random.Random(f"{seed}\0evaluation").shuffle(shuffled)
+    return shuffled
 
 
 def group_key(row: dict, by: str) -> str:

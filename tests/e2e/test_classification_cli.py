@@ -99,8 +99,22 @@ def test_a_10_label_lora_classifier_trains_evaluates_and_exports_merged(collecti
     assert result["accuracy"] > 0.5 > 1 / 10 + 0.3, evaluated  # chance is 0.1
     assert set(result["per_class"]) == set(SNIPPETS)
 
+    # A whole collection as a test set (`--split 0,0,1`), scored by the run trained above.
+    root = collection.parent
+    run("collect", str(root / "heldout"), "--granularity", "file", "--no-near-dedup",
+        "--output", str(tmp_path / "heldout-collection"))
+    built = run("dataset", "--input", str(tmp_path / "heldout-collection"), "--output", str(tmp_path / "test-only"),
+                "--task", "classification", "--tokenizer", model_path, "--seq-len", "64", "--split", "0,0,1")
+    stats = json.loads((tmp_path / "test-only" / "stats.json").read_text())
+    assert stats["units"] == {"train": 0, "validation": 0, "test": 20}, built
+    assert stats["rows"]["test"] == 20 and not stats["rows"]["train"]
+    run("evaluate", "--run", str(tmp_path / "run"), "--dataset", str(tmp_path / "test-only"), "--split", "test",
+        "--output", str(tmp_path / "heldout-eval"))
+    heldout = json.loads((tmp_path / "heldout-eval" / "dataset-test.json").read_text())
+    assert heldout["accuracy"] == result["accuracy"] and heldout["labels"] == result["labels"]  # the same 20 units
+
     exported = run("export", "--run", str(tmp_path / "run"), "--output", str(tmp_path / "export"), "--merge")
-    assert "merged sequence-classification model" in exported
+    assert "merged" in exported and "sequence-classification model" in exported
     exported_config = json.loads((tmp_path / "export" / "config.json").read_text())
     assert len(exported_config["id2label"]) == 10 and exported_config["id2label"]["0"] == "c"
 

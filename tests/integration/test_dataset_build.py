@@ -288,3 +288,21 @@ def test_several_collections_are_merged_and_all_recorded(planted, tmp_path):
     assert {s["repo"] for s in stats["collection"]["sources"]} == set(REPOS) | {"other0", "other1", "other2"}
     assert sum(stats["units"].values()) + sum(stats["removed"]["near_duplicates_of_train"].values()) \
         == len(planted["rows"]) + len(extra)
+
+
+def test_evaluation_splits_are_not_in_repository_order(tmp_path):
+    """A capped evaluation (`eval.max_batches`) reads a split's first rows: they must sample every
+    test repository, not the first one only."""
+    rng = random.Random(5)
+    languages = [("python", "py"), ("go", "go"), ("rust", "rs"), ("ruby", "rb")]
+    rows = [unit(f"{lang}-{r}", f"f{k}.{ext}", random_module(rng), language=lang)
+            for r in range(2) for lang, ext in languages for k in range(10)]
+    collection = write_collection(tmp_path / "collection", rows)
+    request = dict(task="classification", seq_len=1000, test_repos=("*-1",))
+    result = build(collection, tmp_path / "ds", **request)
+    assert result.stats["units"]["test"] >= 40  # the four pinned repositories (and maybe one more)
+    data, tokenizer = load(tmp_path / "ds")
+    first = [result.stats["label_names"][label] for label in data["test"]["labels"][:10]]
+    assert len(set(first)) >= 3, first  # repository order would give ten rows of one language
+    build(collection, tmp_path / "again", **request, use_cache=False)
+    assert load(tmp_path / "again")[0]["test"]["labels"] == data["test"]["labels"]  # seeded: same order
