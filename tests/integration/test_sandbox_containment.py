@@ -99,10 +99,24 @@ def host(tmp_path_factory):
     shutil.rmtree(folder)
 
 
+def host_only_folder() -> str:
+    """A top-level folder of this host that the sandbox's own tree never holds: not one that the
+    Python installation or the checkout lives under (those are mounted read-only at their paths),
+    nor one the sandbox makes itself (/tmp, /dev, /sandbox, the system library folders)."""
+    import os
+    import sys
+
+    mounted = {Path(p).resolve().parts[1] for p in (sys.prefix, sys.base_prefix, sys.executable, ROOT)}
+    own = {"tmp", "dev", "sandbox", "usr", "lib", "lib32", "lib64", "libx32", "etc", "proc", "bin", "sbin"}
+    candidates = sorted(name for name in os.listdir("/") if os.path.isdir(f"/{name}") and name not in mounted | own)
+    assert candidates, os.listdir("/")
+    return candidates[0]
+
+
 def attacks(host) -> dict[str, str]:
     """Programs that end well only if the attack worked."""
     folder, port = host["folder"], host["port"]
-    top = Path(__file__).resolve().parts[1]  # e.g. `work`: a host folder the sandbox must not list
+    top = host_only_folder()  # a top-level host folder the sandbox must not list
     return {
         "host unix socket": f"""
             import socket

@@ -32,15 +32,17 @@ def test_lora_minilm_learns_language_id_well_above_chance(tmp_path):
     assert after["eval_f1"] > before["eval_f1"] and after["eval_loss"] < before["eval_loss"]
     assert summary["best"]["metric"] == "eval_f1"
 
-    # final/ is adapter-only and loads with peft on top of the base model, with the tokenizer.
-    from peft import AutoPeftModelForSequenceClassification
+    # final/ is adapter-only and loads over its base (recorded relative to final/, so the loader
+    # resolves it wherever the run is), with its labels and tokenizer.
     from transformers import AutoTokenizer
+
+    from infrastructure.evaluation.loading import load_model
 
     final = tmp_path / "run" / "final"
     assert (final / "adapter_config.json").exists() and (final / "tokenizer.json").exists()
     labels = json.loads((final / "labels.json").read_text())
     assert labels == ["go", "javascript", "python"]
-    model = AutoPeftModelForSequenceClassification.from_pretrained(str(final), num_labels=3).eval()
+    model = load_model(final, "sequence-classification")
     tokenizer = AutoTokenizer.from_pretrained(str(final))
     code = ["def twice(values):\n    return [v * 2 for v in values if v > 1]\n",
             "function twice(values) {\n  return values.filter(v => v > 1).map(v => v * 2);\n}\n"]
