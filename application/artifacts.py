@@ -17,7 +17,6 @@ from domain.ports import Storage
 from domain.layout import CHECKPOINTS, CHECKPOINT_RECORD, FINAL, atomic_write
 
 
-
 def _join(prefix: str, rel: str) -> str:
     return f"{prefix.strip('/')}/{rel}" if prefix.strip("/") else rel
 

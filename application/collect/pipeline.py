@@ -28,7 +28,6 @@ from domain.ports import CodeParser, RepositoryFetcher, Storage, Walk
 from domain.layout import DUPLICATES, MANIFEST, SHARD_PREFIX, SKIPPED
 
 
-
 @dataclass(frozen=True)
 class CollectRequest:
     """What to collect and how."""

@@ -27,12 +27,12 @@ In `labels`, -100 marks positions without a target; models shift labels by one i
 """
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-import hashlib
 from typing import Callable, Iterable, Mapping, Sequence
 
 from application.artifacts import claim_output, fetch_tree, publish_tree, read_json, require_complete, write_json

@@ -16,7 +16,6 @@ from domain.errors import EvaluationError
 from domain.ports import Storage
 
 
-
 def require_run(run: Storage) -> None:
     require_complete(run, RUN_SUMMARY, "run")
 

@@ -11,9 +11,8 @@ from typing import Callable, Protocol
 from application.artifacts import claim_output, fetch_prefix, fetch_tree, open_run_mirror, read_json, require_complete
 from application.train.config import TrainConfig
 from application.train.memory import ModelShape, check_memory, estimate_memory
-from domain.layout import CHECKPOINTS, FINAL, RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS, TOKENIZER
+from domain.layout import CHECKPOINTS, FINAL, RESOLVED_CONFIG, RUN_MANIFEST, RUN_SUMMARY, STATS, TOKENIZER, atomic_write
 from domain.ports import Storage
-from domain.layout import atomic_write
 
 
 class MemoryProbe(Protocol):

@@ -7,8 +7,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from domain.layout import DUPLICATES, MANIFEST, SKIPPED
-from domain.layout import atomic_path
+from domain.layout import DUPLICATES, MANIFEST, SKIPPED, atomic_path
 
 SCHEMA_COLUMNS = (
     "id", "repo", "commit", "path", "language", "kind", "name", "parent", "start_line",
