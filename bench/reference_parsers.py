@@ -1,0 +1,188 @@
+"""collect's units against TypeScript's, Go's, Ruby's, PHP's and Rust's own parsers, and recall
+per syntax category (issue 12), on real repositories.
+
+Run: .venv/bin/python bench/reference_parsers.py REPOS_DIR [LANGUAGE ...]
+
+REPOS_DIR holds checkouts, one folder per repository (read, never committed). Only files collect
+keeps are compared (a vendored, generated or minified file is in no dataset). For each language
+whose reference is installed (bench/reference/__init__.py says how; a missing one is named and
+skipped) it prints recall and precision of (file, name, start line) and how often the kinds
+agree, per repository and per language; then recall per syntax category, the category told by
+the reference: decorated (Python decorators, TypeScript decorators, Java annotations on methods),
+grouped (Go `type ( ... )`), annotation types (Java `@interface`), anonymous-class methods
+(Java, PHP), string-keyed (TS/JS `"a.b"() {}`). Python and Java use bench/reference_units.py's
+references (ast, javalang); C++ operators are left to that harness (libclang).
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import reference  # noqa: E402
+from bench.reference_units import java_units, python_units, skipped_by_collect  # noqa: E402
+
+Key = tuple[str, str, int]  # (file, name, start line)
+
+
+def java_categories(source: bytes) -> dict[tuple[str, int], str]:
+    """javalang's annotation types, methods of anonymous classes and annotated methods, by
+    (name, line) as java_units reports them."""
+    import javalang
+
+    tree = javalang.parse.parse(source.decode("utf-8"))
+    found = {}
+    for path, node in tree:
+        if node.position is None:
+            continue
+        lines = [a.position.line for a in (node.annotations or []) if getattr(a, "position", None)]
+        start = min(lines + [node.position.line])
+        if isinstance(node, javalang.tree.AnnotationDeclaration):
+            found[(node.name, start)] = "annotation type"
+        elif isinstance(node, (javalang.tree.MethodDeclaration, javalang.tree.ConstructorDeclaration)):
+            if any(isinstance(p, javalang.tree.ClassCreator) for p in path if not isinstance(p, list)):
+                found[(node.name, start)] = "anonymous-class"
+            elif lines:
+                found[(node.name, start)] = "decorated"
+    return found
+
+
+def python_reference(paths: list[Path]) -> dict[Path, list | None]:
+    result = {}
+    for path in paths:
+        source = path.read_bytes()
+        units = python_units(source)
+        lines = source.decode("utf-8", "replace").splitlines()
+        result[path] = None if units is None else [
+            [name, line, kind, "decorated" if lines[line - 1].lstrip().startswith("@") else None]
+            for name, line, kind in units]
+    return result
+
+
+def java_reference(paths: list[Path]) -> dict[Path, list | None]:
+    result = {}
+    for path in paths:
+        source = path.read_bytes()
+        units = java_units(source)
+        if units is None:
+            result[path] = None
+            continue
+        categories = java_categories(source)
+        result[path] = [[name, line, kind, categories.get((name, line))] for name, line, kind in units]
+    return result
+
+
+def kept_files(repo: Path, parser, languages: set[str]) -> dict[str, list[tuple[Path, str]]]:
+    """language -> (path, relative path) of the files collect keeps, for `languages`."""
+    from application.collect.pipeline import header_hint
+
+    sources = [p for p in sorted(repo.rglob("*")) if p.is_file() and not p.is_symlink()]
+    rels = [p.relative_to(repo).as_posix() for p in sources]
+    hint = header_hint(rels)
+    found: dict[str, list] = defaultdict(list)
+    for path, rel in zip(sources, rels):
+        data = path.read_bytes()
+        language = parser.language_for(rel, data[:256], hint)
+        if language in languages and not skipped_by_collect(rel, data, language):
+            found[language].append((path, rel))
+    return found
+
+
+class Tally:
+    """Reference and collect units of one group (a language, a repository) and their kinds."""
+
+    def __init__(self):
+        self.want: dict[Key, tuple[str, str | None]] = {}
+        self.got: dict[Key, str] = {}
+        self.files = self.rejected = 0
+
+    def add(self, rel: str, reference: list, ours) -> None:
+        self.files += 1
+        self.want.update({(rel, n, line): (kind, category) for n, line, kind, category in reference})
+        self.got.update({(rel, u.name, u.start_line): u.kind for u in ours})
+
+    def merge(self, other: "Tally") -> None:
+        self.want.update(other.want)
+        self.got.update(other.got)
+        self.files += other.files
+        self.rejected += other.rejected
+
+    def row(self) -> dict:
+        hit = set(self.want) & set(self.got)
+        kinds = Counter(self.want[k][0] == self.got[k] for k in hit)
+        return {"files": self.files, "rejected": self.rejected, "reference": len(self.want),
+                "collect": len(self.got), "recall": len(hit) / max(len(self.want), 1),
+                "precision": len(hit) / max(len(self.got), 1), "kinds": kinds[True] / max(len(hit), 1)}
+
+    def categories(self) -> dict[str, tuple[int, int]]:
+        """category -> (found by collect, in the reference)."""
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for key, (_, category) in self.want.items():
+            if category:
+                counts[category][1] += 1
+                counts[category][0] += key in self.got
+        return {c: (hit, total) for c, (hit, total) in counts.items()}
+
+    def misses(self, limit: int = 8) -> tuple[list, list]:
+        return sorted(set(self.want) - set(self.got))[:limit], sorted(set(self.got) - set(self.want))[:limit]
+
+
+def measure(repo: Path, parser, references: dict) -> dict[str, Tally]:
+    """language -> Tally of one repository."""
+    tallies: dict[str, Tally] = {}
+    for language, files in kept_files(repo, parser, set(references)).items():
+        found = references[language]([path for path, _ in files])
+        tally = tallies.setdefault(language, Tally())
+        for path, rel in files:
+            if found[path] is None:
+                tally.rejected += 1  # the reference parser rejected the file: not compared
+                continue
+            tally.add(rel, found[path], parser.parse(path.read_bytes(), language, rel))
+    return tallies
+
+
+def main() -> None:
+    from infrastructure.parsing.treesitter import TreeSitterParser
+
+    folder = Path(sys.argv[1])
+    references = dict(reference.available(), python=python_reference, java=java_reference)
+    wanted = set(sys.argv[2:]) or set(references)
+    missing = {"typescript", "javascript", "go", "ruby", "php", "rust"} - set(references)
+    if missing:
+        print(f"no reference installed for: {', '.join(sorted(missing))} (see bench/reference/__init__.py)")
+    references = {k: v for k, v in references.items() if k in wanted}
+    parser = TreeSitterParser()
+    header = f"{'language':>10} {'repository':>22} {'files':>5} {'rejected':>8} {'ref units':>9} {'recall':>6} {'precision':>9} {'kinds':>5}"
+    print(header)
+    languages: dict[str, Tally] = defaultdict(Tally)
+    categories: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for repo in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for language, tally in sorted(measure(repo, parser, references).items()):
+            print_row(language, repo.name, tally.row())
+            missed, extra = tally.misses()
+            if missed:
+                print(f"{'':>12}missed: {missed}")
+            if extra:
+                print(f"{'':>12}extra: {extra}")
+            languages[language].merge(tally)
+            for category, (hit, total) in tally.categories().items():
+                categories[(category, language)][0] += hit
+                categories[(category, language)][1] += total
+    print("\nper language")
+    for language, tally in sorted(languages.items()):
+        print_row(language, "all", tally.row())
+    print("\nper syntax category (recall of the reference's units of that category)")
+    for (category, language), (hit, total) in sorted(categories.items()):
+        print(f"{category:>16} {language:>10} {total:>6} {hit / max(total, 1):>7.3f}")
+
+
+def print_row(language: str, name: str, row: dict) -> None:
+    print(f"{language:>10} {name:>22} {row['files']:>5} {row['rejected']:>8} {row['reference']:>9} "
+          f"{row['recall']:>6.3f} {row['precision']:>9.3f} {row['kinds']:>5.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
