@@ -36,7 +36,7 @@ def java_categories(source: bytes) -> dict[tuple[str, int], str]:
     tree = javalang.parse.parse(source.decode("utf-8"))
     found = {}
     for path, node in tree:
-        if node.position is None:
+        if getattr(node, "position", None) is None or not hasattr(node, "annotations"):
             continue
         lines = [a.position.line for a in (node.annotations or []) if getattr(a, "position", None)]
         start = min(lines + [node.position.line])
