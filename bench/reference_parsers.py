@@ -10,20 +10,23 @@ skipped) it prints recall and precision of (file, name, start line) and how ofte
 agree, per repository and per language; then recall per syntax category, the category told by
 the reference: decorated (Python decorators, TypeScript decorators, Java annotations on methods),
 grouped (Go `type ( ... )`), annotation types (Java `@interface`), anonymous-class methods
-(Java, PHP), string-keyed (TS/JS `"a.b"() {}`). Python and Java use bench/reference_units.py's
-references (ast, javalang); C++ operators are left to that harness (libclang).
+(Java, PHP), string-keyed (TS/JS `"a.b"() {}`), operators (C++, only when `cpp` is named:
+libclang is slow, and C/C++ as a whole is measured by bench/reference_units.py). Python, Java
+and C++ use that harness's references (ast, javalang, libclang).
 """
 from __future__ import annotations
 
 import sys
 from collections import Counter, defaultdict
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import reference  # noqa: E402
-from bench.reference_units import java_units, python_units, skipped_by_collect  # noqa: E402
+from bench.reference_units import (clang_units, header_folders, java_units, python_units,  # noqa: E402
+                                   skipped_by_collect)
 
 Key = tuple[str, str, int]  # (file, name, start line)
 
@@ -75,6 +78,18 @@ def java_reference(paths: list[Path]) -> dict[Path, list | None]:
     return result
 
 
+def cpp_reference(paths: list[Path], repo: Path) -> dict[Path, list | None]:
+    """libclang's C++ units (bench/reference_units.py), operators tagged: only the category is
+    new here; C/C++ recall as a whole is reference_units.py's."""
+    folders = header_folders(repo)
+    result = {}
+    for path in paths:
+        units = clang_units(path, "cpp", (path.parent, repo / "include", repo, *folders))
+        result[path] = None if units is None else [
+            [name, line, kind, "operators" if name.startswith("operator") else None] for name, line, kind in units]
+    return result
+
+
 def kept_files(repo: Path, parser, languages: set[str]) -> dict[str, list[tuple[Path, str]]]:
     """language -> (path, relative path) of the files collect keeps, for `languages`."""
     from application.collect.pipeline import header_hint
@@ -85,7 +100,7 @@ def kept_files(repo: Path, parser, languages: set[str]) -> dict[str, list[tuple[
     found: dict[str, list] = defaultdict(list)
     for path, rel in zip(sources, rels):
         data = path.read_bytes()
-        language = parser.language_for(rel, data[:256], hint)
+        language = parser.language_for(rel, data if rel.endswith(".h") else data[:256], hint)
         if language in languages and not skipped_by_collect(rel, data, language):
             found[language].append((path, rel))
     return found
@@ -126,15 +141,20 @@ class Tally:
                 counts[category][0] += key in self.got
         return {c: (hit, total) for c, (hit, total) in counts.items()}
 
-    def misses(self, limit: int = 8) -> tuple[list, list]:
-        return sorted(set(self.want) - set(self.got))[:limit], sorted(set(self.got) - set(self.want))[:limit]
+    def misses(self, limit: int = 8) -> tuple[list, list, list]:
+        """(missed, extra, kind disagreements), the first `limit` of each."""
+        kinds = [(key, self.want[key][0], self.got[key]) for key in sorted(set(self.want) & set(self.got))
+                 if self.want[key][0] != self.got[key]]
+        return (sorted(set(self.want) - set(self.got))[:limit], sorted(set(self.got) - set(self.want))[:limit],
+                kinds[:limit])
 
 
 def measure(repo: Path, parser, references: dict) -> dict[str, Tally]:
     """language -> Tally of one repository."""
     tallies: dict[str, Tally] = {}
     for language, files in kept_files(repo, parser, set(references)).items():
-        found = references[language]([path for path, _ in files])
+        reference_of = partial(cpp_reference, repo=repo) if language == "cpp" else references[language]
+        found = reference_of([path for path, _ in files])
         tally = tallies.setdefault(language, Tally())
         for path, rel in files:
             if found[path] is None:
@@ -149,7 +169,8 @@ def main() -> None:
 
     folder = Path(sys.argv[1])
     references = dict(reference.available(), python=python_reference, java=java_reference)
-    wanted = set(sys.argv[2:]) or set(references)
+    references["cpp"] = cpp_reference  # only when asked for: libclang is slow, and C/C++ is reference_units.py's
+    wanted = set(sys.argv[2:]) or set(references) - {"cpp"}
     missing = {"typescript", "javascript", "go", "ruby", "php", "rust"} - set(references)
     if missing:
         print(f"no reference installed for: {', '.join(sorted(missing))} (see bench/reference/__init__.py)")
@@ -162,11 +183,9 @@ def main() -> None:
     for repo in sorted(p for p in folder.iterdir() if p.is_dir()):
         for language, tally in sorted(measure(repo, parser, references).items()):
             print_row(language, repo.name, tally.row())
-            missed, extra = tally.misses()
-            if missed:
-                print(f"{'':>12}missed: {missed}")
-            if extra:
-                print(f"{'':>12}extra: {extra}")
+            for label, found in zip(("missed", "extra", "kinds"), tally.misses()):
+                if found:
+                    print(f"{'':>12}{label}: {found}")
             languages[language].merge(tally)
             for category, (hit, total) in tally.categories().items():
                 categories[(category, language)][0] += hit

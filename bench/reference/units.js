@@ -40,11 +40,15 @@ function unitsOf(path) {
   function visit(node, owner) {
     if (FUNCTION_LIKE.has(node.kind)) {
       unitForFunction(node, owner);
-      return; // definitions inside a function body are not units
+      // definitions inside a function are not units; those in its decorators' arguments are
+      // (`@Subscription(() => T, { filter(p) {...} })`), as in a class's decorators
+      for (const decorator of (ts.canHaveDecorators(node) && ts.getDecorators(node)) || []) visit(decorator, false);
+      return;
     }
     if ((ts.isClassDeclaration(node) || ts.isClassExpression(node) || ts.isInterfaceDeclaration(node))) {
       if (node.name) add(node.name.text, node, "class", decorated(node) ? "decorated" : null);
-      ts.forEachChild(node, (child) => visit(child, true));
+      // a class's decorators and heritage belong to its surroundings, its members to it
+      ts.forEachChild(node, (child) => visit(child, node.members.includes(child) ? true : (ts.isDecorator(child) ? false : owner)));
       return;
     }
     ts.forEachChild(node, (child) => visit(child, owner));

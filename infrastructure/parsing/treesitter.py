@@ -127,8 +127,10 @@ def _owner(node: ts.Node, spec: LanguageSpec) -> str | None:
     containers = dict(spec.containers)
     parent = node.parent
     while parent is not None:
-        if parent.type in spec.classes:
-            return _short(_text(_name_node(parent)))
+        if parent.type == "decorator":  # `@Module({ useFactory: () => ... })` on a class: not its method
+            return None
+        if parent.type in spec.classes:  # an unnamed one: `new (class { get() {} })()`
+            return _short(_text(_name_node(parent))) or "class@anonymous"
         if parent.type in containers:
             field = containers[parent.type]
             return _short(_text(parent.child_by_field_name(field))) if field else "class@anonymous"

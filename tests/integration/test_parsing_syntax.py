@@ -146,3 +146,22 @@ def test_ruby_top_level_class_path_is_named_without_its_leading_colons():
     assert units[("Parent", 477)].kind == "class"
     assert units[("RouteExtension", 260)].kind == "class"
     assert not [name for name, _ in units if name.startswith("::")]
+
+
+def test_typescript_method_starts_at_its_decorators_and_decorator_arguments_are_no_methods():
+    # found against the TypeScript compiler API: a method's decorators are its siblings in the
+    # class body, so units started at the name and lost `@Query(...)` (nestjs/graphql: 149 of 549)
+    lines, units = units_of("nestjs-graphql/notification.resolver.ts")
+    query = units[("getFederatedNotification", 9)]
+    assert lines[8].strip() == "@Query(() => Notification)" and query.kind == "method"
+    subscription = units[("newFederatedNotification", 14)]
+    assert subscription.content.splitlines()[0].strip() == "@Subscription(() => Notification, {"
+    assert subscription.parent == "NotificationResolver" and subscription.content.rstrip().endswith("}")
+    # `filter(payload, variables) {...}` in the decorator's options: a function, not the class's method
+    assert units[("filter", 15)].kind == "function" and units[("filter", 15)].parent is None
+
+
+def test_methods_of_an_unnamed_class_expression_are_methods():
+    _, units = units_of("class-validator/container.ts")
+    get = units[("get", 22)]  # `new (class { get<T>(...) {...} })()`
+    assert get.kind == "method" and get.parent == "class@anonymous"
