@@ -13,6 +13,32 @@ grouped (Go `type ( ... )`), annotation types (Java `@interface`), anonymous-cla
 (Java, PHP), string-keyed (TS/JS `"a.b"() {}`), operators (C++, only when `cpp` is named:
 libclang is slow, and C/C++ as a whole is measured by bench/reference_units.py). Python, Java
 and C++ use that harness's references (ast, javalang, libclang).
+
+Measured 2026-11-30 on 31 repositories (only files collect keeps; "before" is main a97271f):
+  language     repositories                                    ref units  recall  precision  kinds
+  typescript   zod, axios, chalk, got, ky, nestjs/graphql,         4,968   1.000      1.000  1.000
+               class-validator, InversifyJS           (before: nestjs/graphql 0.907 / 0.905 / 0.982)
+  javascript   axios, chalk, zod, express, underscore, got, ...      776   1.000      1.000  1.000
+                                                      (before: axios 0.992, `[Symbol.iterator]`)
+  go           mux, cobra, logrus, go-clean-template, example      1,951   1.000      1.000  1.000
+  ruby         sinatra, rack, httparty                             2,589   1.000      1.000  1.000
+                                                      (before: sinatra 0.994, `class ::Foo`)
+  php          Slim, guzzle, monolog, phpdotenv, laravel           1,675   1.000      1.000  1.000
+  rust         anyhow, log, serde_json                             2,021   1.000      1.000  1.000
+                                                      (before: 0.993-0.998, attributes across comments)
+  java         gson, jsoup, javapoet                               8,896   1.000      1.000  1.000
+  python       click, requests                                     2,052   1.000      1.000  1.000
+Every repository alone is >= 0.999 (javapoet: one method javalang places a line late). Files the
+reference rejects are not compared: 19 Java files (newer syntax than javalang's), 2 of rack's
+.js files (the TypeScript parser reports errors).
+Per category: decorated typescript 549 units 1.000 (before 0.729), python 478 1.000, java 4,826
+1.000; grouped go 20 1.000; annotation type java 17 1.000; anonymous-class java 115 1.000, php 6
+1.000 (laravel's migrations; elsewhere anonymous classes sit in function bodies, no units);
+string-keyed typescript 142 1.000 (none in the JavaScript repositories); operators cpp (fmt,
+libclang) 164 0.799 -- C++ is another branch's work, measured on main's C++ parsing.
+The references follow collect's policy for which anonymous functions are units (one bound to a
+variable, property, field or assignment target, outside any function): they check names, lines,
+kinds and nesting against the language's parser, not that policy itself.
 """
 from __future__ import annotations
 
