@@ -79,41 +79,40 @@ def java_categories(source: bytes) -> dict[tuple[str, int], str]:
     return found
 
 
-def python_reference(paths: list[Path]) -> dict[Path, list | None]:
+def _tagged(paths: list[Path], units_of, categories_of) -> dict[Path, list | None]:
+    """`units_of(path, source)`'s units, each with its category from `categories_of(source,
+    units)` (a {(name, line): category} dict)."""
     result = {}
     for path in paths:
         source = path.read_bytes()
-        units = python_units(source)
-        lines = source.decode("utf-8", "replace").splitlines()
+        units = units_of(path, source)
+        categories = {} if units is None else categories_of(source, units)
         result[path] = None if units is None else [
-            [name, line, kind, "decorated" if lines[line - 1].lstrip().startswith("@") else None]
-            for name, line, kind in units]
+            [name, line, kind, categories.get((name, line))] for name, line, kind in units]
     return result
+
+
+def python_reference(paths: list[Path]) -> dict[Path, list | None]:
+    def decorated(source: bytes, units: list) -> dict:
+        lines = source.decode("utf-8", "replace").splitlines()
+        return {(name, line): "decorated" for name, line, _ in units if lines[line - 1].lstrip().startswith("@")}
+    return _tagged(paths, lambda _, source: python_units(source), decorated)
 
 
 def java_reference(paths: list[Path]) -> dict[Path, list | None]:
-    result = {}
-    for path in paths:
-        source = path.read_bytes()
-        units = java_units(source)
-        if units is None:
-            result[path] = None
-            continue
-        categories = java_categories(source)
-        result[path] = [[name, line, kind, categories.get((name, line))] for name, line, kind in units]
-    return result
+    return _tagged(paths, lambda _, source: java_units(source), lambda source, _: java_categories(source))
 
 
 def cpp_reference(paths: list[Path], repo: Path) -> dict[Path, list | None]:
     """libclang's C++ units (bench/reference_units.py), operators tagged: only the category is
     new here; C/C++ recall as a whole is reference_units.py's."""
     folders = header_folders(repo)
-    result = {}
-    for path in paths:
-        units = clang_units(path, "cpp", (path.parent, repo / "include", repo, *folders))
-        result[path] = None if units is None else [
-            [name, line, kind, "operators" if name.startswith("operator") else None] for name, line, kind in units]
-    return result
+
+    def units_of(path: Path, _) -> list | None:
+        return clang_units(path, "cpp", (path.parent, repo / "include", repo, *folders))
+    def operators(_, units: list) -> dict:
+        return {(name, line): "operators" for name, line, _ in units if name.startswith("operator")}
+    return _tagged(paths, units_of, operators)
 
 
 def kept_files(repo: Path, parser, languages: set[str]) -> dict[str, list[tuple[Path, str]]]:
