@@ -40,9 +40,8 @@ only files collect keeps are compared now. What is left:
   conversion operators (named `operator T` like libclang), `= default` / `= delete` members
   (no units, as libclang), `typedef struct { } name;` named by the typedef, template arguments
   with `::` taken for a qualified name.
-Not compared (no parser here): TypeScript (node + `npm install typescript` would work; not
-done), Go, Ruby, PHP (no toolchains), Rust (rustc exists but exposes no parse-only AST dump on
-stable).
+TypeScript/JavaScript, Go, Ruby, PHP and Rust are compared by bench/reference_parsers.py
+(their parsers are not on PyPI: node, go, ruby, php and rustc, see bench/reference/).
 """
 from __future__ import annotations
 

@@ -45,8 +45,9 @@ class LanguageSpec:
     """Non-emitted nodes that still make their functions methods (a Rust ``impl`` block), mapped to the
     field holding the owner's name (empty: an anonymous class, owner ``class@anonymous``)."""
     leading: tuple[str, ...] = ()
-    """Sibling nodes right before a definition that belong to it (Rust ``#[attr]``): the unit
-    starts at the first of them, as it starts at a Python decorator or a C++ ``template<>``."""
+    """Sibling nodes right before a definition that belong to it (Rust ``#[attr]``, a TypeScript
+    method's ``@decorator``): the unit starts at the first of them (comments between them
+    included), as it starts at a Python decorator or a C++ ``template<>``."""
 
 
 _JS_CLASSES = ("class_declaration", "class")
@@ -59,6 +60,7 @@ SPECS = {
     "typescript": LanguageSpec(
         _JS_CLASSES + ("abstract_class_declaration", "interface_declaration"),
         _JS_FUNCTIONS + ("function_signature",), _JS_BOUND,
+        leading=("decorator",),  # a method's decorators are its siblings in a TypeScript class body
     ),
     "java": LanguageSpec(
         ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration",

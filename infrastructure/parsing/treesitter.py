@@ -88,6 +88,8 @@ def _short(name: str | None) -> str | None:
         return None
     if name[:1] in "'\"`" and name[-1:] == name[:1]:
         return name[1:-1]
+    if name[:1] == "[" and name[-1:] == "]":  # a computed key (`[Symbol.iterator]() {}`): whole
+        return name
     if name.startswith("operator "):  # a conversion (`operator bool() const`): `operator bool`
         return name.split("(", 1)[0].split("<", 1)[0].strip()
     return re.split(r"::|\.", name.split("<", 1)[0].strip())[-1] or name
@@ -125,8 +127,10 @@ def _owner(node: ts.Node, spec: LanguageSpec) -> str | None:
     containers = dict(spec.containers)
     parent = node.parent
     while parent is not None:
-        if parent.type in spec.classes:
-            return _short(_text(_name_node(parent)))
+        if parent.type == "decorator":  # `@Module({ useFactory: () => ... })` on a class: not its method
+            return None
+        if parent.type in spec.classes:  # an unnamed one: `new (class { get() {} })()`
+            return _short(_text(_name_node(parent))) or "class@anonymous"
         if parent.type in containers:
             field = containers[parent.type]
             return _short(_text(parent.child_by_field_name(field))) if field else "class@anonymous"
@@ -204,15 +208,19 @@ def _nested_in_function(node: ts.Node, spec: LanguageSpec) -> bool:
 def _outer(node: ts.Node, spec: LanguageSpec) -> tuple[ts.Node, ts.Node]:
     """(first, last): the node whose first line is the definition's and the one it ends with:
     through wrappers (decorators, `export`, `template<>`, a Go `type` with one spec), then back
-    over leading siblings (`#[attr]`, which end before the definition does)."""
+    over leading siblings (`#[attr]`, which end before the definition does) and the comments
+    between them."""
     outer = node
     while outer.parent is not None and outer.parent.type in _WRAPPERS:
         if outer.parent.type == "type_declaration" and outer.parent.named_child_count > 1:
             break  # Go `type ( A struct{}; B struct{} )`: each spec is its own unit
         outer = outer.parent
-    first = outer
-    while first.prev_named_sibling is not None and first.prev_named_sibling.type in spec.leading:
-        first = first.prev_named_sibling
+    first, probe = outer, outer.prev_named_sibling
+    # comments may sit between attributes (`#[test]`, `// why`, `#[allow(..)]`): an attribute
+    # always applies to the next item, so the unit still starts at the first one
+    while probe is not None and (probe.type in spec.leading or (spec.leading and probe.type in COMMENTS)):
+        first = probe if probe.type in spec.leading else first
+        probe = probe.prev_named_sibling
     return first, outer
 
 
@@ -243,7 +251,8 @@ def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: Lan
     if language == "go" and node.type == "method_declaration":
         parent = _receiver(node)
     qualified = name if "::" in name.split("<", 1)[0] else None  # not `trait<std::string>`
-    name = _short(name) if not is_class else name.split("<", 1)[0].strip()  # `buffer<T*, T>`: `buffer`
+    # a class: `buffer<T*, T>` is `buffer`, Ruby's `class ::Foo` (the top-level Foo) is `Foo`
+    name = _short(name) if not is_class else name.split("<", 1)[0].strip().removeprefix("::")
     if qualified and parent is None:  # C++ `void Widget::draw()` defined outside its class
         parent = _short(qualified.rsplit("::", 1)[0])
     kind = "class" if is_class else ("method" if parent else "function")

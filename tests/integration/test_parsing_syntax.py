@@ -117,3 +117,51 @@ def test_c_typedef_of_an_anonymous_struct_is_named_by_the_typedef():
     options = units[("redisOptions", 186)]  # `typedef struct { ... } redisOptions;` (libclang's name too)
     assert lines[185] == "typedef struct {" and options.kind == "class" and options.content.endswith("} redisOptions;")
     assert {("redisReply", 120), ("redisContextFuncs", 242), ("redisContext", 258)} <= set(units)
+
+
+def test_rust_unit_starts_at_its_first_attribute_across_comments_between_attributes():
+    # found against rustc's parser (bench/reference_parsers.py): a comment between two
+    # attributes ended the unit's attributes, and `#[cfg(...)]` / `#[allow(...)]` were lost
+    lines, units = units_of("serde_json/number.rs")
+    unchecked = units[("from_string_unchecked", 341)]
+    assert lines[340].strip() == '#[cfg(feature = "arbitrary_precision")]'
+    assert unchecked.content.splitlines()[1].strip() == "/// Not public API. Only tests use this."
+    assert unchecked.kind == "method" and unchecked.parent == "Number"
+    lines, units = units_of("log/key.rs")
+    from_str = units[("from_str", 44)]  # `#[allow(..)] // Part of the public API now.`, then `pub fn`
+    assert lines[43].strip().startswith("#[allow(clippy::should_implement_trait)] //")
+    assert from_str.docstring == "Get a key from a borrowed string."
+
+
+def test_computed_method_keys_keep_their_whole_name():
+    _, units = units_of("axios/AxiosHeaders.js")
+    assert units[("[Symbol.iterator]", 240)].kind == "method"
+    assert units[("[Symbol.toStringTag]", 248)].parent == "AxiosHeaders"
+    assert not [name for name, _ in units if name.endswith("]") and not name.startswith("[")]
+
+
+def test_ruby_top_level_class_path_is_named_without_its_leading_colons():
+    lines, units = units_of("sinatra/reloader_spec.rb")
+    assert lines[476].strip() == "class ::Parent < Sinatra::Base"
+    assert units[("Parent", 477)].kind == "class"
+    assert units[("RouteExtension", 260)].kind == "class"
+    assert not [name for name, _ in units if name.startswith("::")]
+
+
+def test_typescript_method_starts_at_its_decorators_and_decorator_arguments_are_no_methods():
+    # found against the TypeScript compiler API: a method's decorators are its siblings in the
+    # class body, so units started at the name and lost `@Query(...)` (nestjs/graphql: 149 of 549)
+    lines, units = units_of("nestjs-graphql/notification.resolver.ts")
+    query = units[("getFederatedNotification", 9)]
+    assert lines[8].strip() == "@Query(() => Notification)" and query.kind == "method"
+    subscription = units[("newFederatedNotification", 14)]
+    assert subscription.content.splitlines()[0].strip() == "@Subscription(() => Notification, {"
+    assert subscription.parent == "NotificationResolver" and subscription.content.rstrip().endswith("}")
+    # `filter(payload, variables) {...}` in the decorator's options: a function, not the class's method
+    assert units[("filter", 15)].kind == "function" and units[("filter", 15)].parent is None
+
+
+def test_methods_of_an_unnamed_class_expression_are_methods():
+    _, units = units_of("class-validator/container.ts")
+    get = units[("get", 22)]  # `new (class { get<T>(...) {...} })()`
+    assert get.kind == "method" and get.parent == "class@anonymous"
