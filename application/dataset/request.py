@@ -39,6 +39,8 @@ class DatasetRequest:
     """Vocabulary of a trained tokenizer."""
     kinds: tuple[str, ...] | None = None
     """Unit kinds used; None = the task's default (files; functions and methods for security)."""
+    languages: tuple[str, ...] = ()
+    """Only units of these languages (collect's names, e.g. python,go); empty = every language."""
     label_field: str = "language"
     """Column holding the class of a unit (classification)."""
     header: bool = False

@@ -25,6 +25,8 @@ from presentation.executor_options import check_executor, executor_options
 @click.option("--label-field", default="language", show_default=True, help="Column holding the class (classification).")
 @click.option("--kinds", default=None, metavar="KIND,...",
               help="Unit kinds to use [default: file; function,method for security].")
+@click.option("--languages", default="", metavar="LANG,...",
+              help="Only units of these languages (as collect names them: python, cpp, typescript...).")
 @click.option("--seq-len", type=click.IntRange(8), default=2048, show_default=True, help="Tokens per row.")
 @click.option("--no-pack", is_flag=True, help="Pad one document per row instead of packing.")
 @click.option("--header", is_flag=True, help="Start each generation document with its path and language.")
@@ -60,7 +62,8 @@ from presentation.executor_options import check_executor, executor_options
               help="Replace a different dataset already in --output (a folder holding anything else is always refused).")
 @executor_options
 @click.pass_obj
-def dataset(container, input_uris, output, task, chat_template, columns, label_field, kinds, seq_len, no_pack,
+def dataset(container, input_uris, output, task, chat_template, columns, label_field, kinds, languages, seq_len,
+            no_pack,
             header, fim_rate, recency_half_life, tokenizer, vocab_size, ratios, test_repos, validation_repos,
             near_dup_threshold, decontaminate, decontaminate_near, severity, bandit_skip, num_proc, seed, no_cache,
             overwrite, executor, ray_address):
@@ -70,7 +73,8 @@ def dataset(container, input_uris, output, task, chat_template, columns, label_f
     from presentation.collect_progress import dataset_progress
 
     request = run(
-        DatasetRequest, task=task, label_field=label_field, kinds=parse_list(kinds) or None, seq_len=seq_len,
+        DatasetRequest, task=task, label_field=label_field, kinds=parse_list(kinds) or None,
+        languages=parse_list(languages), seq_len=seq_len,
         pack=not no_pack, header=header, fim_rate=fim_rate, recency_half_life_days=recency_half_life,
         tokenizer=tokenizer, vocab_size=vocab_size, ratios=run(parse_ratios, ratios),
         test_repos=parse_list(test_repos), validation_repos=parse_list(validation_repos),

@@ -9,7 +9,7 @@ import pytest
 from application.dataset.pipeline import DatasetTools, build_dataset
 from application.dataset.request import DatasetRequest
 from application.dataset.sources import DatasetInput
-from domain.errors import StorageError
+from domain.errors import DatasetError, StorageError
 from domain.layout import MANIFEST, STATS
 from tests.unit.fakes import (
     ByteTokenizer, FakeStorage, ShingleNearDuplicates, load_byte_tokenizer, read_json_shards,
@@ -35,12 +35,15 @@ UNIQUE = "def {repo}_marker_{k}(x):\n    return x * {k} + {n}  # from repo_{repo
 TWINS = "def marker_{k}(x):\n    return x * {k} + 1  # from repo_{repo}\n"  # alike but for the repo
 
 
-def collection(repos=REPOS, files: int = 4, template: str = UNIQUE, clustered: bool = False) -> FakeStorage:
+def collection(repos=REPOS, files: int = 4, template: str = UNIQUE, clustered: bool = False,
+               language=lambda repo: "toy") -> FakeStorage:
     """A complete collection: every unit names its repository, so a decoded row tells where it came from.
 
-    `clustered`: rows carry collect's `cluster_id` (each its own cluster, as with --no-near-dedup).
+    `clustered`: rows carry collect's `cluster_id` (each its own cluster, as with --no-near-dedup);
+    `language(repo)` names the language of that repository's units.
     """
-    rows = [{"id": f"{repo}-{k}", "repo": f"fake/{repo}", "path": f"m{k}.toy", "language": "toy", "kind": "file",
+    rows = [{"id": f"{repo}-{k}", "repo": f"fake/{repo}", "path": f"m{k}.toy", "language": language(repo),
+             "kind": "file",
              "content": template.format(repo=repo, k=k, n=len(repo))}
             for repo in repos for k in range(files)]
     for row in rows if clustered else ():
@@ -110,6 +113,19 @@ def test_validation_and_test_units_nearly_duplicating_train_are_dropped():
     assert result.stats["units"]["validation"] == result.stats["units"]["test"] == 0
     assert result.stats["clusters"]["source"] == "collection"
     assert repos_in_split(output, "validation") == repos_in_split(output, "test") == set()
+
+
+def test_languages_keeps_only_the_named_languages_and_refuses_one_without_units():
+    source = collection(language=lambda repo: "warm" if repo in ("red", "amber") else "cool")
+    output = FakeStorage("fake://dataset")
+    result = build(source, output, languages=("warm",), ratios=(0.5, 0.5, 0.0))
+    found = repos_in_split(output, "train") | repos_in_split(output, "validation")
+    assert found == {"red", "amber"}
+    assert sum(result.stats["units"].values()) == 8  # 2 repositories x 4 files
+    with pytest.raises(DatasetError) as error:
+        build(source, FakeStorage("fake://other"), languages=("warm", "wram"))
+    message = str(error.value)
+    assert "\n" not in message and "--languages wram" in message and "cool, warm" in message
 
 
 def test_a_collection_without_its_manifest_is_refused_in_one_line():
