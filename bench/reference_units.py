@@ -47,6 +47,7 @@ stable).
 from __future__ import annotations
 
 import ast
+import json
 import os
 import sys
 from collections import Counter
@@ -54,6 +55,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 Unit = tuple[str, int, str]  # (name, start line, kind)
 
@@ -105,55 +107,29 @@ def java_units(source: bytes) -> list[Unit] | None:
     return found
 
 
-def clang_units(path: Path, language: str, includes: tuple[Path, ...] = ()) -> list[Unit] | None:
-    """libclang's definitions (classes/structs with a body, functions, methods) in `path` itself."""
-    from clang import cindex
-
-    kinds = cindex.CursorKind
-    classes = {kinds.CLASS_DECL, kinds.STRUCT_DECL, kinds.CLASS_TEMPLATE,
-               kinds.CLASS_TEMPLATE_PARTIAL_SPECIALIZATION}
-    functions = {kinds.FUNCTION_DECL, kinds.FUNCTION_TEMPLATE}
-    methods = {kinds.CXX_METHOD, kinds.CONSTRUCTOR, kinds.DESTRUCTOR, kinds.CONVERSION_FUNCTION}
-    args = ["-x", "c++", "-std=c++20"] if language == "cpp" else ["-x", "c", "-std=c11"]
-    args += [arg for folder in builtin_headers() for arg in ("-isystem", str(folder))]
-    try:
-        # no PARSE_SKIP_FUNCTION_BODIES: a function whose body is skipped is no longer a definition
-        unit = cindex.Index.create().parse(str(path), args=args + ["-fsyntax-only"] + [f"-I{d}" for d in includes])
-    except cindex.TranslationUnitLoadError:
-        return None
-    found: list[Unit] = []
-
-    def visit(cursor, in_function: bool) -> None:
-        for child in cursor.get_children():
-            if child.location.file is None or Path(child.location.file.name) != path:
-                continue
-            kind = child.kind
-            is_def = child.is_definition()
-            name = child.spelling.split("<", 1)[0]  # `typed_node<T>`: a partial specialisation
-            if is_def and not in_function and kind in classes and child.spelling:
-                found.append((name, child.extent.start.line, "class"))
-            elif is_def and not in_function and kind in functions | methods:
-                method = kind in methods or child.semantic_parent.kind in classes
-                found.append((name, child.extent.start.line, "method" if method else "function"))
-            visit(child, in_function or kind in functions | methods)
-    visit(unit.cursor, False)
-    return found
-
-
-def builtin_headers() -> list[Path]:
-    """The compiler's own headers (stddef.h, limits.h...): the PyPI libclang ships none, and
-    without them every parse stops at a fatal error and loses most definitions. Taken from the
-    system's GCC or LLVM."""
-    import glob
-
-    found = sorted(glob.glob("/usr/lib/llvm-*/lib/clang/*/include")) or \
-        sorted(glob.glob("/usr/lib/gcc/*/*/include"))
-    return [Path(found[-1])] if found else []
-
-
 def header_folders(repo: Path) -> tuple[Path, ...]:
     """Every folder of `repo` holding headers (as the build's -I flags would name them)."""
     return tuple(sorted({p.parent for ext in ("*.h", "*.hpp") for p in repo.rglob(ext)}))
+
+
+def fair_clang(path: Path, language: str, includes: tuple[Path, ...], excluded: Counter):
+    """libclang's units of `path` and a filter for collect's: units starting on a line no
+    configuration compiled or on a macro-written definition are dropped from both sides
+    (bench/clang_reference.py), counted in `excluded`."""
+    from clang_reference import clang_reference
+
+    reference = clang_reference(path, language, includes)
+    if reference is None:
+        return None, None
+    out = reference.skipped | reference.generated
+
+    def kept(units, side: str) -> list:
+        for unit in units:
+            start = unit[1] if isinstance(unit, tuple) else unit.start_line
+            if start in out:
+                excluded[side, "generated" if start in reference.generated else "skipped"] += 1
+        return [u for u in units if (u[1] if isinstance(u, tuple) else u.start_line) not in out]
+    return kept(reference.units, "reference"), lambda units: kept(units, "collect")
 
 
 REFERENCES = {"python": python_units, "java": java_units}
@@ -174,7 +150,7 @@ def compare(files: list[tuple[str, bytes, list[Unit]]], parse) -> dict:
     hit = len(want & got)
     return {"reference": len(want), "collect": len(got), "recall": hit / max(len(want), 1),
             "precision": hit / max(len(got), 1), "kinds": kinds[True] / max(sum(kinds.values()), 1),
-            "missed": sorted(want - got)[:10], "extra": sorted(got - want)[:10]}
+            "missed": sorted(want - got), "extra": sorted(got - want)}
 
 
 def skipped_by_collect(rel: str, data: bytes, language: str) -> bool:
@@ -200,13 +176,15 @@ def main() -> None:
         hint = header_hint(rels)
         folders = header_folders(repo)
         by_language: dict[str, list] = {}
+        filters, excluded = {}, Counter()
         for path, rel in zip(sources, rels):
             data = path.read_bytes()
             language = parser.language_for(rel, data if rel.endswith(".h") else data[:256], hint)
             if language is None or skipped_by_collect(rel, data, language):
                 continue  # what collect writes is compared, not what it leaves out (vendored, minified)
             if language in ("c", "cpp"):
-                reference = clang_units(path, language, (path.parent, repo / "include", repo, *folders))
+                reference, filters[rel] = fair_clang(path, language, (path.parent, repo / "include", repo, *folders),
+                                                     excluded)
             elif language in REFERENCES:
                 reference = REFERENCES[language](data)
             else:
@@ -214,12 +192,20 @@ def main() -> None:
             if reference is not None:
                 by_language.setdefault(language, []).append((rel, data, reference))
         for language, files in sorted(by_language.items()):
-            result = compare(files, lambda rel, data, language=language: parser.parse(data, language, rel))
+            def ours(rel, data, language=language):
+                units = parser.parse(data, language, rel)
+                return filters[rel](units) if rel in filters else units
+            result = compare(files, ours)
             print(f"{language:>8} {repo.name:>22} {len(files):>5} {result['reference']:>9} {result['recall']:>6.3f} "
                   f"{result['precision']:>9.3f} {result['kinds']:>5.3f}")
+        if excluded:
+            print(f"{'':>10}left out on both sides: {dict(sorted(excluded.items()))}")
             for key in ("missed", "extra"):
                 if result[key]:
                     print(f"{'':>10}{key}: {result[key][:5]}")
+            if os.environ.get("CODETRAIN_REFERENCE_DUMP"):  # every miss and extra, to read them all
+                with open(os.environ["CODETRAIN_REFERENCE_DUMP"], "a") as dump:
+                    dump.write(json.dumps({"repository": repo.name, "language": language, **result}) + "\n")
 
 
 if __name__ == "__main__":

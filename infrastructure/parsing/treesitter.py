@@ -41,6 +41,7 @@ _DECLARATOR_LEAVES = frozenset({
 # parsing; contents are cut from the original bytes.
 _ATTRIBUTE_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*[A-Za-z_~])")
 _LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
+_SYMBOL_OPERATOR = re.compile(r"\boperator\s*[^\w\s]")
 _C_FAMILY = frozenset({"c", "cpp"})
 # `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
 # these): bundler pragmas, not documentation
@@ -90,6 +91,9 @@ def _short(name: str | None) -> str | None:
         return name[1:-1]
     if name.startswith("operator "):  # a conversion (`operator bool() const`): `operator bool`
         return name.split("(", 1)[0].split("<", 1)[0].strip()
+    operator = _SYMBOL_OPERATOR.search(name)
+    if operator:  # `A::operator<<`, `operator ()`: `operator<<`, `operator()` as libclang spells them
+        return re.sub(r"\s+", "", name[operator.start():])
     return re.split(r"::|\.", name.split("<", 1)[0].strip())[-1] or name
 
 
