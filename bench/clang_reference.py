@@ -4,7 +4,7 @@ libclang compiles one preprocessor configuration: code in an inactive `#if` bran
 definition to it, while collect (tree-sitter, no preprocessor) cuts units from every branch.
 So the reference is
 - the union of the definitions found under three configurations: the default one, `_WIN32`
-  (the commonest alternative platform), and every macro the file tests with `#ifdef X` or
+  (the commonest alternative platform; when the file names it), and every macro the file tests with `#ifdef X` or
   `defined(X)` defined to 1 (its feature, implementation and compiler macros: `FFC_IMPL`,
   `SDS_TEST_MAIN`, `_MSC_VER`, `FMT_HEADER_ONLY`; not `#ifndef` / `!defined`, which would hide
   an include-guarded file, nor reserved `__X` names, nor macros the file `#define`s itself:
@@ -55,7 +55,7 @@ class Reference:
 
 def configurations(source: bytes) -> list[tuple[str, ...]]:
     """The preprocessor configurations a file is compiled under (see the module docstring)."""
-    found = [(), ("-D_WIN32",)]
+    found = [(), ("-D_WIN32",)] if b"_WIN32" in source else [()]
     tested = set()
     for line in _TESTED.finditer(source):
         tested |= {line.group(1)} if line.group(1) else set(_DEFINED.findall(line.group(0)))
@@ -183,8 +183,8 @@ def clang_reference(path: Path, language: str, includes: tuple[Path, ...] = ()) 
         units |= found
         generated |= made
         if not any(d.severity >= cindex.Diagnostic.Fatal for d in unit.diagnostics):
-            lines = _skipped_lines(unit, path)
-            skipped = lines if skipped is None else skipped & lines
+            inactive = _skipped_lines(unit, path)
+            skipped = inactive if skipped is None else skipped & inactive
     found = Reference(frozenset(units), frozenset(skipped or ()), frozenset(generated), len(tried))
     if stored is not None:
         stored.parent.mkdir(parents=True, exist_ok=True)

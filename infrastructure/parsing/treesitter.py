@@ -23,6 +23,7 @@ import tree_sitter as ts
 
 from domain.entities import ParsedUnit
 from infrastructure.parsing import families, languages
+from infrastructure.parsing.c_family import c_family_trees
 from infrastructure.parsing.languages import COMMENTS, SPECS, LanguageSpec
 
 # Wrappers whose text belongs to the definition they hold (decorators, `export`, templates).
@@ -34,13 +35,6 @@ _DECLARATOR_LEAVES = frozenset({
     "identifier", "field_identifier", "qualified_identifier", "destructor_name",
     "operator_name", "operator_cast", "type_identifier", "template_function",
 })
-# An all-caps macro used as an attribute or a block marker (`FMT_CONSTEXPR auto f()`,
-# `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`): followed by a name on the same or next line,
-# never by `(`, an operator or punctuation. The C/C++ grammars see no preprocessor, take it for
-# a type and lose the definition, so it is blanked (same length: offsets stay true) before
-# parsing; contents are cut from the original bytes.
-_ATTRIBUTE_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*[A-Za-z_~])")
-_LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
 _SYMBOL_OPERATOR = re.compile(r"\boperator\s*[^\w\s]")
 _C_FAMILY = frozenset({"c", "cpp"})
 # `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
@@ -258,34 +252,32 @@ def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: Lan
                       docstring=docstring, start_byte=start_byte, end_byte=end_byte)
 
 
-def _blanked(pattern: re.Pattern, source: bytes) -> bytes:
-    return pattern.sub(lambda m: b" " * len(m.group(0)), source)  # same length: offsets stay true
+def _units(tree: ts.Tree, query: ts.Query, source: bytes, language: str) -> list[ParsedUnit]:
+    spec = SPECS[language]
+    captures = ts.QueryCursor(query).captures(tree.root_node)
+    found = [(n, True) for n in captures.get("class", [])]
+    found += [(n, False) for n in captures.get("function", [])]
+    found.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
+    units = []
+    for node, is_class in found:
+        if (is_class and not _is_class(node, language)) or _nested_in_function(node, spec) or _bodiless(node):
+            continue
+        unit = _unit(source, node, is_class, language, spec)
+        if unit is not None:
+            units.append(unit)
+    return units
 
 
-def _error_bytes(tree: ts.Tree) -> int:
-    """Bytes under ERROR nodes (0 for a clean parse)."""
-    if not tree.root_node.has_error:
-        return 0
-    total, stack = 0, [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.type == "ERROR":
-            total += node.end_byte - node.start_byte
-        elif node.has_error:
-            stack.extend(node.children)
-    return total
-
-
-def _c_family_tree(parser: ts.Parser, source: bytes) -> ts.Tree:
-    """C/C++ with attribute-like macros blanked; when that still leaves errors, also with macros
-    alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes to
-    errors (the grammar has no preprocessor: which reading is right depends on the macro)."""
-    masked = _blanked(_ATTRIBUTE_MACRO, source)
-    tree = parser.parse(masked)
-    if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
-        return tree
-    other = parser.parse(_blanked(_LINE_MACRO, masked))
-    return other if _error_bytes(other) < _error_bytes(tree) else tree
+def _c_family_units(parser: ts.Parser, query: ts.Query, source: bytes, language: str) -> list[ParsedUnit]:
+    """Units of the cleaner reading (c_family.py), plus those of every branch that lie wholly
+    on the lines it blanked (`#else` branches complete in themselves)."""
+    tree, every_branch, rows = c_family_trees(parser, source)
+    units = _units(tree, query, source, language)
+    if every_branch is not None:
+        units += [u for u in _units(every_branch, query, source, language)
+                  if all(row - 1 in rows for row in range(u.start_line, u.end_line + 1))]
+        units.sort(key=lambda u: (u.start_byte, -u.end_byte))
+    return units
 
 
 class TreeSitterParser:
@@ -305,7 +297,9 @@ class TreeSitterParser:
         if language in families.RULES:
             return families.parse(source, language, path)
         parser, query = _tools(language, path.endswith(".tsx"))
-        tree = _c_family_tree(parser, source) if language in _C_FAMILY else parser.parse(source)
+        if language in _C_FAMILY:
+            return _c_family_units(parser, query, source, language)
+        tree = parser.parse(source)
         if language == "python" and tree.root_node.has_error:
             from infrastructure.parsing.python_ast import parse_with_ast
 
@@ -313,16 +307,4 @@ class TreeSitterParser:
             if units is not None:
                 self.ast_fallbacks += 1
                 return units
-        spec = SPECS[language]
-        captures = ts.QueryCursor(query).captures(tree.root_node)
-        found = [(n, True) for n in captures.get("class", [])]
-        found += [(n, False) for n in captures.get("function", [])]
-        found.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
-        units = []
-        for node, is_class in found:
-            if (is_class and not _is_class(node, language)) or _nested_in_function(node, spec) or _bodiless(node):
-                continue
-            unit = _unit(source, node, is_class, language, spec)
-            if unit is not None:
-                units.append(unit)
-        return units
+        return _units(tree, query, source, language)

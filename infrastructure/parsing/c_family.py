@@ -1,0 +1,143 @@
+"""C and C++ sources read the way a preprocessor would, for a grammar that has none.
+
+tree-sitter's C/C++ grammars parse the text as written: a macro used as an attribute
+(`FMT_CONSTEXPR auto f()`) looks like a type, and `#if` / `#else` branches that each open the
+same brace (`#ifdef _WIN32 / void f(int a) { / #else / void f(long a) { / #endif`) leave one
+brace too many. Every rewrite here keeps the source's length and line breaks (blanked text
+becomes spaces), so byte offsets and line numbers stay true and units are cut from the original
+bytes. A second or third parse happens only when the first has errors.
+"""
+from __future__ import annotations
+
+import re
+
+import tree_sitter as ts
+
+# An all-caps macro used as an attribute or a block marker (`FMT_CONSTEXPR auto f()`,
+# `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`): followed by a name on the same or next line,
+# never by `(`, an operator or punctuation.
+_ATTRIBUTE_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*[A-Za-z_~])")
+_LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
+_TEMPLATE = re.compile(rb"\btemplate[ \t]*<")
+_MACRO_CALL = re.compile(rb"[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*\(")
+_CONDITIONAL = re.compile(rb"[ \t]*#[ \t]*(if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b")
+_OPENS = frozenset({b"if", b"ifdef", b"ifndef"})
+_ALTERNATIVES = frozenset({b"elif", b"elifdef", b"elifndef", b"else"})
+
+
+def _blanked(pattern: re.Pattern, source: bytes) -> bytes:
+    return pattern.sub(lambda m: b" " * len(m.group(0)), source)  # same length: offsets stay true
+
+
+def _closing(source: bytes, at: int, limit: int = 4000) -> int:
+    """Index of the `)` closing the `(` at `at`, or -1."""
+    depth = 0
+    for index in range(at, min(len(source), at + limit)):
+        char = source[index]
+        depth += (char == 40) - (char == 41)  # ( )
+        if depth == 0:
+            return index
+    return -1
+
+
+def _template_parameter_macros(source: bytes) -> bytes:
+    """`template <typename T, FMT_ENABLE_IF(is_integral<T>::value)>`: a macro call standing for
+    a template parameter becomes `int=0` (an unnamed defaulted parameter), its arguments
+    blanked; the grammar otherwise loses the whole template declaration."""
+    if b"template" not in source or not _MACRO_CALL.search(source):
+        return source
+    text = bytearray(source)
+    for header in _TEMPLATE.finditer(source):
+        angle, at, expect = 1, header.end(), True  # expect: a parameter may start here
+        while angle and at < min(len(source), header.end() + 4000):
+            char = source[at]
+            call = _MACRO_CALL.match(source, at) if expect else None
+            if call is not None and (end := _closing(source, call.end() - 1)) >= 0:
+                span = source[at:end + 1]
+                text[at:end + 1] = b"int=0" + bytes(b if b in b"\r\n" else 32 for b in span[5:])
+                at, expect = end + 1, False
+                continue
+            if char == 40:  # a parenthesised expression: its `<` and `>` are comparisons
+                end = _closing(source, at)
+                at, expect = (end + 1 if end >= 0 else len(source)), False
+                continue
+            angle += (char == 60) - (char == 62)  # < >
+            if char in b"{;":
+                break
+            expect = char == 44 or (expect and chr(char).isspace())  # after `,` or the `<`
+            at += 1
+    return bytes(text)
+
+
+def error_bytes(tree: ts.Tree) -> int:
+    """Bytes under ERROR nodes (0 for a clean parse)."""
+    if not tree.root_node.has_error:
+        return 0
+    total, stack = 0, [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            total += max(node.end_byte - node.start_byte, 1)
+        elif node.has_error:
+            stack.extend(node.children)
+    return total
+
+
+def first_branches(source: bytes) -> tuple[bytes, frozenset[int]]:
+    """`source` with every `#elif` / `#else` branch blanked, directive included (the `#if`
+    branch and the `#endif` stay), and the rows (0-based) blanked: one consistent reading
+    where each conditional contributes one branch."""
+    lines = source.split(b"\n")
+    hidden: list[bool] = []  # per open conditional: whether its current branch is an alternative
+    rows: set[int] = set()
+    hide = continued = False
+    for row, line in enumerate(lines):
+        if not continued:  # a directive's `\` continuation lines share its fate
+            found = _CONDITIONAL.match(line)
+            word = found.group(1) if found else None
+            if word in _OPENS:
+                hide = any(hidden)
+                hidden.append(False)
+            elif word in _ALTERNATIVES and hidden:
+                hidden[-1] = True
+                hide = True
+            elif word == b"endif" and hidden:
+                hidden.pop()
+                hide = any(hidden)
+            else:
+                hide = any(hidden)
+        continued = line.rstrip(b"\r").endswith(b"\\")
+        if hide:
+            rows.add(row)
+            lines[row] = b" " * len(line)
+    return b"\n".join(lines), frozenset(rows)
+
+
+def macro_blanked_tree(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, bytes]:
+    """The parse with attribute-like macros blanked; when that still leaves errors, also with
+    macros alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes
+    to errors (which reading is right depends on the macro); and the text parsed."""
+    masked = _template_parameter_macros(_blanked(_ATTRIBUTE_MACRO, source))
+    tree = parser.parse(masked)
+    if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
+        return tree, masked
+    other_text = _blanked(_LINE_MACRO, masked)
+    other = parser.parse(other_text)
+    return (other, other_text) if error_bytes(other) < error_bytes(tree) else (tree, masked)
+
+
+def c_family_trees(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, ts.Tree | None, frozenset[int]]:
+    """(main tree, every-branch tree, rows): when the macro-blanked parse has errors and the
+    file has `#else` / `#elif` branches, the main tree reads only the first branch of each
+    conditional if that parses with fewer error bytes; the every-branch tree then still holds
+    the definitions on the blanked `rows`. Otherwise (the common case) (tree, None, {})."""
+    tree, text = macro_blanked_tree(parser, source)
+    if not tree.root_node.has_error or b"#" not in source:
+        return tree, None, frozenset()
+    variant, rows = first_branches(text)
+    if not rows:
+        return tree, None, frozenset()
+    first = parser.parse(variant)
+    if error_bytes(first) >= error_bytes(tree):
+        return tree, None, frozenset()
+    return first, tree, rows
