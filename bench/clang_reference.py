@@ -13,7 +13,8 @@ So the reference is
   `clang_getSkippedRanges`, which the Python binding does not wrap), where no configuration
   tried says what is there: a unit starting on such a line is left out on BOTH sides.
 A configuration whose parse hit a fatal error (a missing platform header under `_WIN32`)
-contributes its units but not its skipped lines (it stopped early: the rest is not "skipped").
+contributes its units but not its skipped lines (it stopped early: the rest is not "skipped");
+a file every configuration fails on (its headers are not on this machine) is not compared.
 
 Anonymous records (`struct { int a; } member;`, `union { ... };` inside a struct) are no units
 in the reference: they have no name, and their text is part of the enclosing definition's unit
@@ -51,6 +52,9 @@ class Reference:
     """First lines of definitions a macro wrote (`TEST(Suite, Case) { }` is a function named
     `TEST_Suite_Case_` to libclang): no name in the source to compare; left out on both sides."""
     configurations: int
+    fatal: str | None = None
+    """The first fatal error when every configuration hit one (a header not on this machine:
+    Qt's <QObject>): the file is then not compared at all."""
 
 
 def configurations(source: bytes) -> list[tuple[str, ...]]:
@@ -173,7 +177,7 @@ def clang_reference(path: Path, language: str, includes: tuple[Path, ...] = ()) 
     generated: set[int] = set()
     skipped: set[int] | None = None
     lines = source.split(b"\n")
-    tried = configurations(source)
+    tried, failures = configurations(source), []
     for defines in tried:
         try:
             unit = _parse(path, language, includes, defines)
@@ -182,10 +186,13 @@ def clang_reference(path: Path, language: str, includes: tuple[Path, ...] = ()) 
         found, made = _definitions(unit, path, lines)
         units |= found
         generated |= made
-        if not any(d.severity >= cindex.Diagnostic.Fatal for d in unit.diagnostics):
+        fatal = [d.spelling for d in unit.diagnostics if d.severity >= cindex.Diagnostic.Fatal]
+        failures.append(fatal[0] if fatal else None)
+        if not fatal:
             inactive = _skipped_lines(unit, path)
             skipped = inactive if skipped is None else skipped & inactive
-    found = Reference(frozenset(units), frozenset(skipped or ()), frozenset(generated), len(tried))
+    found = Reference(frozenset(units), frozenset(skipped or ()), frozenset(generated), len(tried),
+                      None if None in failures else failures[0])
     if stored is not None:
         stored.parent.mkdir(parents=True, exist_ok=True)
         stored.write_bytes(pickle.dumps(found))

@@ -108,8 +108,10 @@ def java_units(source: bytes) -> list[Unit] | None:
 
 
 def header_folders(repo: Path) -> tuple[Path, ...]:
-    """Every folder of `repo` holding headers (as the build's -I flags would name them)."""
-    return tuple(sorted({p.parent for ext in ("*.h", "*.hpp") for p in repo.rglob(ext)}))
+    """Every folder of `repo` holding headers, and its parent (`#include "gtest/gtest.h"`), as
+    the build's -I flags would name them."""
+    folders = {p.parent for ext in ("*.h", "*.hpp") for p in repo.rglob(ext)}
+    return tuple(sorted(folders | {f.parent for f in folders if f != repo}))
 
 
 def fair_clang(path: Path, language: str, includes: tuple[Path, ...], excluded: Counter):
@@ -119,7 +121,8 @@ def fair_clang(path: Path, language: str, includes: tuple[Path, ...], excluded: 
     from clang_reference import clang_reference
 
     reference = clang_reference(path, language, includes)
-    if reference is None:
+    if reference is None or reference.fatal is not None:
+        excluded["files", "not compiled"] += 1
         return None, None
     out = reference.skipped | reference.generated
 
@@ -198,14 +201,14 @@ def main() -> None:
             result = compare(files, ours)
             print(f"{language:>8} {repo.name:>22} {len(files):>5} {result['reference']:>9} {result['recall']:>6.3f} "
                   f"{result['precision']:>9.3f} {result['kinds']:>5.3f}")
-        if excluded:
-            print(f"{'':>10}left out on both sides: {dict(sorted(excluded.items()))}")
             for key in ("missed", "extra"):
                 if result[key]:
                     print(f"{'':>10}{key}: {result[key][:5]}")
             if os.environ.get("CODETRAIN_REFERENCE_DUMP"):  # every miss and extra, to read them all
                 with open(os.environ["CODETRAIN_REFERENCE_DUMP"], "a") as dump:
                     dump.write(json.dumps({"repository": repo.name, "language": language, **result}) + "\n")
+        if excluded:
+            print(f"{'':>10}left out on both sides: {dict(sorted(excluded.items()))}")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,23 @@ import re
 import tree_sitter as ts
 
 # An all-caps macro used as an attribute or a block marker (`FMT_CONSTEXPR auto f()`,
-# `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`): followed by a name on the same or next line,
-# never by `(`, an operator or punctuation.
-_ATTRIBUTE_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*[A-Za-z_~])")
+# `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`), on the same or the next line: before a type
+# and a name (two words: `auto f(`, `const T* p`), before `template` or a destructor, between a type and a
+# function's name (`int CJSON_CDECL main(void)`), or after `class` /
+# `struct` (`class FMT_API format_error`). A macro before one word (`UNITY_INTERNAL_PTR f(`,
+# `UNITY_INT8 p1[]`, `FMT_CONSTEXPR basic_string_view(`) stands for a type, or reads as one
+# harmlessly: kept.
+_ATTRIBUTE_MACRO = re.compile(
+    rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*(?:~|template\b|[A-Za-z_][\w:]*[ \t]*(?:<[^;{}()]*>)?[\s*&]+[A-Za-z_~]))"
+    rb"|(?<=[\w*&][ \t])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]+[A-Za-z_]\w*[ \t]*\()"
+    rb"|(?<=\bif )[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\()"  # `if FMT_CONSTEXPR20 (cond)`: `if constexpr`
+    rb"|(?<=\b(?:class|union) )[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]+[A-Za-z_])"
+    rb"|(?<=\bstruct )[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]+[A-Za-z_])")
 _LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
+# `FMT_CONSTEXPR typed_node(const Arg& arg) : value(arg) {}`: before a constructor (a name of a
+# class or struct of the file, then `(`) the macro is an attribute, not the return type.
+_BEFORE_CALL = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*(\w+)[ \t]*\()")
+_CLASS_NAME = re.compile(rb"\b(?:class|struct)[ \t]+(?:[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]+)?(\w+)")
 _TEMPLATE = re.compile(rb"\btemplate[ \t]*<")
 _MACRO_CALL = re.compile(rb"[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*\(")
 _CONDITIONAL = re.compile(rb"[ \t]*#[ \t]*(if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b")
@@ -25,8 +38,20 @@ _OPENS = frozenset({b"if", b"ifdef", b"ifndef"})
 _ALTERNATIVES = frozenset({b"elif", b"elifdef", b"elifndef", b"else"})
 
 
-def _blanked(pattern: re.Pattern, source: bytes) -> bytes:
-    return pattern.sub(lambda m: b" " * len(m.group(0)), source)  # same length: offsets stay true
+def _blanked(pattern: re.Pattern, source: bytes, wanted=lambda found: True) -> bytes:
+    """`wanted` matches of `pattern` as spaces (same length: offsets stay true), except on
+    preprocessor lines (`#ifdef SDS_TEST_MAIN` must keep its name)."""
+    def blank(found: re.Match) -> bytes:
+        line = source[source.rfind(b"\n", 0, found.start()) + 1:found.start()]
+        if line.lstrip().startswith(b"#") or not wanted(found):
+            return found.group(0)
+        return b" " * len(found.group(0))
+    return pattern.sub(blank, source)
+
+
+def _constructor_macros(source: bytes) -> bytes:
+    classes = set(_CLASS_NAME.findall(source))
+    return _blanked(_BEFORE_CALL, source, lambda found: found.group(1) in classes) if classes else source
 
 
 def _closing(source: bytes, at: int, limit: int = 4000) -> int:
@@ -117,7 +142,7 @@ def macro_blanked_tree(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, bytes
     """The parse with attribute-like macros blanked; when that still leaves errors, also with
     macros alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes
     to errors (which reading is right depends on the macro); and the text parsed."""
-    masked = _template_parameter_macros(_blanked(_ATTRIBUTE_MACRO, source))
+    masked = _template_parameter_macros(_constructor_macros(_blanked(_ATTRIBUTE_MACRO, source)))
     tree = parser.parse(masked)
     if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
         return tree, masked
