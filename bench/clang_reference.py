@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 Unit = tuple[str, int, str]  # (name, start line, kind)
+_VERSION = 2  # of what a cached reference holds
 
 # `#ifdef X`, `#elif defined(X)`, `#if defined X && ...` (not `!defined`, not `#ifndef`: defining
 # an include guard would hide the whole file)
@@ -117,6 +118,14 @@ def _written(lines: list[bytes], cursor) -> bool:
     return 0 < line <= len(lines) and lines[line - 1][column - 1:].startswith(word)
 
 
+def _as_written(lines: list[bytes], cursor) -> str | None:
+    """A conversion operator's name as its definition spells it (libclang resolves typedefs:
+    `operator const fmt::basic_string_view` for `operator const string_view&`)."""
+    line, column = cursor.location.line, cursor.location.column
+    text = lines[line - 1][column - 1:].decode("utf-8", "replace") if 0 < line <= len(lines) else ""
+    return text.split("(", 1)[0].split("<", 1)[0].strip() if text.startswith("operator") else None
+
+
 def _definitions(unit, path: Path, lines: list[bytes]) -> tuple[set[Unit], set[int]]:
     """Classes/structs with a body and a name, functions and methods defined in `path` itself,
     outside function bodies; and the first lines of those a macro wrote."""
@@ -138,6 +147,8 @@ def _definitions(unit, path: Path, lines: list[bytes]) -> tuple[set[Unit], set[i
             is_def = child.is_definition() and not in_function
             spelling = child.spelling
             name = spelling if _SYMBOL_OPERATOR.match(spelling) else spelling.split("<", 1)[0]  # `typed_node<T>`
+            if kind == kinds.CONVERSION_FUNCTION:  # `operator const string_view&`, not libclang's resolved type
+                name = _as_written(lines, child) or name
             anonymous = not spelling or child.is_anonymous() or spelling.startswith(("(unnamed", "(anonymous"))
             if is_def and kind in classes | functions | methods and not anonymous and not _written(lines, child):
                 generated.add(child.extent.start.line)
@@ -169,7 +180,7 @@ def clang_reference(path: Path, language: str, includes: tuple[Path, ...] = ()) 
 
     source = path.read_bytes()
     cache = os.environ.get("CODETRAIN_REFERENCE_CACHE")
-    key = hashlib.sha256(repr((str(path), language, includes)).encode() + source).hexdigest()
+    key = hashlib.sha256(repr((_VERSION, str(path), language, includes)).encode() + source).hexdigest()
     stored = Path(cache) / f"{key}.pickle" if cache else None
     if stored is not None and stored.exists():
         return pickle.loads(stored.read_bytes())
