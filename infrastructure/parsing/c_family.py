@@ -33,6 +33,8 @@ _BEFORE_CALL = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ 
 _CLASS_NAME = re.compile(rb"\b(?:class|struct)[ \t]+(?:[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]+)?(\w+)")
 _TEMPLATE = re.compile(rb"\btemplate[ \t]*<")
 _MACRO_CALL = re.compile(rb"[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*\(")
+_NAME_START = re.compile(rb"[A-Za-z_]")
+_LABEL = re.compile(rb"\w+[ \t]*:(?!:)")
 _CONDITIONAL = re.compile(rb"[ \t]*#[ \t]*(if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b")
 _OPENS = frozenset({b"if", b"ifdef", b"ifndef"})
 _ALTERNATIVES = frozenset({b"elif", b"elifdef", b"elifndef", b"else"})
@@ -94,18 +96,21 @@ def _template_parameter_macros(source: bytes) -> bytes:
     return bytes(text)
 
 
-def error_bytes(tree: ts.Tree) -> int:
-    """Bytes under ERROR nodes (0 for a clean parse)."""
-    if not tree.root_node.has_error:
-        return 0
-    total, stack = 0, [tree.root_node]
+def error_nodes(tree: ts.Tree) -> list[tuple[int, int]]:
+    """(start byte, size) of each ERROR or MISSING node (a missing one counts 1)."""
+    found, stack = [], [tree.root_node] if tree.root_node.has_error else []
     while stack:
         node = stack.pop()
         if node.type == "ERROR" or node.is_missing:
-            total += max(node.end_byte - node.start_byte, 1)
+            found.append((node.start_byte, max(node.end_byte - node.start_byte, 1)))
         elif node.has_error:
             stack.extend(node.children)
-    return total
+    return found
+
+
+def error_bytes(tree: ts.Tree) -> int:
+    """Bytes under ERROR nodes (0 for a clean parse)."""
+    return sum(size for _, size in error_nodes(tree))
 
 
 def first_branches(source: bytes) -> tuple[bytes, frozenset[int]]:
@@ -151,18 +156,56 @@ def macro_blanked_tree(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, bytes
     return (other, other_text) if error_bytes(other) < error_bytes(tree) else (tree, masked)
 
 
-def c_family_trees(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, ts.Tree | None, frozenset[int]]:
-    """(main tree, every-branch tree, rows): when the macro-blanked parse has errors and the
+def c_family_trees(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, bytes, ts.Tree | None, frozenset[int]]:
+    """(main tree, the text it read, every-branch tree, rows): when the macro-blanked parse has errors and the
     file has `#else` / `#elif` branches, the main tree reads only the first branch of each
     conditional if that parses with fewer error bytes; the every-branch tree then still holds
-    the definitions on the blanked `rows`. Otherwise (the common case) (tree, None, {})."""
+    the definitions on the blanked `rows`. Otherwise (the common case) (tree, text, None, {})."""
     tree, text = macro_blanked_tree(parser, source)
     if not tree.root_node.has_error or b"#" not in source:
-        return tree, None, frozenset()
+        return tree, text, None, frozenset()
     variant, rows = first_branches(text)
     if not rows:
-        return tree, None, frozenset()
+        return tree, text, None, frozenset()
     first = parser.parse(variant)
     if error_bytes(first) >= error_bytes(tree):
-        return tree, None, frozenset()
-    return first, tree, rows
+        return tree, text, None, frozenset()
+    return first, variant, tree, rows
+
+
+def _top_level_rows(text: bytes) -> list[int]:
+    """Rows (0-based) where a top-level declaration may start: a line starting at column 0
+    with a name (not a `label:` / `public:`), after a line that ends a declaration (`;`, `}`,
+    `{`), a comment, a preprocessor line or a macro alone on its line. Class members are indented in every common style,
+    so these are namespace-level lines."""
+    rows, ended = [0], True
+    for row, line in enumerate(text.split(b"\n")):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if ended and row and _NAME_START.match(line) and not _LABEL.match(line):
+            rows.append(row)
+        ended = stripped.endswith((b";", b"}", b"{", b"*/")) or bool(_LINE_MACRO.match(line)) or \
+            stripped.startswith((b"//", b"#")) and not stripped.endswith(b"\\")
+    return rows
+
+
+def chunk_trees(parser: ts.Parser, text: bytes):
+    """(tree, start byte, end byte) for each top-level stretch of `text` parsed alone
+    (`included_ranges`: offsets and rows stay the file's). One error in a big header (a
+    construct the grammar lacks) can derail everything after it; alone, each stretch recovers."""
+    rows = _top_level_rows(text)
+    text = _blanked(_LINE_MACRO, text)  # alone, `FMT_END_EXPORT` / `FMT_BEGIN_NAMESPACE` only mislead
+    starts = [0]
+    at = 0
+    for row in range(1, rows[-1] + 1):
+        at = text.index(b"\n", at) + 1
+        starts.append(at)
+    for first, end in zip(rows, rows[1:] + [None]):
+        start_byte, end_byte = starts[first], starts[end] if end is not None else len(text)
+        end_point = (end, 0) if end is not None else (text.count(b"\n") + 1, 0)
+        parser.included_ranges = [ts.Range((first, 0), end_point, start_byte, end_byte)]
+        try:
+            yield parser.parse(text), start_byte, end_byte
+        finally:
+            parser.included_ranges = []

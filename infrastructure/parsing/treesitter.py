@@ -23,7 +23,7 @@ import tree_sitter as ts
 
 from domain.entities import ParsedUnit
 from infrastructure.parsing import families, languages
-from infrastructure.parsing.c_family import c_family_trees
+from infrastructure.parsing.c_family import c_family_trees, chunk_trees, error_bytes, error_nodes
 from infrastructure.parsing.languages import COMMENTS, SPECS, LanguageSpec
 
 # Wrappers whose text belongs to the definition they hold (decorators, `export`, templates).
@@ -268,11 +268,30 @@ def _units(tree: ts.Tree, query: ts.Query, source: bytes, language: str) -> list
     return units
 
 
+def _by_stretch(parser: ts.Parser, query: ts.Query, source: bytes, language: str,
+                parsed: tuple[ts.Tree, bytes], units: list[ParsedUnit]) -> list[ParsedUnit]:
+    """Each top-level stretch's units from its parse alone (c_family.chunk_trees) when that has
+    fewer error bytes than the whole parse over the stretch and the units starting in it (a
+    unit the whole parse derailed runs past its stretch, over the error), or as many and finds
+    more units; the whole parse's otherwise."""
+    errors = error_nodes(parsed[0])
+    kept = []
+    for alone, start, end in chunk_trees(parser, parsed[1]):
+        here = [u for u in units if start <= u.start_byte < end]
+        reach = max([end] + [u.end_byte for u in here])
+        whole = sum(size for at, size in errors if start <= at < reach)
+        theirs = _units(alone, query, source, language)
+        kept += theirs if (error_bytes(alone), -len(theirs)) < (whole, -len(here)) else here
+    return kept
+
+
 def _c_family_units(parser: ts.Parser, query: ts.Query, source: bytes, language: str) -> list[ParsedUnit]:
     """Units of the cleaner reading (c_family.py), plus those of every branch that lie wholly
     on the lines it blanked (`#else` branches complete in themselves)."""
-    tree, every_branch, rows = c_family_trees(parser, source)
+    tree, text, every_branch, rows = c_family_trees(parser, source)
     units = _units(tree, query, source, language)
+    if tree.root_node.has_error:
+        units = _by_stretch(parser, query, source, language, (tree, text), units)
     if every_branch is not None:
         units += [u for u in _units(every_branch, query, source, language)
                   if all(row - 1 in rows for row in range(u.start_line, u.end_line + 1))]
