@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 Unit = tuple[str, int, str]  # (name, start line, kind)
-_VERSION = 2  # of what a cached reference holds
+_VERSION = 3  # of what a cached reference holds
 
 # `#ifdef X`, `#elif defined(X)`, `#if defined X && ...` (not `!defined`, not `#ifndef`: defining
 # an include guard would hide the whole file)
@@ -147,7 +147,7 @@ def _definitions(unit, path: Path, lines: list[bytes]) -> tuple[set[Unit], set[i
             is_def = child.is_definition() and not in_function
             spelling = child.spelling
             name = spelling if _SYMBOL_OPERATOR.match(spelling) else spelling.split("<", 1)[0]  # `typed_node<T>`
-            if kind == kinds.CONVERSION_FUNCTION:  # `operator const string_view&`, not libclang's resolved type
+            if spelling.startswith("operator "):  # `operator const string_view&`, not libclang's resolved type
                 name = _as_written(lines, child) or name
             anonymous = not spelling or child.is_anonymous() or spelling.startswith(("(unnamed", "(anonymous"))
             if is_def and kind in classes | functions | methods and not anonymous and not _written(lines, child):

@@ -27,6 +27,14 @@ _ATTRIBUTE_MACRO = re.compile(
     rb"|(?<=\b(?:class|union) )[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]+[A-Za-z_])"
     rb"|(?<=\bstruct )[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]+[A-Za-z_])")
 _LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
+# A macro alone on its line before a blank line (`FMT_END_NAMESPACE`, `FMT_BEGIN_EXPORT`) is no
+# part of what follows; a macro call alone on its line before a declaration
+# (`FMT_VISIBILITY("hidden")  // comment` between `template <...>` and the function) is an
+# attribute, and before a blank line a pragma (`FMT_PRAGMA_CLANG(diagnostic push)`).
+_STANDALONE_MACRO = re.compile(
+    rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)(?=\n[ \t]*\r?\n)"
+    rb"|(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+\((?:[^()\n]|\([^()\n]*\))*\))"
+    rb"(?=[ \t]*(?://[^\n]*)?\n[ \t]*(?:\r?\n|template\b|[A-Za-z_~]))")
 # `FMT_CONSTEXPR typed_node(const Arg& arg) : value(arg) {}`: before a constructor (a name of a
 # class or struct of the file, then `(`) the macro is an attribute, not the return type.
 _BEFORE_CALL = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*(\w+)[ \t]*\()")
@@ -147,7 +155,8 @@ def macro_blanked_tree(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, bytes
     """The parse with attribute-like macros blanked; when that still leaves errors, also with
     macros alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes
     to errors (which reading is right depends on the macro); and the text parsed."""
-    masked = _template_parameter_macros(_constructor_macros(_blanked(_ATTRIBUTE_MACRO, source)))
+    masked = _blanked(_STANDALONE_MACRO, _blanked(_ATTRIBUTE_MACRO, source))
+    masked = _template_parameter_macros(_constructor_macros(masked))
     tree = parser.parse(masked)
     if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
         return tree, masked

@@ -36,6 +36,7 @@ _DECLARATOR_LEAVES = frozenset({
     "operator_name", "operator_cast", "type_identifier", "template_function",
 })
 _SYMBOL_OPERATOR = re.compile(r"\boperator\s*[^\w\s]")
+_TEMPLATE_ARGUMENTS = re.compile(r"<[^<>]*>")
 _C_FAMILY = frozenset({"c", "cpp"})
 # `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
 # these): bundler pragmas, not documentation
@@ -88,7 +89,16 @@ def _short(name: str | None) -> str | None:
     operator = _SYMBOL_OPERATOR.search(name)
     if operator:  # `A::operator<<`, `operator ()`: `operator<<`, `operator()` as libclang spells them
         return re.sub(r"\s+", "", name[operator.start():])
-    return re.split(r"::|\.", name.split("<", 1)[0].strip())[-1] or name
+    return re.split(r"::|\.", _without_arguments(name).strip())[-1] or name
+
+
+def _without_arguments(name: str) -> str:
+    """`format_facet<std::locale>::do_put` -> `format_facet::do_put` (balanced `<...>` removed)."""
+    while True:
+        shorter = _TEMPLATE_ARGUMENTS.sub("", name)
+        if shorter == name:
+            return name.split("<", 1)[0]  # an unbalanced `<` left: cut there, as before
+        name = shorter
 
 
 def _binding(node: ts.Node) -> tuple[str | None, ts.Node]:
@@ -240,9 +250,9 @@ def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: Lan
     parent = None if is_class else _owner(node, spec)
     if language == "go" and node.type == "method_declaration":
         parent = _receiver(node)
-    qualified = name if "::" in name.split("<", 1)[0] else None  # not `trait<std::string>`
-    name = _short(name) if not is_class else name.split("<", 1)[0].strip()  # `buffer<T*, T>`: `buffer`
-    if qualified and parent is None:  # C++ `void Widget::draw()` defined outside its class
+    qualified = name if "::" in _without_arguments(name) else None  # not `trait<std::string>`
+    name = _short(name)  # `buffer<T*, T>`: `buffer`; `struct fmt::formatter<X>`: `formatter`
+    if qualified and parent is None and not is_class:  # C++ `void Widget::draw()` defined outside its class
         parent = _short(qualified.rsplit("::", 1)[0])
     kind = "class" if is_class else ("method" if parent else "function")
     docstring = _python_docstring(node) if language == "python" else _comment_docstring(outer)
