@@ -142,7 +142,7 @@ EXTENSIONS = {"python": (".py",), "java": (".java",), "c": (".c", ".h"), "cpp": 
 def compare(files: list[tuple[str, bytes, list[Unit]]], parse) -> dict:
     """Recall, precision of (file, name, start line) and kind agreement over `files`
     ((path, source, reference units)); `parse(path, source)` gives collect's units."""
-    want, got, kinds = set(), set(), Counter()
+    want, got, kinds, differ = set(), set(), Counter(), []
     for path, source, reference in files:
         theirs = {(path, name, start): kind for name, start, kind in reference}
         ours = {(path, u.name, u.start_line): u.kind for u in parse(path, source)}
@@ -150,10 +150,12 @@ def compare(files: list[tuple[str, bytes, list[Unit]]], parse) -> dict:
         got |= set(ours)
         for key in set(theirs) & set(ours):
             kinds[theirs[key] == ours[key]] += 1
+            if theirs[key] != ours[key]:
+                differ.append((*key, theirs[key], ours[key]))
     hit = len(want & got)
     return {"reference": len(want), "collect": len(got), "recall": hit / max(len(want), 1),
             "precision": hit / max(len(got), 1), "kinds": kinds[True] / max(sum(kinds.values()), 1),
-            "missed": sorted(want - got), "extra": sorted(got - want)}
+            "missed": sorted(want - got), "extra": sorted(got - want), "kinds_differ": sorted(differ)}
 
 
 def skipped_by_collect(rel: str, data: bytes, language: str) -> bool:

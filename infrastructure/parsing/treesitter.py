@@ -36,6 +36,10 @@ _DECLARATOR_LEAVES = frozenset({
     "operator_name", "operator_cast", "type_identifier", "template_function",
 })
 _SYMBOL_OPERATOR = re.compile(r"\boperator\s*[^\w\s]")
+# An ERROR node this long can have swallowed definitions (a missing `;` or one stray token,
+# half the files with errors, never did in fmt, hiredis or cJSON): only then are top-level
+# stretches parsed alone.
+_DERAILING_ERROR = 16
 _TEMPLATE_ARGUMENTS = re.compile(r"<[^<>]*>")
 _C_FAMILY = frozenset({"c", "cpp"})
 # `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
@@ -129,8 +133,14 @@ def _binding(node: ts.Node) -> tuple[str | None, ts.Node]:
 
 
 def _owner(node: ts.Node, spec: LanguageSpec) -> str | None:
-    """Name of the class a function is defined in, or None when it is free or nested."""
+    """Name of the class a function is defined in, or None when it is free or nested (a C++
+    `friend` defined in a class is a free function, as libclang says too)."""
     containers = dict(spec.containers)
+    parent = node.parent
+    while parent is not None and parent.type == "template_declaration":
+        parent = parent.parent
+    if parent is not None and parent.type == "friend_declaration":
+        return None
     parent = node.parent
     while parent is not None:
         if parent.type in spec.classes:
@@ -281,15 +291,15 @@ def _units(tree: ts.Tree, query: ts.Query, source: bytes, language: str) -> list
 def _by_stretch(parser: ts.Parser, query: ts.Query, source: bytes, language: str,
                 parsed: tuple[ts.Tree, bytes], units: list[ParsedUnit]) -> list[ParsedUnit]:
     """Each top-level stretch's units from its parse alone (c_family.chunk_trees) when that has
-    fewer error bytes than the whole parse over the stretch and the units starting in it (a
-    unit the whole parse derailed runs past its stretch, over the error), or as many and finds
-    more units; the whole parse's otherwise."""
+    fewer bytes under errors than the whole parse has over the stretch and the units starting
+    in it (a unit the whole parse derailed runs past its stretch, over the error), or as many
+    and finds more units; the whole parse's otherwise."""
     errors = error_nodes(parsed[0])
     kept = []
     for alone, start, end in chunk_trees(parser, parsed[1]):
         here = [u for u in units if start <= u.start_byte < end]
         reach = max([end] + [u.end_byte for u in here])
-        whole = sum(size for at, size in errors if start <= at < reach)
+        whole = sum(max(0, min(at + size, reach) - max(at, start)) for at, size in errors)  # bytes under ERROR
         theirs = _units(alone, query, source, language)
         kept += theirs if (error_bytes(alone), -len(theirs)) < (whole, -len(here)) else here
     return kept
@@ -300,7 +310,7 @@ def _c_family_units(parser: ts.Parser, query: ts.Query, source: bytes, language:
     on the lines it blanked (`#else` branches complete in themselves)."""
     tree, text, every_branch, rows = c_family_trees(parser, source)
     units = _units(tree, query, source, language)
-    if tree.root_node.has_error:
+    if max((size for _, size in error_nodes(tree)), default=0) >= _DERAILING_ERROR:
         units = _by_stretch(parser, query, source, language, (tree, text), units)
     if every_branch is not None:
         units += [u for u in _units(every_branch, query, source, language)
