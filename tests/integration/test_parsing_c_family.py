@@ -9,21 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.parsing.treesitter import TreeSitterParser
+from tests.integration.test_parsing_syntax import FIXTURES, units_of
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-
-def units_of(rel: str, language: str | None = None) -> tuple[list[str], dict[tuple[str, int], object]]:
-    """(the file's lines, its units by (name, start line)), every content checked against its span."""
-    data = (FIXTURES / rel).read_bytes()
-    parser = TreeSitterParser()
-    found = parser.parse(data, language or parser.language_for(rel, data), rel)
-    lines = data.decode().splitlines()
-    for unit in found:
-        assert unit.content == "\n".join(lines[unit.start_line - 1:unit.end_line]), (unit.name, unit.start_line)
-    return lines, {(u.name, u.start_line): u for u in found}
 
 
 def test_a_macro_between_the_return_type_and_the_name_is_an_attribute():
