@@ -28,7 +28,7 @@ import hashlib
 import os
 import pickle
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +39,7 @@ _VERSION = 3  # of what a cached reference holds
 # an include guard would hide the whole file)
 _TESTED = re.compile(rb"^[ \t]*#[ \t]*(?:ifdef[ \t]+(\w+)|(?:el)?if\b[^\n]*)", re.M)
 _SYMBOL_OPERATOR = re.compile(r"operator[^\w\s]")  # `operator<<`, `operator()`: not `operator bool`
+_DEFAULTED = re.compile(rb"=\s*(?:default|delete)\s*;$")
 _DEFINES = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
 _DEFINED = re.compile(rb"(?<!!)(?<!! )\bdefined[ \t]*\(?[ \t]*(\w+)")
 
@@ -183,7 +184,7 @@ def clang_reference(path: Path, language: str, includes: tuple[Path, ...] = ()) 
     key = hashlib.sha256(repr((_VERSION, str(path), language, includes)).encode() + source).hexdigest()
     stored = Path(cache) / f"{key}.pickle" if cache else None
     if stored is not None and stored.exists():
-        return pickle.loads(stored.read_bytes())
+        return _with_bodies(pickle.loads(stored.read_bytes()), source)
     units: set[Unit] = set()
     generated: set[int] = set()
     skipped: set[int] | None = None
@@ -207,4 +208,16 @@ def clang_reference(path: Path, language: str, includes: tuple[Path, ...] = ()) 
     if stored is not None:
         stored.parent.mkdir(parents=True, exist_ok=True)
         stored.write_bytes(pickle.dumps(found))
-    return found
+    return _with_bodies(found, source)
+
+
+def _with_bodies(reference: Reference, source: bytes) -> Reference:
+    """Without `virtual ~App() = default;` / `= delete;`: libclang calls some of those
+    definitions, but they hold no code (collect's policy: no units)."""
+    lines = source.split(b"\n")
+
+    def declared_only(start: int) -> bool:
+        text = b"\n".join(lines[start - 1:start + 20])
+        ends = [at for at in (text.find(b"{"), text.find(b";")) if at >= 0]
+        return bool(ends) and text[min(ends)] == ord(";") and bool(_DEFAULTED.search(text[:min(ends) + 1]))
+    return replace(reference, units=frozenset(u for u in reference.units if not declared_only(u[1])))

@@ -65,8 +65,9 @@ def _declarator_name(node: ts.Node) -> ts.Node | None:
     """C/C++ keep a function's name under nested declarators (pointer, function, reference)."""
     while node is not None and node.type not in _DECLARATOR_LEAVES:
         inner = node.child_by_field_name("declarator")
-        if inner is None:
-            inner = next((c for c in node.named_children if c.type in _DECLARATOR_LEAVES), None)
+        if inner is None:  # `std::string &ltrim(...)`: a reference_declarator has no field
+            inner = next((c for c in node.named_children
+                          if c.type in _DECLARATOR_LEAVES or c.type.endswith("declarator")), None)
         node = inner
     return node
 
