@@ -84,3 +84,11 @@ def test_units_match_libclang_on_a_file_it_compiles(clang_reference, rel):
         assert theirs == {("cJSON", 103, "class"), ("cJSON_Hooks", 125, "class")}
     else:
         assert len(theirs) == 4
+
+
+def test_functions_returning_a_reference_are_named():
+    lines, units = units_of("cli11/include/CLI/impl/StringTools_inl.hpp", "cpp")
+    assert lines[63] == "CLI11_INLINE std::string &ltrim(std::string &str) {"
+    assert units[("ltrim", 64)].kind == "function" and units[("ltrim", 64)].end_line == 68
+    returning_reference = [name for (name, line) in units if "&" + name + "(" in lines[line - 1].replace(" ", "")]
+    assert set(returning_reference) >= {"ltrim", "rtrim", "remove_quotes", "escapedChars", "bracketChars"}
