@@ -36,8 +36,9 @@ _STANDALONE_MACRO = re.compile(
     rb"|(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+\((?:[^()\n]|\([^()\n]*\))*\))"
     rb"(?=[ \t]*(?://[^\n]*)?\n[ \t]*(?:\r?\n|template\b|[A-Za-z_~]))")
 # `FMT_CONSTEXPR typed_node(const Arg& arg) : value(arg) {}`: before a constructor (a name of a
-# class or struct of the file, then `(`) the macro is an attribute, not the return type.
-_BEFORE_CALL = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*(\w+)[ \t]*\()")
+# class or struct of the file, or `X::X` / `X::~X` out of its class, then `(`) the macro is an
+# attribute, not the return type.
+_BEFORE_CALL = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*([\w:~]+)[ \t]*\()")
 _CLASS_NAME = re.compile(rb"\b(?:class|struct)[ \t]+(?:[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]+)?(\w+)")
 _TEMPLATE = re.compile(rb"\btemplate[ \t]*<")
 _MACRO_CALL = re.compile(rb"[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*\(")
@@ -61,7 +62,11 @@ def _blanked(pattern: re.Pattern, source: bytes, wanted=lambda found: True) -> b
 
 def _constructor_macros(source: bytes) -> bytes:
     classes = set(_CLASS_NAME.findall(source))
-    return _blanked(_BEFORE_CALL, source, lambda found: found.group(1) in classes) if classes else source
+
+    def constructor(found: re.Match) -> bool:
+        parts = found.group(1).split(b"::")
+        return parts[-1] in classes or len(parts) > 1 and parts[-1].lstrip(b"~") == parts[-2]
+    return _blanked(_BEFORE_CALL, source, constructor)
 
 
 def _closing(source: bytes, at: int, limit: int = 4000) -> int:

@@ -92,3 +92,13 @@ def test_functions_returning_a_reference_are_named():
     assert units[("ltrim", 64)].kind == "function" and units[("ltrim", 64)].end_line == 68
     returning_reference = [name for (name, line) in units if "&" + name + "(" in lines[line - 1].replace(" ", "")]
     assert set(returning_reference) >= {"ltrim", "rtrim", "remove_quotes", "escapedChars", "bracketChars"}
+
+
+def test_a_macro_before_a_constructor_defined_out_of_its_class():
+    lines, units = units_of("cli11/include/CLI/impl/Validators_inl.hpp", "cpp")
+    heads = [n for n, line in enumerate(lines, 1) if line.startswith("CLI11_INLINE ") and "::" in line
+             and line.split("::")[0].split()[-1] == line.split("::")[1].split("(")[0]]
+    assert len(heads) == 8  # `CLI11_INLINE X::X(...) : base(...) {`
+    for line in heads:
+        name = lines[line - 1].split("::")[0].split()[-1]
+        assert units[(name, line)].kind == "method" and units[(name, line)].parent == name, line
