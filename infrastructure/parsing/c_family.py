@@ -10,22 +10,25 @@ bytes. A second or third parse happens only when the first has errors.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import tree_sitter as ts
 
-# An all-caps macro used as an attribute or a block marker (`FMT_CONSTEXPR auto f()`,
+# An all-caps macro (`_MACRO`) used as an attribute or a block marker (`FMT_CONSTEXPR auto f()`,
 # `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`), on the same or the next line: before a type
 # and a name (two words: `auto f(`, `const T* p`), before `template` or a destructor, between a type and a
 # function's name (`int CJSON_CDECL main(void)`), or after `class` /
 # `struct` (`class FMT_API format_error`). A macro before one word (`UNITY_INTERNAL_PTR f(`,
 # `UNITY_INT8 p1[]`, `FMT_CONSTEXPR basic_string_view(`) stands for a type, or reads as one
 # harmlessly: kept.
-_ATTRIBUTE_MACRO = re.compile(
-    rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*(?:~|template\b|[A-Za-z_][\w:]*[ \t]*(?:<[^;{}()]*>)?[\s*&]+[A-Za-z_~]))"
-    rb"|(?<=[\w*&][ \t])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]+[A-Za-z_]\w*[ \t]*\()"
-    rb"|(?<=\bif )[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\()"  # `if FMT_CONSTEXPR20 (cond)`: `if constexpr`
-    rb"|(?<=\b(?:class|union) )[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]+[A-Za-z_])"
-    rb"|(?<=\bstruct )[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]+[A-Za-z_])")
+_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
+_TYPE_AND_NAME = re.compile(
+    rb"[ \t]*\n?[ \t]*(?:~|template\b|[A-Za-z_][\w:]*[ \t]*(?:<[^;{}()]*>)?[\s*&]+[A-Za-z_~])")
+_FUNCTION_NAME = re.compile(rb"[ \t]+[A-Za-z_]\w*[ \t]*\(")
+_PARENTHESIS = re.compile(rb"[ \t]*\(")
+_NAME = re.compile(rb"[ \t]+[A-Za-z_]")
+_TYPE_END = re.compile(rb"[\w*&][ \t]$")
+_KEYWORD_BEFORE = re.compile(rb"(?<!\w)(if|class|union|struct) $")
 _LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
 # A macro alone on its line before a blank line (`FMT_END_NAMESPACE`, `FMT_BEGIN_EXPORT`) is no
 # part of what follows; a macro call alone on its line before a declaration
@@ -58,6 +61,23 @@ def _blanked(pattern: re.Pattern, source: bytes, wanted=lambda found: True) -> b
             return found.group(0)
         return b" " * len(found.group(0))
     return pattern.sub(blank, source)
+
+
+def _attribute_macros(source: bytes) -> bytes:
+    """Macros used as attributes (see `_MACRO`'s comment) blanked; one cheap regex finds the
+    candidates, small anchored ones read their context."""
+    def attribute(found: re.Match) -> bool:
+        start, end = found.span()
+        if _TYPE_AND_NAME.match(source, end):
+            return True
+        before = source[max(0, start - 7):start]
+        if _TYPE_END.search(before) and _FUNCTION_NAME.match(source, end):
+            return True
+        keyword = _KEYWORD_BEFORE.search(before)
+        if keyword is None:
+            return False
+        return bool((_PARENTHESIS if keyword.group(1) == b"if" else _NAME).match(source, end))
+    return _blanked(_MACRO, source, attribute)
 
 
 def _constructor_macros(source: bytes) -> bytes:
@@ -160,7 +180,7 @@ def macro_blanked_tree(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, bytes
     """The parse with attribute-like macros blanked; when that still leaves errors, also with
     macros alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes
     to errors (which reading is right depends on the macro); and the text parsed."""
-    masked = _blanked(_STANDALONE_MACRO, _blanked(_ATTRIBUTE_MACRO, source))
+    masked = _blanked(_STANDALONE_MACRO, _attribute_macros(source))
     masked = _template_parameter_macros(_constructor_macros(masked))
     tree = parser.parse(masked)
     if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
@@ -205,8 +225,8 @@ def _top_level_rows(text: bytes) -> list[int]:
 
 
 def chunk_trees(parser: ts.Parser, text: bytes):
-    """(tree, start byte, end byte) for each top-level stretch of `text` parsed alone
-    (`included_ranges`: offsets and rows stay the file's). One error in a big header (a
+    """(start byte, end byte, parse) for each top-level stretch of `text`; `parse()` parses it
+    alone (`included_ranges`: offsets and rows stay the file's). One error in a big header (a
     construct the grammar lacks) can derail everything after it; alone, each stretch recovers."""
     rows = _top_level_rows(text)
     text = _blanked(_LINE_MACRO, text)  # alone, `FMT_END_EXPORT` / `FMT_BEGIN_NAMESPACE` only mislead
@@ -218,8 +238,13 @@ def chunk_trees(parser: ts.Parser, text: bytes):
     for first, end in zip(rows, rows[1:] + [None]):
         start_byte, end_byte = starts[first], starts[end] if end is not None else len(text)
         end_point = (end, 0) if end is not None else (text.count(b"\n") + 1, 0)
-        parser.included_ranges = [ts.Range((first, 0), end_point, start_byte, end_byte)]
-        try:
-            yield parser.parse(text), start_byte, end_byte
-        finally:
-            parser.included_ranges = []
+        yield start_byte, end_byte, partial(_parse_range, parser, text,
+                                            ts.Range((first, 0), end_point, start_byte, end_byte))
+
+
+def _parse_range(parser: ts.Parser, text: bytes, span: ts.Range) -> ts.Tree:
+    parser.included_ranges = [span]
+    try:
+        return parser.parse(text)
+    finally:
+        parser.included_ranges = []

@@ -294,13 +294,18 @@ def _by_stretch(parser: ts.Parser, query: ts.Query, source: bytes, language: str
     """Each top-level stretch's units from its parse alone (c_family.chunk_trees) when that has
     fewer bytes under errors than the whole parse has over the stretch and the units starting
     in it (a unit the whole parse derailed runs past its stretch, over the error), or as many
-    and finds more units; the whole parse's otherwise."""
+    and finds more units; the whole parse's otherwise (and without parsing the stretch again
+    when the whole parse has no error there)."""
     errors = error_nodes(parsed[0])
     kept = []
-    for alone, start, end in chunk_trees(parser, parsed[1]):
+    for start, end, parse_alone in chunk_trees(parser, parsed[1]):
         here = [u for u in units if start <= u.start_byte < end]
         reach = max([end] + [u.end_byte for u in here])
         whole = sum(max(0, min(at + size, reach) - max(at, start)) for at, size in errors)  # bytes under ERROR
+        if not whole:  # read cleanly by the whole parse: kept as it is, not parsed again
+            kept += here
+            continue
+        alone = parse_alone()
         theirs = _units(alone, query, source, language)
         kept += theirs if (error_bytes(alone), -len(theirs)) < (whole, -len(here)) else here
     return kept
