@@ -40,6 +40,7 @@ _VERSION = 3  # of what a cached reference holds
 _TESTED = re.compile(rb"^[ \t]*#[ \t]*(?:ifdef[ \t]+(\w+)|(?:el)?if\b[^\n]*)", re.M)
 _SYMBOL_OPERATOR = re.compile(r"operator[^\w\s]")  # `operator<<`, `operator()`: not `operator bool`
 _DEFAULTED = re.compile(rb"=\s*(?:default|delete)\s*;$")
+_INSTANTIATION = re.compile(rb"\s*(?:extern\s+)?template\s+(?:class|struct)\b")
 _DEFINES = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
 _DEFINED = re.compile(rb"(?<!!)(?<!! )\bdefined[ \t]*\(?[ \t]*(\w+)")
 
@@ -212,12 +213,15 @@ def clang_reference(path: Path, language: str, includes: tuple[Path, ...] = ()) 
 
 
 def _with_bodies(reference: Reference, source: bytes) -> Reference:
-    """Without `virtual ~App() = default;` / `= delete;`: libclang calls some of those
-    definitions, but they hold no code (collect's policy: no units)."""
+    """Without `virtual ~App() = default;` / `= delete;` and explicit instantiations (`template
+    class X<int>;`): libclang calls some of those definitions, but they hold no code (collect's
+    policy: no units)."""
     lines = source.split(b"\n")
 
     def declared_only(start: int) -> bool:
         text = b"\n".join(lines[start - 1:start + 20])
         ends = [at for at in (text.find(b"{"), text.find(b";")) if at >= 0]
-        return bool(ends) and text[min(ends)] == ord(";") and bool(_DEFAULTED.search(text[:min(ends) + 1]))
+        if not ends or text[min(ends)] != ord(";"):
+            return False
+        return bool(_DEFAULTED.search(text[:min(ends) + 1]) or _INSTANTIATION.match(text))
     return replace(reference, units=frozenset(u for u in reference.units if not declared_only(u[1])))

@@ -18,7 +18,8 @@ import tree_sitter as ts
 # `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`), on the same or the next line: before a type
 # and a name (two words: `auto f(`, `const T* p`), before `template` or a destructor, between a type and a
 # function's name (`int CJSON_CDECL main(void)`), or after `class` /
-# `struct` (`class FMT_API format_error`). A macro before one word (`UNITY_INTERNAL_PTR f(`,
+# `struct` (`class FMT_API format_error`), or after the parameters (`now() SPDLOG_NOEXCEPT {`).
+# A macro before one word (`UNITY_INTERNAL_PTR f(`,
 # `UNITY_INT8 p1[]`, `FMT_CONSTEXPR basic_string_view(`) stands for a type, or reads as one
 # harmlessly: kept.
 _MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
@@ -28,6 +29,8 @@ _FUNCTION_NAME = re.compile(rb"[ \t]+[A-Za-z_]\w*[ \t]*\(")
 _PARENTHESIS = re.compile(rb"[ \t]*\(")
 _NAME = re.compile(rb"[ \t]+[A-Za-z_]")
 _TYPE_END = re.compile(rb"[\w*&][ \t]$")
+_AFTER_PARAMETERS = re.compile(rb"\)[ \t]*(?:const[ \t]*)?$")  # `f() const SPDLOG_NOEXCEPT {`
+_BEFORE_BODY = re.compile(rb"[ \t]*(?:\r?\n[ \t]*)?(?:[{;=:]|->|override\b|final\b|noexcept\b)")
 _KEYWORD_BEFORE = re.compile(rb"(?<!\w)(if|class|union|struct) $")
 _LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
 # A macro alone on its line before a blank line (`FMT_END_NAMESPACE`, `FMT_BEGIN_EXPORT`) is no
@@ -39,9 +42,10 @@ _STANDALONE_MACRO = re.compile(
     rb"|(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+\((?:[^()\n]|\([^()\n]*\))*\))"
     rb"(?=[ \t]*(?://[^\n]*)?\n[ \t]*(?:\r?\n|template\b|[A-Za-z_~]))")
 # `FMT_CONSTEXPR typed_node(const Arg& arg) : value(arg) {}`: before a constructor (a name of a
-# class or struct of the file, or `X::X` / `X::~X` out of its class, then `(`) the macro is an
+# class or struct of the file, or `X<T>::X` / `X::~X` out of its class, then `(`) the macro is an
 # attribute, not the return type.
-_BEFORE_CALL = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*([\w:~]+)[ \t]*\()")
+_BEFORE_CALL = re.compile(
+    rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*([\w:~]+(?:<[^;{}()]*>)?(?:::[\w~]+)*)[ \t]*\()")
 _CLASS_NAME = re.compile(rb"\b(?:class|struct)[ \t]+(?:[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]+)?(\w+)")
 _TEMPLATE = re.compile(rb"\btemplate[ \t]*<")
 _MACRO_CALL = re.compile(rb"[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*\(")
@@ -70,8 +74,10 @@ def _attribute_macros(source: bytes) -> bytes:
         start, end = found.span()
         if _TYPE_AND_NAME.match(source, end):
             return True
-        before = source[max(0, start - 7):start]
+        before = source[max(0, start - 12):start]
         if _TYPE_END.search(before) and _FUNCTION_NAME.match(source, end):
+            return True
+        if _AFTER_PARAMETERS.search(before) and _BEFORE_BODY.match(source, end):
             return True
         keyword = _KEYWORD_BEFORE.search(before)
         if keyword is None:
@@ -84,7 +90,7 @@ def _constructor_macros(source: bytes) -> bytes:
     classes = set(_CLASS_NAME.findall(source))
 
     def constructor(found: re.Match) -> bool:
-        parts = found.group(1).split(b"::")
+        parts = re.sub(rb"<[^;{}()]*>", b"", found.group(1)).split(b"::")  # `base_sink<Mutex>::base_sink`
         return parts[-1] in classes or len(parts) > 1 and parts[-1].lstrip(b"~") == parts[-2]
     return _blanked(_BEFORE_CALL, source, constructor)
 

@@ -102,3 +102,22 @@ def test_a_macro_before_a_constructor_defined_out_of_its_class():
     for line in heads:
         name = lines[line - 1].split("::")[0].split()[-1]
         assert units[(name, line)].kind == "method" and units[(name, line)].parent == name, line
+
+
+def test_a_macro_after_the_parameters_is_no_name():
+    lines, units = units_of("spdlog/details/os-inl.h", "cpp")
+    trailing = [n for n, line in enumerate(lines, 1) if line.startswith("SPDLOG_INLINE ")
+                and line.endswith(") SPDLOG_NOEXCEPT {")]
+    assert len(trailing) >= 15  # `SPDLOG_INLINE std::tm gmtime() SPDLOG_NOEXCEPT {`
+    for line in trailing:
+        (unit,) = [u for (_, start), u in units.items() if start == line]
+        assert lines[line - 1].split("(")[0].endswith(" " + unit.name) and unit.kind == "function", line
+    assert not [name for name, _ in units if name.startswith("SPDLOG")]
+
+
+def test_a_macro_before_a_template_class_constructor_defined_out_of_its_class():
+    lines, units = units_of("spdlog/sinks/base_sink-inl.h", "cpp")
+    assert lines[16] == "SPDLOG_INLINE spdlog::sinks::base_sink<Mutex>::base_sink()"
+    for line in (16, 20):  # the `template <typename Mutex>` line above each head
+        assert units[("base_sink", line)].kind == "method" and units[("base_sink", line)].parent == "base_sink"
+    assert {name for name, _ in units} >= {"log", "flush", "set_pattern", "set_formatter"}
