@@ -36,9 +36,11 @@ _LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
 # A macro alone on its line before a blank line (`FMT_END_NAMESPACE`, `FMT_BEGIN_EXPORT`) is no
 # part of what follows; a macro call alone on its line before a declaration
 # (`FMT_VISIBILITY("hidden")  // comment` between `template <...>` and the function) is an
-# attribute, and before a blank line a pragma (`FMT_PRAGMA_CLANG(diagnostic push)`).
+# attribute, and before a blank line a pragma (`FMT_PRAGMA_CLANG(diagnostic push)`); a macro
+# with a colon alone on its line is an access specifier.
 _STANDALONE_MACRO = re.compile(
     rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)(?=\n[ \t]*\r?\n)"
+    rb"|(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*:[ \t]*$)"  # `JSON_PRIVATE_UNLESS_TESTED:` (an access specifier)
     rb"|(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+\((?:[^()\n]|\([^()\n]*\))*\))"
     rb"(?=[ \t]*(?://[^\n]*)?\n[ \t]*(?:\r?\n|template\b|[A-Za-z_~]))")
 # `FMT_CONSTEXPR typed_node(const Arg& arg) : value(arg) {}`: before a constructor (a name of a
@@ -254,3 +256,4 @@ def _parse_range(parser: ts.Parser, text: bytes, span: ts.Range) -> ts.Tree:
         return parser.parse(text)
     finally:
         parser.included_ranges = []
+
