@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import re
 from functools import partial
+from typing import Callable
 
 import tree_sitter as ts
+
+from domain.entities import ParsedUnit
 
 # An all-caps macro (`_MACRO`) used as an attribute or a block marker (`FMT_CONSTEXPR auto f()`,
 # `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`), on the same or the next line: before a type
@@ -257,3 +260,46 @@ def _parse_range(parser: ts.Parser, text: bytes, span: ts.Range) -> ts.Tree:
     finally:
         parser.included_ranges = []
 
+
+
+# An ERROR node this long can have swallowed definitions (a missing `;` or one stray token,
+# half the files with errors, never did in fmt, hiredis or cJSON): only then are top-level
+# stretches parsed alone.
+_DERAILING_ERROR = 16
+
+
+def c_family_units(parser: ts.Parser, source: bytes, units_of: Callable[[ts.Tree], list[ParsedUnit]]) -> list[ParsedUnit]:
+    """Units (`units_of` a tree) of the cleaner reading (`c_family_trees`), with top-level
+    stretches re-read after a derailing error (`_by_stretch`), plus the units of every branch
+    that lie wholly on the lines the reading blanked (`#else` branches complete in themselves)."""
+    tree, text, every_branch, rows = c_family_trees(parser, source)
+    units = units_of(tree)
+    if max((size for _, size in error_nodes(tree)), default=0) >= _DERAILING_ERROR:
+        units = _by_stretch(parser, (tree, text), units, units_of)
+    if every_branch is not None:
+        units += [u for u in units_of(every_branch)
+                  if all(row - 1 in rows for row in range(u.start_line, u.end_line + 1))]
+        units.sort(key=lambda u: (u.start_byte, -u.end_byte))
+    return units
+
+
+def _by_stretch(parser: ts.Parser, parsed: tuple[ts.Tree, bytes], units: list[ParsedUnit],
+                units_of: Callable[[ts.Tree], list[ParsedUnit]]) -> list[ParsedUnit]:
+    """Each top-level stretch's units from its parse alone (`chunk_trees`) when that has fewer
+    bytes under errors than the whole parse has over the stretch and the units starting in it
+    (a unit the whole parse derailed runs past its stretch, over the error), or as many and
+    finds more units; the whole parse's otherwise (and without parsing the stretch again when
+    the whole parse has no error there)."""
+    errors = error_nodes(parsed[0])
+    kept = []
+    for start, end, parse_alone in chunk_trees(parser, parsed[1]):
+        here = [u for u in units if start <= u.start_byte < end]
+        reach = max([end] + [u.end_byte for u in here])
+        whole = sum(max(0, min(at + size, reach) - max(at, start)) for at, size in errors)  # bytes under ERROR
+        if not whole:  # read cleanly by the whole parse: kept as it is, not parsed again
+            kept += here
+            continue
+        alone = parse_alone()
+        theirs = units_of(alone)
+        kept += theirs if (error_bytes(alone), -len(theirs)) < (whole, -len(here)) else here
+    return kept

@@ -23,7 +23,7 @@ import tree_sitter as ts
 
 from domain.entities import ParsedUnit
 from infrastructure.parsing import families, languages
-from infrastructure.parsing.c_family import c_family_trees, chunk_trees, error_bytes, error_nodes
+from infrastructure.parsing.c_family import c_family_units
 from infrastructure.parsing.languages import COMMENTS, SPECS, LanguageSpec
 
 # Wrappers whose text belongs to the definition they hold (decorators, `export`, templates).
@@ -36,10 +36,6 @@ _DECLARATOR_LEAVES = frozenset({
     "operator_name", "operator_cast", "type_identifier", "template_function",
 })
 _SYMBOL_OPERATOR = re.compile(r"\boperator\s*[^\w\s]")
-# An ERROR node this long can have swallowed definitions (a missing `;` or one stray token,
-# half the files with errors, never did in fmt, hiredis or cJSON): only then are top-level
-# stretches parsed alone.
-_DERAILING_ERROR = 16
 _TEMPLATE_ARGUMENTS = re.compile(r"<[^<>]*>")
 _C_FAMILY = frozenset({"c", "cpp"})
 # `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
@@ -289,42 +285,6 @@ def _units(tree: ts.Tree, query: ts.Query, source: bytes, language: str) -> list
     return units
 
 
-def _by_stretch(parser: ts.Parser, query: ts.Query, source: bytes, language: str,
-                parsed: tuple[ts.Tree, bytes], units: list[ParsedUnit]) -> list[ParsedUnit]:
-    """Each top-level stretch's units from its parse alone (c_family.chunk_trees) when that has
-    fewer bytes under errors than the whole parse has over the stretch and the units starting
-    in it (a unit the whole parse derailed runs past its stretch, over the error), or as many
-    and finds more units; the whole parse's otherwise (and without parsing the stretch again
-    when the whole parse has no error there)."""
-    errors = error_nodes(parsed[0])
-    kept = []
-    for start, end, parse_alone in chunk_trees(parser, parsed[1]):
-        here = [u for u in units if start <= u.start_byte < end]
-        reach = max([end] + [u.end_byte for u in here])
-        whole = sum(max(0, min(at + size, reach) - max(at, start)) for at, size in errors)  # bytes under ERROR
-        if not whole:  # read cleanly by the whole parse: kept as it is, not parsed again
-            kept += here
-            continue
-        alone = parse_alone()
-        theirs = _units(alone, query, source, language)
-        kept += theirs if (error_bytes(alone), -len(theirs)) < (whole, -len(here)) else here
-    return kept
-
-
-def _c_family_units(parser: ts.Parser, query: ts.Query, source: bytes, language: str) -> list[ParsedUnit]:
-    """Units of the cleaner reading (c_family.py), plus those of every branch that lie wholly
-    on the lines it blanked (`#else` branches complete in themselves)."""
-    tree, text, every_branch, rows = c_family_trees(parser, source)
-    units = _units(tree, query, source, language)
-    if max((size for _, size in error_nodes(tree)), default=0) >= _DERAILING_ERROR:
-        units = _by_stretch(parser, query, source, language, (tree, text), units)
-    if every_branch is not None:
-        units += [u for u in _units(every_branch, query, source, language)
-                  if all(row - 1 in rows for row in range(u.start_line, u.end_line + 1))]
-        units.sort(key=lambda u: (u.start_byte, -u.end_byte))
-    return units
-
-
 class TreeSitterParser:
     """Cuts source files into class, function and method units with tree-sitter.
 
@@ -343,7 +303,7 @@ class TreeSitterParser:
             return families.parse(source, language, path)
         parser, query = _tools(language, path.endswith(".tsx"))
         if language in _C_FAMILY:
-            return _c_family_units(parser, query, source, language)
+            return c_family_units(parser, source, lambda tree: _units(tree, query, source, language))
         tree = parser.parse(source)
         if language == "python" and tree.root_node.has_error:
             from infrastructure.parsing.python_ast import parse_with_ast
