@@ -261,7 +261,6 @@ def _parse_range(parser: ts.Parser, text: bytes, span: ts.Range) -> ts.Tree:
         parser.included_ranges = []
 
 
-
 # An ERROR node this long can have swallowed definitions (a missing `;` or one stray token,
 # half the files with errors, never did in fmt, hiredis or cJSON): only then are top-level
 # stretches parsed alone.
