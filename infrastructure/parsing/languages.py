@@ -74,7 +74,8 @@ SPECS = {
         containers=(("impl_item", "type"),), leading=("attribute_item",),
     ),
     "c": LanguageSpec(("struct_specifier",), ("function_definition",)),
-    "cpp": LanguageSpec(("class_specifier", "struct_specifier"), ("function_definition",)),
+    "cpp": LanguageSpec(("class_specifier", "struct_specifier"), ("function_definition",),
+                        containers=(("union_specifier", "name"),)),  # a union's members are methods
     "ruby": LanguageSpec(("class", "module"), ("method", "singleton_method")),
     "php": LanguageSpec(
         ("class_declaration", "interface_declaration", "trait_declaration", "enum_declaration"),

@@ -23,6 +23,7 @@ import tree_sitter as ts
 
 from domain.entities import ParsedUnit
 from infrastructure.parsing import families, languages
+from infrastructure.parsing.c_family import c_family_units
 from infrastructure.parsing.languages import COMMENTS, SPECS, LanguageSpec
 
 # Wrappers whose text belongs to the definition they hold (decorators, `export`, templates).
@@ -34,13 +35,8 @@ _DECLARATOR_LEAVES = frozenset({
     "identifier", "field_identifier", "qualified_identifier", "destructor_name",
     "operator_name", "operator_cast", "type_identifier", "template_function",
 })
-# An all-caps macro used as an attribute or a block marker (`FMT_CONSTEXPR auto f()`,
-# `FMT_BEGIN_NAMESPACE`, `REDIS_INLINE int g()`): followed by a name on the same or next line,
-# never by `(`, an operator or punctuation. The C/C++ grammars see no preprocessor, take it for
-# a type and lose the definition, so it is blanked (same length: offsets stay true) before
-# parsing; contents are cut from the original bytes.
-_ATTRIBUTE_MACRO = re.compile(rb"(?<![\w#])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?=[ \t]*\n?[ \t]*[A-Za-z_~])")
-_LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
+_SYMBOL_OPERATOR = re.compile(r"\boperator\s*[^\w\s]")
+_TEMPLATE_ARGUMENTS = re.compile(r"<[^<>]*>")
 _C_FAMILY = frozenset({"c", "cpp"})
 # `/* @__PURE__ */`, `/* #__NO_SIDE_EFFECTS__ */`, `// @__NO_SIDE_EFFECTS__` (zod writes 233 of
 # these): bundler pragmas, not documentation
@@ -65,8 +61,9 @@ def _declarator_name(node: ts.Node) -> ts.Node | None:
     """C/C++ keep a function's name under nested declarators (pointer, function, reference)."""
     while node is not None and node.type not in _DECLARATOR_LEAVES:
         inner = node.child_by_field_name("declarator")
-        if inner is None:
-            inner = next((c for c in node.named_children if c.type in _DECLARATOR_LEAVES), None)
+        if inner is None:  # `std::string &ltrim(...)`: a reference_declarator has no field
+            inner = next((c for c in node.named_children
+                          if c.type in _DECLARATOR_LEAVES or c.type.endswith("declarator")), None)
         node = inner
     return node
 
@@ -92,7 +89,19 @@ def _short(name: str | None) -> str | None:
         return name
     if name.startswith("operator "):  # a conversion (`operator bool() const`): `operator bool`
         return name.split("(", 1)[0].split("<", 1)[0].strip()
-    return re.split(r"::|\.", name.split("<", 1)[0].strip())[-1] or name
+    operator = _SYMBOL_OPERATOR.search(name)
+    if operator:  # `A::operator<<`, `operator ()`: `operator<<`, `operator()` as libclang spells them
+        return re.sub(r"\s+", "", name[operator.start():])
+    return re.split(r"::|\.", _without_arguments(name).strip())[-1] or name
+
+
+def _without_arguments(name: str) -> str:
+    """`format_facet<std::locale>::do_put` -> `format_facet::do_put` (balanced `<...>` removed)."""
+    while True:
+        shorter = _TEMPLATE_ARGUMENTS.sub("", name)
+        if shorter == name:
+            return name.split("<", 1)[0]  # an unbalanced `<` left: cut there, as before
+        name = shorter
 
 
 def _binding(node: ts.Node) -> tuple[str | None, ts.Node]:
@@ -123,8 +132,14 @@ def _binding(node: ts.Node) -> tuple[str | None, ts.Node]:
 
 
 def _owner(node: ts.Node, spec: LanguageSpec) -> str | None:
-    """Name of the class a function is defined in, or None when it is free or nested."""
+    """Name of the class a function is defined in, or None when it is free or nested (a C++
+    `friend` defined in a class is a free function, as libclang says too)."""
     containers = dict(spec.containers)
+    parent = node.parent
+    while parent is not None and parent.type == "template_declaration":
+        parent = parent.parent
+    if parent is not None and parent.type == "friend_declaration":
+        return None
     parent = node.parent
     while parent is not None:
         if parent.type == "decorator":  # `@Module({ useFactory: () => ... })` on a class: not its method
@@ -250,10 +265,14 @@ def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: Lan
     parent = None if is_class else _owner(node, spec)
     if language == "go" and node.type == "method_declaration":
         parent = _receiver(node)
-    qualified = name if "::" in name.split("<", 1)[0] else None  # not `trait<std::string>`
-    # a class: `buffer<T*, T>` is `buffer`, Ruby's `class ::Foo` (the top-level Foo) is `Foo`
-    name = _short(name) if not is_class else name.split("<", 1)[0].strip().removeprefix("::")
-    if qualified and parent is None:  # C++ `void Widget::draw()` defined outside its class
+    qualified = name if "::" in _without_arguments(name) else None  # not `trait<std::string>`
+    if is_class and language not in ("c", "cpp"):
+        # a class keeps the path it is written with (Ruby `class Foo::Bar`, as Ripper names it),
+        # less its arguments and a leading `::` (Ruby's top-level `class ::Foo` is `Foo`)
+        name = name.split("<", 1)[0].strip().removeprefix("::")
+    else:
+        name = _short(name)  # `buffer<T*, T>`: `buffer`; C++ `struct fmt::formatter<X>`: `formatter`, as libclang
+    if qualified and parent is None and not is_class:  # C++ `void Widget::draw()` defined outside its class
         parent = _short(qualified.rsplit("::", 1)[0])
     kind = "class" if is_class else ("method" if parent else "function")
     docstring = _python_docstring(node) if language == "python" else _comment_docstring(outer)
@@ -263,34 +282,20 @@ def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: Lan
                       docstring=docstring, start_byte=start_byte, end_byte=end_byte)
 
 
-def _blanked(pattern: re.Pattern, source: bytes) -> bytes:
-    return pattern.sub(lambda m: b" " * len(m.group(0)), source)  # same length: offsets stay true
-
-
-def _error_bytes(tree: ts.Tree) -> int:
-    """Bytes under ERROR nodes (0 for a clean parse)."""
-    if not tree.root_node.has_error:
-        return 0
-    total, stack = 0, [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.type == "ERROR":
-            total += node.end_byte - node.start_byte
-        elif node.has_error:
-            stack.extend(node.children)
-    return total
-
-
-def _c_family_tree(parser: ts.Parser, source: bytes) -> ts.Tree:
-    """C/C++ with attribute-like macros blanked; when that still leaves errors, also with macros
-    alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes to
-    errors (the grammar has no preprocessor: which reading is right depends on the macro)."""
-    masked = _blanked(_ATTRIBUTE_MACRO, source)
-    tree = parser.parse(masked)
-    if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
-        return tree
-    other = parser.parse(_blanked(_LINE_MACRO, masked))
-    return other if _error_bytes(other) < _error_bytes(tree) else tree
+def _units(tree: ts.Tree, query: ts.Query, source: bytes, language: str) -> list[ParsedUnit]:
+    spec = SPECS[language]
+    captures = ts.QueryCursor(query).captures(tree.root_node)
+    found = [(n, True) for n in captures.get("class", [])]
+    found += [(n, False) for n in captures.get("function", [])]
+    found.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
+    units = []
+    for node, is_class in found:
+        if (is_class and not _is_class(node, language)) or _nested_in_function(node, spec) or _bodiless(node):
+            continue
+        unit = _unit(source, node, is_class, language, spec)
+        if unit is not None:
+            units.append(unit)
+    return units
 
 
 class TreeSitterParser:
@@ -310,7 +315,9 @@ class TreeSitterParser:
         if language in families.RULES:
             return families.parse(source, language, path)
         parser, query = _tools(language, path.endswith(".tsx"))
-        tree = _c_family_tree(parser, source) if language in _C_FAMILY else parser.parse(source)
+        if language in _C_FAMILY:
+            return c_family_units(parser, source, lambda tree: _units(tree, query, source, language))
+        tree = parser.parse(source)
         if language == "python" and tree.root_node.has_error:
             from infrastructure.parsing.python_ast import parse_with_ast
 
@@ -318,16 +325,4 @@ class TreeSitterParser:
             if units is not None:
                 self.ast_fallbacks += 1
                 return units
-        spec = SPECS[language]
-        captures = ts.QueryCursor(query).captures(tree.root_node)
-        found = [(n, True) for n in captures.get("class", [])]
-        found += [(n, False) for n in captures.get("function", [])]
-        found.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
-        units = []
-        for node, is_class in found:
-            if (is_class and not _is_class(node, language)) or _nested_in_function(node, spec) or _bodiless(node):
-                continue
-            unit = _unit(source, node, is_class, language, spec)
-            if unit is not None:
-                units.append(unit)
-        return units
+        return _units(tree, query, source, language)

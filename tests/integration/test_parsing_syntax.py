@@ -12,11 +12,11 @@ from infrastructure.parsing.treesitter import TreeSitterParser
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def units_of(rel: str) -> tuple[list[str], dict[tuple[str, int], object]]:
+def units_of(rel: str, language: str | None = None) -> tuple[list[str], dict[tuple[str, int], object]]:
     """(the file's lines, its units by (name, start line)), every content checked against its span."""
     data = (FIXTURES / rel).read_bytes()
     parser = TreeSitterParser()
-    found = parser.parse(data, parser.language_for(rel, data), rel)
+    found = parser.parse(data, language or parser.language_for(rel, data), rel)
     lines = data.decode().splitlines()
     for unit in found:
         assert unit.content == "\n".join(lines[unit.start_line - 1:unit.end_line]), (unit.name, unit.start_line)
