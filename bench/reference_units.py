@@ -1,6 +1,6 @@
 """collect's units against each language's own parser, on real repositories.
 
-Run: .venv/bin/python bench/reference_units.py REPOS_DIR   (or CODETRAIN_REFERENCE_REPOS=DIR)
+Run: .venv/bin/python bench/reference_units.py REPOS_DIR [REPOS_DIR ...]   (or CODETRAIN_REFERENCE_REPOS=DIR)
      CODETRAIN_REFERENCE_CACHE=DIR keeps libclang's parses (minutes per repository) between runs;
      CODETRAIN_REFERENCE_DUMP=FILE.jsonl appends every miss, extra and kind disagreement.
 
@@ -204,7 +204,8 @@ def compare(files: list[tuple[str, bytes, list[Unit]]], parse) -> dict:
             if theirs[key] != ours[key]:
                 differ.append((*key, theirs[key], ours[key]))
     hit = len(want & got)
-    return {"reference": len(want), "collect": len(got), "recall": hit / max(len(want), 1),
+    return {"reference": len(want), "collect": len(got), "hit": hit, "kinds_agree": kinds[True],
+            "kinds_compared": sum(kinds.values()), "recall": hit / max(len(want), 1),
             "precision": hit / max(len(got), 1), "kinds": kinds[True] / max(sum(kinds.values()), 1),
             "missed": sorted(want - got), "extra": sorted(got - want), "kinds_differ": sorted(differ)}
 
@@ -223,10 +224,11 @@ def main() -> None:
     from application.collect.pipeline import header_hint
     from infrastructure.parsing.treesitter import TreeSitterParser
 
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ["CODETRAIN_REFERENCE_REPOS"])
+    roots = [Path(a) for a in sys.argv[1:]] or [Path(os.environ["CODETRAIN_REFERENCE_REPOS"])]
     parser = TreeSitterParser()
+    totals: dict[str, Counter] = {}
     print(f"{'language':>8} {'repository':>22} {'files':>5} {'ref units':>9} {'recall':>6} {'precision':>9} {'kinds':>5}")
-    for repo in sorted(p for p in folder.iterdir() if p.is_dir()):
+    for repo in sorted((p for root in roots for p in root.iterdir() if p.is_dir()), key=lambda p: p.name):
         sources = [p for p in sorted(repo.rglob("*")) if p.is_file() and not p.is_symlink()]
         rels = [p.relative_to(repo).as_posix() for p in sources]
         hint = header_hint(rels)
@@ -252,6 +254,9 @@ def main() -> None:
                 units = parser.parse(data, language, rel)
                 return filters[rel](units) if rel in filters else units
             result = compare(files, ours)
+            totals.setdefault(language, Counter()).update(
+                {k: result[k] for k in ("reference", "collect", "hit", "kinds_agree", "kinds_compared")})
+            totals[language]["files"] += len(files)
             print(f"{language:>8} {repo.name:>22} {len(files):>5} {result['reference']:>9} {result['recall']:>6.3f} "
                   f"{result['precision']:>9.3f} {result['kinds']:>5.3f}")
             for key in ("missed", "extra"):
@@ -262,6 +267,10 @@ def main() -> None:
                     dump.write(json.dumps({"repository": repo.name, "language": language, **result}) + "\n")
         if excluded:
             print(f"{'':>10}left out on both sides: {dict(sorted(excluded.items()))}")
+    print("per language")
+    for language, t in sorted(totals.items()):
+        print(f"{language:>8} {'all':>22} {t['files']:>5} {t['reference']:>9} {t['hit'] / max(t['reference'], 1):>6.3f} "
+              f"{t['hit'] / max(t['collect'], 1):>9.3f} {t['kinds_agree'] / max(t['kinds_compared'], 1):>5.3f}")
 
 
 if __name__ == "__main__":
