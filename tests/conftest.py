@@ -6,14 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub here: anything that tries it must fail fast
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tests.s3_server import moto_server, s3_env  # noqa: E402,F401  (S3 fixtures, moto on 127.0.0.1)
+from tests.s3_server import moto_server, s3_env  # noqa: E402  (S3 fixtures, moto on 127.0.0.1)
+
+__all__ = ["moto_server", "s3_env"]  # pytest finds fixtures by name here
 
 
 def git(cwd: Path, *args: str) -> str:
