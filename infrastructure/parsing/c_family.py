@@ -35,6 +35,7 @@ _TYPE_END = re.compile(rb"[\w*&][ \t]$")
 _AFTER_PARAMETERS = re.compile(rb"\)[ \t]*(?:const[ \t]*)?$")  # `f() const SPDLOG_NOEXCEPT {`
 _BEFORE_BODY = re.compile(rb"[ \t]*(?:\r?\n[ \t]*)?(?:[{;=:]|->|override\b|final\b|noexcept\b)")
 _KEYWORD_BEFORE = re.compile(rb"(?<!\w)(if|class|union|struct) $")
+_MACRO_LINE = re.compile(rb"(?m)^[ \t]*[A-Z][A-Z0-9]*_")  # where `_STANDALONE_MACRO` can match
 _LINE_MACRO = re.compile(rb"(?m:^[ \t]*[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*$)")
 # A macro alone on its line before a blank line (`FMT_END_NAMESPACE`, `FMT_BEGIN_EXPORT`) is no
 # part of what follows; a macro call alone on its line before a declaration
@@ -57,6 +58,7 @@ _MACRO_CALL = re.compile(rb"[A-Z][A-Z0-9]*_[A-Z0-9_]+[ \t]*\(")
 _NAME_START = re.compile(rb"[A-Za-z_]")
 _LABEL = re.compile(rb"\w+[ \t]*:(?!:)")
 _CONDITIONAL = re.compile(rb"[ \t]*#[ \t]*(if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b")
+_ALTERNATIVE_DIRECTIVE = re.compile(rb"#[ \t]*el")  # `#else`, `#elif`...: no branch to blank without one
 _OPENS = frozenset({b"if", b"ifdef", b"ifndef"})
 _ALTERNATIVES = frozenset({b"elif", b"elifdef", b"elifndef", b"else"})
 
@@ -72,9 +74,27 @@ def _blanked(pattern: re.Pattern, source: bytes, wanted=lambda found: True) -> b
     return pattern.sub(blank, source)
 
 
-def _attribute_macros(source: bytes) -> bytes:
+def _blanked_at(pattern: re.Pattern, source: bytes, starts, wanted=lambda found: True) -> bytes:
+    """`_blanked` for a pattern whose matches can only begin at `starts` (the positions of a
+    cheaper scan, ascending) and end before the next one: each start is tried once with an
+    anchored match instead of the pattern scanning every byte."""
+    text, last = None, -1
+    for start in starts:
+        found = pattern.match(source, start) if start >= last else None
+        if found is None or not wanted(found):
+            continue
+        line = source[source.rfind(b"\n", 0, start) + 1:start]
+        if line.lstrip().startswith(b"#"):
+            continue
+        text = bytearray(source) if text is None else text
+        text[start:found.end()] = b" " * (found.end() - start)
+        last = found.end()
+    return source if text is None else bytes(text)
+
+
+def _attribute_macros(source: bytes, starts: list[int]) -> bytes:
     """Macros used as attributes (see `_MACRO`'s comment) blanked; one cheap regex finds the
-    candidates, small anchored ones read their context."""
+    candidates (`starts`), small anchored ones read their context."""
     def attribute(found: re.Match) -> bool:
         start, end = found.span()
         if _TYPE_AND_NAME.match(source, end):
@@ -88,16 +108,16 @@ def _attribute_macros(source: bytes) -> bytes:
         if keyword is None:
             return False
         return bool((_PARENTHESIS if keyword.group(1) == b"if" else _NAME).match(source, end))
-    return _blanked(_MACRO, source, attribute)
+    return _blanked_at(_MACRO, source, starts, attribute)
 
 
-def _constructor_macros(source: bytes) -> bytes:
+def _constructor_macros(source: bytes, starts: list[int]) -> bytes:
     classes = set(_CLASS_NAME.findall(source))
 
     def constructor(found: re.Match) -> bool:
         parts = re.sub(rb"<[^;{}()]*>", b"", found.group(1)).split(b"::")  # `base_sink<Mutex>::base_sink`
         return parts[-1] in classes or len(parts) > 1 and parts[-1].lstrip(b"~") == parts[-2]
-    return _blanked(_BEFORE_CALL, source, constructor)
+    return _blanked_at(_BEFORE_CALL, source, starts, constructor)
 
 
 def _closing(source: bytes, at: int, limit: int = 4000) -> int:
@@ -161,13 +181,15 @@ def first_branches(source: bytes) -> tuple[bytes, frozenset[int]]:
     """`source` with every `#elif` / `#else` branch blanked, directive included (the `#if`
     branch and the `#endif` stay), and the rows (0-based) blanked: one consistent reading
     where each conditional contributes one branch."""
+    if not _ALTERNATIVE_DIRECTIVE.search(source):
+        return source, frozenset()
     lines = source.split(b"\n")
     hidden: list[bool] = []  # per open conditional: whether its current branch is an alternative
     rows: set[int] = set()
     hide = continued = False
     for row, line in enumerate(lines):
         if not continued:  # a directive's `\` continuation lines share its fate
-            found = _CONDITIONAL.match(line)
+            found = _CONDITIONAL.match(line) if b"#" in line else None
             word = found.group(1) if found else None
             if word in _OPENS:
                 hide = any(hidden)
@@ -191,8 +213,10 @@ def macro_blanked_tree(parser: ts.Parser, source: bytes) -> tuple[ts.Tree, bytes
     """The parse with attribute-like macros blanked; when that still leaves errors, also with
     macros alone on their line (`FMT_BEGIN_EXPORT`) blanked, whichever parse loses fewer bytes
     to errors (which reading is right depends on the macro); and the text parsed."""
-    masked = _blanked(_STANDALONE_MACRO, _attribute_macros(source))
-    masked = _template_parameter_macros(_constructor_macros(masked))
+    starts = [found.start() for found in _MACRO.finditer(source)]
+    masked = _attribute_macros(source, starts)
+    masked = _blanked_at(_STANDALONE_MACRO, masked, [m.start() for m in _MACRO_LINE.finditer(masked)])
+    masked = _template_parameter_macros(_constructor_macros(masked, starts))
     tree = parser.parse(masked)
     if not tree.root_node.has_error or not _LINE_MACRO.search(masked):
         return tree, masked
