@@ -11,7 +11,7 @@ class Buckets:
     """Band key -> entry indices, about 12 bytes an entry.
 
     A dict of Python ints costs about 110 bytes an entry, and an index holds `bands` entries per
-    kept unit (42 at the default threshold). So recent keys sit in a small dict (65,536 keys, or
+    kept unit (37 at the default threshold). So recent keys sit in a small dict (65,536 keys, or
     1/8 of the merged ones when more) that is then merged into sorted numpy arrays searched with
     searchsorted; a 16 MB
     bitmap of the merged keys answers most misses without a search.

@@ -76,7 +76,8 @@ def candidate_probability(similarity: float, bands: int, rows: int) -> float:
 def optimal_bands(threshold: float, num_perm: int, min_recall: float = 0.99) -> tuple[int, int]:
     """(bands, rows) whose S-curve rises *below* `threshold`: a pair at the threshold is a
     candidate with probability >= `min_recall`, and among such curves the one with most rows
-    per band (fewest unrelated candidates) is chosen.
+    per band (fewest unrelated candidates) is chosen, with only as many bands as that recall
+    needs (each band is a bucket lookup and insert per unit: 37 instead of 42 at 0.7).
 
     datasketch's choice (least false-positive plus false-negative area) centres the curve on
     the threshold, so about half the pairs right at it are never compared (recall 0.83-0.89 on
@@ -84,8 +85,9 @@ def optimal_bands(threshold: float, num_perm: int, min_recall: float = 0.99) -> 
     shingles travel with the signature), so a low curve costs comparisons, not precision.
     """
     for rows in range(num_perm, 0, -1):
-        bands = num_perm // rows
-        if candidate_probability(threshold, bands, rows) >= min_recall:
+        if candidate_probability(threshold, num_perm // rows, rows) >= min_recall:
+            bands = next(b for b in range(1, num_perm // rows + 1)
+                         if candidate_probability(threshold, b, rows) >= min_recall)
             return bands, rows
     return num_perm, 1
 
