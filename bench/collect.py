@@ -49,6 +49,15 @@ candidate signatures gathered per storage block; LSH merges in batches growing w
 the URL-password and alphanumeric-share checks made cheap. Near-dup quality unchanged:
 recall 1.000 / 1.000 / 1.000 (0.70-0.75 / 0.75-0.85 / 0.85-0.95), unrelated kept 1.000, 0 of
 100 variants at 0.55-0.70 dropped (datasketch: 0.590 / 0.920 / 1.000, 0.330).
+
+Issue 12 third pass, measured 2026-11-29 on a quiet machine (`--only --baseline` = b68f90d,
+--repeats 3, interleaved), after the C/C++ preprocessor-free reading (C/C++ parsing 1.53x the
+CPU of before on this corpus's 1,129 C/C++ files): files/s 0.889 (1 worker) and 0.889 (2
+workers). Then the macro passes tried only where a cheap scan finds a macro (same output on
+1,331 C/C++ files, the pass 13% faster): 0.905 / 0.884. Then 37x6 bands instead of 42x6 (as
+many as recall 0.99 at the threshold needs; planted-variant recall 0.990 / 1.000 / 1.000,
+unrelated kept 1.000): files/s 0.909 (1 worker) and 0.943 (2 workers), files/CPU-s 0.910 /
+0.936, 2-worker speed-up 1.81x (baseline 1.74x). Main-process peak RSS 706 MB against 578.
 """
 from __future__ import annotations
 
