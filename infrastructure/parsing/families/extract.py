@@ -97,9 +97,14 @@ def _siblings_before(node: ts.Node, skipped: frozenset[str]) -> ts.Node | None:
 
 def _unit(kind: str, name: str, parent: str | None, docstring: str | None, source: bytes,
           start: int, end: int, start_line: int) -> ParsedUnit:
-    """A unit over `source[start:end]` without trailing blank space: an indentation-based body
-    (Scala 3, Haskell) ends where the next definition starts, after the lines between."""
-    content = source[start:end].rstrip()
+    """A unit over the whole lines of `source[start:end]` (the first line's indentation, the rest
+    of the last line: `M.f = function() end -- why`), without trailing blank space: an
+    indentation-based body (Scala 3, Haskell) ends where the next definition starts, after the
+    lines between."""
+    start = source.rfind(b"\n", 0, start) + 1
+    end = start + len(source[start:end].rstrip())
+    line_end = source.find(b"\n", end)
+    content = source[start:len(source) if line_end < 0 else line_end].rstrip()
     return ParsedUnit(
         kind=kind, name=name, start_line=start_line, end_line=start_line + content.count(b"\n"),
         content=content.decode("utf-8", "replace"), parent=parent, docstring=docstring,
