@@ -82,7 +82,8 @@ def test_every_language_has_a_fixture_and_an_expectation():
 
 @pytest.mark.parametrize("folder", sorted(RULES))
 def test_unit_content_is_its_lines_in_the_file(folder):
-    """start_line..end_line are the unit's lines: its content starts on the first and ends the last."""
+    """A unit's content is exactly its lines start_line..end_line, whole: the first line's
+    indentation and the rest of the last line (a trailing comment) included."""
     for path in sorted((FIXTURES / folder).iterdir()):
         if path.name.startswith("LICENSE"):
             continue
@@ -91,8 +92,7 @@ def test_unit_content_is_its_lines_in_the_file(folder):
         assert units
         for unit in units:
             span = "\n".join(lines[unit.start_line - 1:unit.end_line])
-            assert span.endswith(unit.content), (path.name, unit.name, unit.start_line)
-            assert unit.content.splitlines()[0].strip() in lines[unit.start_line - 1]
+            assert unit.content.rstrip() == span.rstrip(), (path.name, unit.name, unit.start_line)
 
 
 SNIPPETS = {
