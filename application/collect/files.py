@@ -6,6 +6,7 @@ processes give the same rows in the same order (results are consumed in task ord
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +183,10 @@ _CONTEXT: WorkContext | None = None
 def _init_worker(context: WorkContext) -> None:
     global _CONTEXT
     _CONTEXT = context
+    # A forked worker inherits its parent's SIGTERM handler (a trainer's stop request, Ray's),
+    # which only notes the signal: the pool's terminate() at the end would then wait forever
+    # for a worker blocked on its task queue. Workers end on SIGTERM, as a process should.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run_in_worker(task: tuple[int, str, str]) -> TaskResult:
