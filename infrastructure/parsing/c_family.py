@@ -63,21 +63,16 @@ _OPENS = frozenset({b"if", b"ifdef", b"ifndef"})
 _ALTERNATIVES = frozenset({b"elif", b"elifdef", b"elifndef", b"else"})
 
 
-def _blanked(pattern: re.Pattern, source: bytes, wanted=lambda found: True) -> bytes:
-    """`wanted` matches of `pattern` as spaces (same length: offsets stay true), except on
-    preprocessor lines (`#ifdef SDS_TEST_MAIN` must keep its name)."""
-    def blank(found: re.Match) -> bytes:
-        line = source[source.rfind(b"\n", 0, found.start()) + 1:found.start()]
-        if line.lstrip().startswith(b"#") or not wanted(found):
-            return found.group(0)
-        return b" " * len(found.group(0))
-    return pattern.sub(blank, source)
+def _blanked(pattern: re.Pattern, source: bytes) -> bytes:
+    """Every match of `pattern` as spaces (see `_blanked_at`)."""
+    return _blanked_at(pattern, source, [found.start() for found in pattern.finditer(source)])
 
 
 def _blanked_at(pattern: re.Pattern, source: bytes, starts, wanted=lambda found: True) -> bytes:
-    """`_blanked` for a pattern whose matches can only begin at `starts` (the positions of a
-    cheaper scan, ascending) and end before the next one: each start is tried once with an
-    anchored match instead of the pattern scanning every byte."""
+    """`wanted` matches of `pattern` as spaces (same length: offsets stay true), except on
+    preprocessor lines (`#ifdef SDS_TEST_MAIN` must keep its name). Matches can only begin at
+    `starts` (ascending: the positions of a cheaper scan, or the pattern's own matches), and each
+    is tried once with an anchored match instead of the pattern scanning every byte."""
     text, last = None, -1
     for start in starts:
         found = pattern.match(source, start) if start >= last else None

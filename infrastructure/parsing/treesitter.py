@@ -266,7 +266,7 @@ def _unit(source: bytes, node: ts.Node, is_class: bool, language: str, spec: Lan
     if language == "go" and node.type == "method_declaration":
         parent = _receiver(node)
     qualified = name if "::" in _without_arguments(name) else None  # not `trait<std::string>`
-    if is_class and language not in ("c", "cpp"):
+    if is_class and language not in _C_FAMILY:
         # a class keeps the path it is written with (Ruby `class Foo::Bar`, as Ripper names it),
         # less its arguments and a leading `::` (Ruby's top-level `class ::Foo` is `Foo`)
         name = name.split("<", 1)[0].strip().removeprefix("::")
