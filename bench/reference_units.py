@@ -220,8 +220,24 @@ def skipped_by_collect(rel: str, data: bytes, language: str) -> bool:
     return text_skip_reason(rel, data.decode("utf-8", "replace"), language, FilterConfig()) is not None
 
 
-def main() -> None:
+def kept_files(repo: Path, parser, languages: set[str]) -> dict[str, list[tuple[Path, str]]]:
+    """language -> (path, relative path) of the files of `languages` collect keeps: what collect
+    writes is compared, not what it leaves out (vendored, minified...)."""
     from application.collect.pipeline import header_hint
+
+    sources = [p for p in sorted(repo.rglob("*")) if p.is_file() and not p.is_symlink()]
+    rels = [p.relative_to(repo).as_posix() for p in sources]
+    hint = header_hint(rels)
+    found: dict[str, list] = {}
+    for path, rel in zip(sources, rels):
+        data = path.read_bytes()
+        language = parser.language_for(rel, data if rel.endswith(".h") else data[:256], hint)
+        if language in languages and not skipped_by_collect(rel, data, language):
+            found.setdefault(language, []).append((path, rel))
+    return found
+
+
+def main() -> None:
     from infrastructure.parsing.treesitter import TreeSitterParser
 
     roots = [Path(a) for a in sys.argv[1:]] or [Path(os.environ["CODETRAIN_REFERENCE_REPOS"])]
@@ -229,26 +245,19 @@ def main() -> None:
     totals: dict[str, Counter] = {}
     print(f"{'language':>8} {'repository':>22} {'files':>5} {'ref units':>9} {'recall':>6} {'precision':>9} {'kinds':>5}")
     for repo in sorted((p for root in roots for p in root.iterdir() if p.is_dir()), key=lambda p: p.name):
-        sources = [p for p in sorted(repo.rglob("*")) if p.is_file() and not p.is_symlink()]
-        rels = [p.relative_to(repo).as_posix() for p in sources]
-        hint = header_hint(rels)
         folders = header_folders(repo)
         by_language: dict[str, list] = {}
         filters, excluded = {}, Counter()
-        for path, rel in zip(sources, rels):
-            data = path.read_bytes()
-            language = parser.language_for(rel, data if rel.endswith(".h") else data[:256], hint)
-            if language is None or skipped_by_collect(rel, data, language):
-                continue  # what collect writes is compared, not what it leaves out (vendored, minified)
-            if language in ("c", "cpp"):
-                reference, filters[rel] = fair_clang(path, language, (path.parent, repo / "include", repo, *folders),
-                                                     excluded)
-            elif language in REFERENCES:
-                reference = REFERENCES[language](data)
-            else:
-                continue
-            if reference is not None:
-                by_language.setdefault(language, []).append((rel, data, reference))
+        for language, files in kept_files(repo, parser, {"c", "cpp", *REFERENCES}).items():
+            for path, rel in files:
+                data = path.read_bytes()
+                if language in ("c", "cpp"):
+                    reference, filters[rel] = fair_clang(
+                        path, language, (path.parent, repo / "include", repo, *folders), excluded)
+                else:
+                    reference = REFERENCES[language](data)
+                if reference is not None:
+                    by_language.setdefault(language, []).append((rel, data, reference))
         for language, files in sorted(by_language.items()):
             def ours(rel, data, language=language):
                 units = parser.parse(data, language, rel)
