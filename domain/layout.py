@@ -34,6 +34,7 @@ CHECKPOINT_PREFIX = "step-"  # checkpoints/step-000040
 FINAL = "final"  # the trained model (full, merged or adapter) with its tokenizer
 BASE_MODEL = "base_model.json"  # where an adapter's local base was: relative to final/ and absolute
 LABELS = "labels.json"  # a classifier's class names in id order, inside final/
+THRESHOLD = "threshold.json"  # a two-class classifier's tuned cut-off on class 1, inside final/
 METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
 

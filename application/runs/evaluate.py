@@ -267,6 +267,35 @@ class DatasetEvalRequest:
     """Stop after this many batches; None = the whole split."""
     batch_size: int = 8
     """Rows per forward pass."""
+    threshold: float | str | None = None
+    """Two-class models: predict label 1 when its probability is at least this; `argmax` = the likelier
+    label; None = the cut-off training tuned (final/threshold.json, `eval.threshold: tune`), else argmax."""
+
+    def __post_init__(self):
+        if self.threshold is not None and self.threshold != "argmax":
+            try:
+                value = float(self.threshold)
+            except ValueError:
+                value = -1.0
+            if not 0.0 < value <= 1.0:
+                raise EvaluationError(f"--threshold {self.threshold}: expected a probability in (0, 1] or 'argmax'")
+            object.__setattr__(self, "threshold", value)
+
+
+def decision_rule(request: DatasetEvalRequest, labels: list[str], tuned: dict | None) -> dict:
+    """How a classifier's predictions are made: {"threshold": cut-off on label 1 or None (argmax),
+    "source": why}. A cut-off needs two labels."""
+    if request.threshold is not None and request.threshold != "argmax" and len(labels) != 2:
+        raise EvaluationError(f"--threshold {request.threshold}: a cut-off needs a two-label model "
+                              f"(this one has {len(labels)})")
+    if request.threshold == "argmax" or len(labels) != 2:
+        return {"threshold": None, "source": "argmax"}
+    if request.threshold is not None:
+        return {"threshold": request.threshold, "source": "--threshold"}
+    if tuned:
+        return {"threshold": float(tuned["threshold"]),
+                "source": f"tuned on the {tuned.get('tuned_on', 'validation')} rows (F1 {tuned.get('f1', 0):.4f} there)"}
+    return {"threshold": None, "source": "argmax"}
 
 
 def output_location(run: str | None, output: str | None) -> str:
@@ -294,8 +323,10 @@ def evaluate_dataset(
     output: Storage,
     key: str = "dataset_eval.json",
     describe: dict | None = None,
+    tuned: dict | None = None,
 ) -> dict:
-    """Perplexity for a causal-LM dataset; accuracy/P/R/F1/confusion for a classification one."""
+    """Perplexity for a causal-LM dataset; accuracy/P/R/F1/confusion for a classification one,
+    predicted by `decision_rule` (`tuned`: the model's final/threshold.json, if any)."""
     task = stats.get("task", "generation")
     classify = task in ("classification", "security")
     if classify != (model_task == "sequence-classification"):
@@ -307,9 +338,13 @@ def evaluate_dataset(
         # {name: id} from the dataset verb, or a list of names in id order
         labels = ([name for name, _ in sorted(label_map.items(), key=lambda item: item[1])]
                   if isinstance(label_map, dict) else [str(name) for name in label_map])
+        decision = decision_rule(request, labels, tuned)
         y_true, y_pred, probabilities = predict(request.split, request.max_batches, request.batch_size)
+        if decision["threshold"] is not None:
+            y_pred = [int(p[1] >= decision["threshold"]) for p in probabilities]
         metrics = classification_metrics(y_true, y_pred, labels,
                                          [p[1] for p in probabilities] if len(labels) == 2 else None)
+        metrics["decision"] = decision
     else:
         metrics = perplexity(request.split, request.max_batches, request.batch_size)
         metrics["perplexity"] = math.exp(min(metrics["loss"], 50.0))  # exp(50) ~ 5e21: "useless"

@@ -34,6 +34,7 @@ class ModelScorer(Protocol):
     """A model loaded to score the splits of one dataset folder (infrastructure/evaluation/scoring)."""
 
     task: str  # `causal-lm` or `sequence-classification`
+    threshold: dict | None  # a two-class classifier's tuned cut-off (final/threshold.json), if any
 
     def perplexity(self, split: str, max_batches: int | None, batch_size: int) -> dict: ...
 
@@ -97,4 +98,4 @@ def evaluate_run_on_dataset(
             request, stats=read_json(data, STATS), model_task=scorer.task,
             perplexity=scorer.perplexity, predict=scorer.predict,
             output=open_storage(output), key=f"dataset-{request.split}.json",
-            describe={"model": run or model, "dataset": data.uri})
+            describe={"model": run or model, "dataset": data.uri}, tuned=scorer.threshold)

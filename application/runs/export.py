@@ -7,6 +7,7 @@ A merge is only published when the merged model reproduces the adapter model's l
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from application.artifacts import publish_tree
 from application.runs.reading import final_model
 from domain.errors import ExportError
 from domain.ports import Storage
-from domain.layout import EXPORT_MANIFEST, atomic_path
+from domain.layout import EXPORT_MANIFEST, THRESHOLD, atomic_path
 
 MODES = ("auto", "merge", "adapter-only")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -139,6 +140,10 @@ def export_model(
             staging.mkdir(parents=True)
             manifest = {"format": "codetrain-export/1", "source": run.uri if run is not None else str(folder),
                         "task": source.task, **write_model(request, source, staging, after_merge)}
+            tuned = Path(folder) / THRESHOLD  # a classifier's tuned cut-off travels with its weights
+            if tuned.is_file():
+                shutil.copyfile(tuned, staging / THRESHOLD)
+                manifest["threshold"] = json.loads(tuned.read_text())
             if request.gguf:
                 manifest["gguf"] = write_gguf(request, source, staging)
             if request.onnx:

@@ -192,6 +192,11 @@ class EvalConfig(Section):
     """Smallest change that counts."""
     max_batches: int | None = Field(None, ge=1)
     """Cap on validation batches per evaluation."""
+    threshold: Literal["argmax", "tune"] = "argmax"
+    """Two-class sequence-classification: `tune` chooses the cut-off on class 1's probability that
+    maximises class 1's F1 on the final evaluation's rows, writes it to final/threshold.json, and
+    `evaluate` then predicts with it (for a rare class trained with balanced sampling or class
+    weights, argmax's 0.5 raises mostly false alarms); `argmax` predicts the likeliest class."""
     on_train: bool = False
     """Evaluate on the training split when the dataset has no validation rows (logged as train-split
     figures); false refuses such a dataset rather than call training numbers validation."""
@@ -271,6 +276,8 @@ class TrainConfig(Section):
         classify = self.model.task == "sequence-classification"
         if not classify and (self.data.sampling != "natural" or self.training.class_weights != "none"):
             raise ValueError("data.sampling=balanced and training.class_weights apply to sequence-classification only")
+        if not classify and self.eval.threshold != "argmax":
+            raise ValueError("eval.threshold=tune applies to sequence-classification only")
         if self.training.scheduler == "reduce_on_plateau" and not self.eval.every_steps:
             raise ValueError("training.scheduler=reduce_on_plateau needs eval.every_steps")
         return self

@@ -90,6 +90,32 @@ def average_precision(scores: list[float], truth: list[int]) -> float:
     return total / positives
 
 
+def best_f1_threshold(scores: list[float], truth: list[int]) -> tuple[float, float] | None:
+    """The cut-off on the positive-class probability that maximises the positive class's F1 on
+    these examples, and that F1: (threshold, f1), predicting positive when score >= threshold;
+    None when there is no positive. Tied scores form one cut-off.
+
+    With a rare class, argmax (0.5) is rarely the best cut-off: balanced sampling trains for a
+    50/50 prior, so at the natural rate most alarms are false. A cut-off chosen on validation rows
+    and used unchanged on test rows is the usual remedy.
+    """
+    positives = sum(truth)
+    if not positives:
+        return None
+    ranked = sorted(zip(scores, truth), key=lambda pair: -pair[0])
+    best, hits, seen, i = (1.0, 0.0), 0, 0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        hits, seen = hits + sum(label for _, label in ranked[i:j]), seen + (j - i)
+        f1 = 2 * hits / (seen + positives)  # 2PR / (P + R) with P = hits/seen, R = hits/positives
+        if f1 > best[1]:
+            best = (ranked[i][0], f1)
+        i = j
+    return best
+
+
 def per_class_table(confusion: list[list[int]], labels: list[str]) -> dict[str, dict[str, float]]:
     """Precision, recall, F1 and support of each named class."""
     return {name: {k: c[k] for k in ("precision", "recall", "f1", "support")}

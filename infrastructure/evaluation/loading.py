@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from domain.errors import EvaluationError
-from domain.layout import BASE_MODEL, LABELS
+from domain.layout import BASE_MODEL, LABELS, THRESHOLD
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
@@ -114,6 +114,20 @@ def read_labels(folder: Path) -> list[str] | None:
     config = folder / "config.json"
     id2label = json.loads(config.read_text()).get("id2label") if config.is_file() else None
     return [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
+
+
+def read_threshold(folder: Path) -> dict | None:
+    """A two-class classifier's tuned cut-off (`threshold.json`, written by training with
+    `eval.threshold: tune`), or None."""
+    path = Path(folder) / THRESHOLD
+    if not path.is_file():
+        return None
+    try:
+        tuned = json.loads(path.read_text())
+        float(tuned["threshold"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise EvaluationError(f"{path}: not a threshold record ({error})") from None
+    return tuned
 
 
 def resolve_base(folder: Path, override: str | None = None) -> str:

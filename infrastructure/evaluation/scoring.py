@@ -64,6 +64,7 @@ class LoadedModel:
         from infrastructure.evaluation import loading
 
         self.task = loading.model_task(folder)
+        self.threshold = loading.read_threshold(folder)
         self.model = loading.load_model(folder, self.task, threads, base=base)
         self.dataset_dir = dataset_dir
         stats = json.loads((Path(dataset_dir) / STATS).read_text()) if (Path(dataset_dir) / STATS).is_file() else {}

@@ -124,10 +124,32 @@ def train_loop(r: TrainingSession, stop: StopRequest, on_checkpoint, stop_when, 
         if saved_step != r.step:  # every rank takes the same branch: saving has a barrier
             checkpoint = save_checkpoint(r, on_checkpoint)
         r.log(f"{r.eval_name} loss after training: {r.last_eval['eval_loss']:.4f}")
+        if r.config.eval.threshold == "tune":
+            _log_threshold(r)
         if r.unigram:
             r.log(f"{r.eval_name} loss {r.last_eval['eval_loss']:.4f} vs unigram {r.unigram:.4f} "
                   f"({r.last_eval['eval_loss'] / r.unigram:.3f}x)")
     return _summary(r, interrupted, stopped_early, checkpoint)
+
+
+def tuned_threshold(r: TrainingSession) -> dict | None:
+    """`eval.threshold=tune`: the final evaluation's best-F1 cut-off on label 1, or None (not asked
+    for, interrupted, or no label-1 row to tune on)."""
+    e = r.last_eval or {}
+    if r.config.eval.threshold != "tune" or "eval_best_threshold" not in e:
+        return None
+    return {"threshold": e["eval_best_threshold"], "label": r.labels[1], "f1": e["eval_best_f1"],
+            "tuned_on": r.eval_name, "step": r.last_eval_step}
+
+
+def _log_threshold(r: TrainingSession) -> None:
+    tuned = tuned_threshold(r)
+    if tuned is None:
+        r.log(f"eval.threshold=tune: the {r.eval_name} rows have no {r.labels[1]!r} example to tune on;"
+              " predictions stay argmax")
+    else:
+        r.log(f"decision threshold for {tuned['label']!r}: probability >= {tuned['threshold']:.4f}"
+              f" (F1 {tuned['f1']:.4f} on the {r.eval_name} rows), written to final/")
 
 
 def _next_window(r: TrainingSession, stream, should_stop: Callable[[], bool]) -> list[dict] | None:
@@ -242,6 +264,7 @@ def _summary(r: TrainingSession, interrupted: bool, stopped_early: bool, checkpo
         "eval_before": r.before, "eval_after": after,
         "best": {"metric": r.config.eval.metric, "value": r.early.best, "step": r.early.best_step},
         "eval_split": r.eval_name, "num_processes": r.accelerator.num_processes,
+        "threshold": None if interrupted else tuned_threshold(r),
         "parameters": _parameter_counts(r.accelerator.unwrap_model(r.model)),
     }
     if after and r.causal:
@@ -268,7 +291,8 @@ def cleanup(r: TrainingSession, summary: dict) -> dict:
         if not summary["interrupted"]:
             final = r.run_dir / FINAL
             shutil.rmtree(final, ignore_errors=True)
-            save_final(r.accelerator.unwrap_model(r.model), r.tokenizer, final, r.config.adapter.merge_on_export, r.labels)
+            save_final(r.accelerator.unwrap_model(r.model), r.tokenizer, final, r.config.adapter.merge_on_export, r.labels,
+                       tuned_threshold(r))
             summary["final"] = str(final)
         atomic_write(r.run_dir / RUN_SUMMARY, json.dumps(summary, indent=2, default=str))
     r.accelerator.wait_for_everyone()

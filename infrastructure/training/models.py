@@ -6,7 +6,7 @@ from pathlib import Path
 
 from application.train.config import TrainConfig
 from domain.errors import TrainingError
-from domain.layout import BASE_MODEL, LABELS, TOKENIZER
+from domain.layout import BASE_MODEL, LABELS, THRESHOLD, TOKENIZER
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
@@ -217,11 +217,12 @@ def adaptable_modules(model) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str]) -> None:
+def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str], threshold: dict | None = None) -> None:
     """`final/`: adapter-only (peft) or merged/full weights, plus the tokenizer.
 
     An adapter-only folder has no model config, so a classifier's label names also go to
-    `labels.json` (index = class id) for whoever loads it with peft.
+    `labels.json` (index = class id) for whoever loads it with peft; a tuned two-class cut-off
+    goes to `threshold.json`.
     """
     import json
 
@@ -233,6 +234,8 @@ def save_final(model, tokenizer, folder: Path, merge: bool, labels: list[str]) -
     save_tokenizer(tokenizer, folder)
     if labels:
         (folder / LABELS).write_text(json.dumps(labels))
+    if threshold:
+        (folder / THRESHOLD).write_text(json.dumps(threshold, indent=2))
     record_base_portably(folder)
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 
-from application.train.metric_stats import average_precision, classification_scores, per_class_table
+from application.train.metric_stats import (
+    average_precision, best_f1_threshold, classification_scores, per_class_table,
+)
 from infrastructure.training.data import sequential_batches
 from infrastructure.training.objective import summed_loss, target_weight
 
@@ -16,7 +18,9 @@ def evaluate(model, split, accelerator, *, causal: bool, labels: list[str], batc
              max_batches: int | None, pad_id: int = 0) -> dict:
     """Metrics of `model` on `split`, named `eval_*`. Unweighted: recency and class weights shape
     training only. A classifier also gets `eval_per_class` (precision/recall/F1/support per label),
-    `eval_confusion` and, with two labels, `eval_pr_auc` (average precision of label 1)."""
+    `eval_confusion` and, with two labels, `eval_pr_auc` (average precision of label 1) and, when
+    the rows hold a label 1, `eval_best_threshold` / `eval_best_f1`: the cut-off on label 1's
+    probability that maximises its F1 here, and that F1."""
     import torch
 
     device = accelerator.device
@@ -50,6 +54,9 @@ def evaluate(model, split, accelerator, *, causal: bool, labels: list[str], batc
     if len(labels) == 2:
         scores, truths = _gathered(accelerator, scores, truths)
         metrics["eval_pr_auc"] = average_precision(scores, truths)
+        best = best_f1_threshold(scores, truths)
+        if best is not None:
+            metrics["eval_best_threshold"], metrics["eval_best_f1"] = best
     return {**metrics, "eval_per_class": per_class_table(matrix, labels), "eval_confusion": matrix}
 
 

@@ -19,6 +19,8 @@ from presentation.running import run
 @click.option("--split", default="test", show_default=True, help="Dataset split to score.")
 @click.option("--max-batches", type=click.IntRange(1), help="Score only the first N batches of the split.")
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Rows per forward pass.")
+@click.option("--threshold", help="Two-label models: predict label 1 at this probability or above, or `argmax` "
+                                   "(default: the cut-off training tuned with eval.threshold=tune, else argmax).")
 @click.option("--benchmark", help="`humaneval` or a JSONL file of problems: run pass@k instead of dataset metrics.")
 @click.option("--oracle", is_flag=True, help="Run the benchmark's canonical solutions (checks the harness).")
 @click.option("--n", "n", type=click.IntRange(1), default=1, show_default=True, help="Samples per problem.")
@@ -44,7 +46,7 @@ from presentation.running import run
                    "limits only (they can then read and write what you can). Refused without this flag.")
 @click.option("--base", help="An adapter's base model (folder or hub name), instead of the one it recorded.")
 @click.pass_obj
-def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, batch_size, benchmark, oracle, n,
+def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, batch_size, threshold, benchmark, oracle, n,
              ks, temperature, top_p, max_new_tokens, stops, limit, workers, timeout, seed, threads, output,
              unsafe_no_sandbox, base):
     """Score a model: perplexity / classification metrics, or sandboxed pass@k on a code benchmark."""
@@ -84,7 +86,7 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
         return
     if oracle:
         raise click.UsageError("--oracle needs --benchmark")
-    request = DatasetEvalRequest(split=split, max_batches=max_batches, batch_size=batch_size)
+    request = run(DatasetEvalRequest, split=split, max_batches=max_batches, batch_size=batch_size, threshold=threshold)
     result = run(container.evaluate_dataset, request, run=run_uri, model=model_path, dataset=dataset_uri,
                  output=output, threads=threads, base=base)
     if "perplexity" in result:
@@ -98,6 +100,9 @@ def evaluate(container, run_uri, model_path, dataset_uri, split, max_batches, ba
             click.echo(f"  {name}: precision {c['precision']:.4f} recall {c['recall']:.4f} f1 {c['f1']:.4f} "
                        f"support {c['support']}")
         click.echo(f"  confusion matrix (rows = truth, {result['labels']}): {result['confusion_matrix']}")
+        rule = result["decision"]
+        if rule["threshold"] is not None:
+            click.echo(f"  predicted {result['labels'][1]!r} at probability >= {rule['threshold']:.4f} ({rule['source']})")
     click.echo(f"  results: {output}/dataset-{split}.json")
 
 

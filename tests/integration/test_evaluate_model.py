@@ -66,6 +66,41 @@ def test_classification_metrics_of_a_model_that_always_says_class_zero(assets, t
     assert result["per_class"]["clean"]["recall"] == 1.0 and result["per_class"]["vulnerable"]["recall"] == 0.0
 
 
+def test_a_tuned_threshold_in_the_model_folder_decides_and_argmax_overrides_it(assets, tmp_path):
+    import torch
+    from click.testing import CliRunner
+
+    from presentation.cli import cli
+
+    tokenizer = assets["tokenizer"]
+    model = tiny_gpt2(tokenizer, num_labels=2)
+    with torch.no_grad():
+        model.score.weight.zero_()  # every row: p(vulnerable) = 0.5 exactly
+    model_dir = save_model(model, tokenizer, tmp_path / "classifier")
+    (model_dir / "threshold.json").write_text(json.dumps({"threshold": 0.5, "label": "vulnerable", "f1": 0.9,
+                                                          "tuned_on": "validation", "step": 40}))
+    rows = [("def add_1(a, b):", 0), ("eval(input())", 1), ("os.system(cmd)", 1), ("return a + b", 0),
+            ("pickle.loads(data)", 1)]
+    dataset = classification_dataset(tmp_path / "sec", tokenizer, rows, {"clean": 0, "vulnerable": 1})
+    tuned = Container().evaluate_dataset(DatasetEvalRequest(), model=str(model_dir), dataset=str(dataset),
+                                         output=str(tmp_path / "tuned"))
+    assert tuned["confusion_matrix"] == [[0, 2], [0, 3]]  # 0.5 >= the tuned 0.5: all flagged
+    assert tuned["decision"]["threshold"] == 0.5 and "validation" in tuned["decision"]["source"]
+    argmax = Container().evaluate_dataset(DatasetEvalRequest(threshold="argmax"), model=str(model_dir),
+                                          dataset=str(dataset), output=str(tmp_path / "argmax"))
+    assert argmax["confusion_matrix"] == [[2, 0], [3, 0]]  # a tie goes to class 0
+
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(model_dir), "--dataset", str(dataset),
+                                      "--threshold", "0.6", "--output", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    assert "predicted 'vulnerable' at probability >= 0.6000 (--threshold)" in result.output
+    assert json.loads((tmp_path / "cli" / "dataset-test.json").read_text())["confusion_matrix"] == [[2, 0], [3, 0]]
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(model_dir), "--dataset", str(dataset),
+                                      "--threshold", "high", "--output", str(tmp_path / "bad")])
+    assert result.exit_code != 0 and "--threshold high: expected a probability" in result.output
+    assert not (tmp_path / "bad").exists()
+
+
 def write_benchmark(path):
     # "comment": the prompt ends inside a comment, so any one-line completion is harmless and the
     # tests pass; "wrong": the prompt's own function is wrong, so no completion can pass.

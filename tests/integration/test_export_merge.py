@@ -128,9 +128,13 @@ def test_a_classifier_adapter_merges_and_scores_the_same_as_before(tmp_path):
                              LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True,
                                         init_lora_weights=False, task_type="SEQ_CLS"))
     save_model(adapter, tokenizer, tmp_path / "adapter")
+    tuned = {"threshold": 0.7, "label": "vulnerable", "f1": 0.8, "tuned_on": "validation", "step": 10}
+    (tmp_path / "adapter" / "threshold.json").write_text(json.dumps(tuned))
     run = run_folder(tmp_path / "run", final_source=tmp_path / "adapter")
     manifest = Container().export(ExportRequest(), run=str(run), output=str(tmp_path / "merged"))
     assert manifest["written"] == "merged" and manifest["task"] == "sequence-classification"
+    assert manifest["threshold"] == tuned  # the tuned cut-off travels with the weights
+    assert json.loads((tmp_path / "merged" / "threshold.json").read_text()) == tuned
     assert manifest["parity"]["max_abs_diff"] <= 1e-4
 
     rows = [(f"def add_{i}(a, b):", i % 2) for i in range(12)] + [("eval(input())", 1), ("pickle.loads(x)", 1)]
@@ -139,4 +143,5 @@ def test_a_classifier_adapter_merges_and_scores_the_same_as_before(tmp_path):
                                            output=str(tmp_path / f"eval-{name}"))
               for name in ("adapter", "merged")]
     assert scores[0]["confusion_matrix"] == scores[1]["confusion_matrix"]
+    assert scores[0]["decision"] == scores[1]["decision"] and scores[1]["decision"]["threshold"] == 0.7
     assert sum(map(sum, scores[0]["confusion_matrix"])) == 14

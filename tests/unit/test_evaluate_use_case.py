@@ -30,6 +30,7 @@ class LabelScorer:
     """A ModelScorer that predicts label 1 for everything, and remembers what it was loaded from."""
 
     task = "sequence-classification"
+    threshold = None  # no tuned cut-off: argmax
 
     def __init__(self, folder: Path, data_dir: Path):
         self.model_text = (folder / "model.txt").read_text()

@@ -59,3 +59,55 @@ def test_unigram_baseline_is_the_cross_entropy_of_smoothed_training_frequencies(
     loss = unigram_cross_entropy([3, 1, 0], [1, 1, 0])
     assert loss == pytest.approx(-(math.log(4 / 7) + math.log(2 / 7)) / 2)
     assert unigram_cross_entropy([3, 1, 0], [0, 0, 0]) == 0.0
+
+
+def test_the_tuned_threshold_is_the_best_f1_cut_off_of_a_brute_force_search():
+    import random
+
+    from application.train.metric_stats import best_f1_threshold
+
+    rng = random.Random(5)
+    for _ in range(50):
+        truth = [int(rng.random() < 0.1) for _ in range(60)]
+        scores = [round(rng.random(), 2) for _ in truth]  # rounded: ties happen
+        if not any(truth):
+            assert best_f1_threshold(scores, truth) is None
+            continue
+
+        def f1_at(cut):
+            tp = sum(s >= cut and y for s, y in zip(scores, truth))
+            predicted = sum(s >= cut for s in scores)
+            return 2 * tp / (predicted + sum(truth))
+
+        threshold, f1 = best_f1_threshold(scores, truth)
+        assert threshold in scores and f1 == pytest.approx(f1_at(threshold))
+        assert f1 == pytest.approx(max(f1_at(cut) for cut in set(scores)))
+    # The rare class ranked first but scored below 0.5 (a 50/50-prior model at a 1% rate): argmax finds
+    # none of it, the tuned cut-off all of it.
+    assert best_f1_threshold([0.3, 0.2, 0.1, 0.05], [1, 0, 0, 0]) == (0.3, 1.0)
+
+
+def test_evaluate_predicts_with_the_tuned_cut_off_unless_told_otherwise():
+    from application.runs.evaluate import DatasetEvalRequest, decision_rule
+    from domain.errors import EvaluationError
+
+    two, ten = ["clean", "vulnerable"], [str(k) for k in range(10)]
+    tuned = {"threshold": 0.93, "tuned_on": "validation", "f1": 0.5}
+    assert decision_rule(DatasetEvalRequest(), two, tuned)["threshold"] == 0.93
+    assert "validation" in decision_rule(DatasetEvalRequest(), two, tuned)["source"]
+    assert decision_rule(DatasetEvalRequest(threshold="argmax"), two, tuned) == {"threshold": None, "source": "argmax"}
+    assert decision_rule(DatasetEvalRequest(threshold="0.2"), two, tuned)["threshold"] == 0.2
+    assert decision_rule(DatasetEvalRequest(), two, None)["threshold"] is None
+    assert decision_rule(DatasetEvalRequest(), ten, None)["threshold"] is None
+    with pytest.raises(EvaluationError, match="needs a two-label model"):
+        decision_rule(DatasetEvalRequest(threshold=0.5), ten, None)
+    for bad in ("high", "0", "1.5"):
+        with pytest.raises(EvaluationError, match=f"--threshold {bad}: expected a probability"):
+            DatasetEvalRequest(threshold=bad)
+
+
+def test_a_tuned_threshold_is_refused_for_a_causal_lm():
+    from application.train.config import TrainConfig
+
+    with pytest.raises(ValueError, match="eval.threshold=tune applies to sequence-classification only"):
+        TrainConfig.model_validate({"eval": {"threshold": "tune"}})
