@@ -53,7 +53,7 @@ def train_config(args, dataset: Path, run_dir: Path) -> dict:
                      "scheduler": "cosine", "class_weights": args.class_weights, "log_every_steps": 25,
                      "progress_bar": False, "seed": 7},
         "eval": {"every_steps": args.eval_every, "metric": args.metric, "mode": "min" if args.metric == "eval_loss" else "max",
-                 "max_batches": args.eval_batches, "threshold": args.threshold},
+                 "max_batches": args.eval_batches or None, "threshold": args.threshold},
         "checkpoints": {"every_steps": args.eval_every, "keep_best": 1},
         "output": {"dir": str(run_dir)},
     }
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--threshold", choices=["argmax", "tune"], default="argmax",
                         help="eval.threshold: tune = two-class cut-off chosen on validation, used on test.")
     parser.add_argument("--eval-every", type=int, default=200)
-    parser.add_argument("--eval-batches", type=int, default=40)
+    parser.add_argument("--eval-batches", type=int, default=40, help="Validation batches per evaluation (0: all).")
     parser.add_argument("--test-batches", type=int, default=0,
                         help="Score only this many batches of 32 test rows (0: all); the test split is stored "
                              "in a seeded random order, so a capped score samples every test repository.")
