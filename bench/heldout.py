@@ -51,7 +51,7 @@ def train_config(args, dataset: Path, run_dir: Path) -> dict:
         "data": {"path": str(dataset), "sampling": args.sampling},
         "training": {"max_steps": args.steps, "micro_batch_size": args.batch, "lr": args.lr, "warmup_steps": 20,
                      "scheduler": "cosine", "class_weights": args.class_weights, "log_every_steps": 25,
-                     "progress_bar": False, "seed": 7},
+                     "progress_bar": False, "seed": 7, "num_threads": args.threads},
         "eval": {"every_steps": args.eval_every, "metric": args.metric, "mode": "min" if args.metric == "eval_loss" else "max",
                  "max_batches": args.eval_batches or None, "threshold": args.threshold},
         "checkpoints": {"every_steps": args.eval_every, "keep_best": 1},
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--sampling", choices=["natural", "balanced"], default="balanced")
     parser.add_argument("--class-weights", default="none", help="auto | none")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for training and evaluation.")
     parser.add_argument("--metric", default="eval_f1")
     parser.add_argument("--threshold", choices=["argmax", "tune"], default="argmax",
                         help="eval.threshold: tune = two-class cut-off chosen on validation, used on test.")
@@ -107,7 +108,7 @@ def main() -> None:
     config.write_text(yaml.safe_dump(train_config(args, dataset, run_dir)))
     cli("train", "--config", str(config))
     capped = ("--max-batches", str(args.test_batches)) if args.test_batches else ()
-    cli("evaluate", "--run", str(run_dir), "--split", "test", "--batch-size", "32", "--threads", "2", *capped)
+    cli("evaluate", "--run", str(run_dir), "--split", "test", "--batch-size", "32", "--threads", str(args.threads), *capped)
     result = json.loads((run_dir / "eval" / "dataset-test.json").read_text())
     stats = json.loads((dataset / "stats.json").read_text())
     print(f"\nheld-out test: {result['examples']} units from {args.test}")
