@@ -13,8 +13,8 @@ split is scored at that cut-off. Bandit's rules are lexical (a call to `pickle.l
 test recall per Bandit test id, beside that id's training examples, shows where it fails.
 
 Measured 2026-11-29 (`--severity medium`, seq 256, MiniLM wordpieces; train: the Python standard
-library, this project, click, requests, itsdangerous, werkzeug, bottle and the Python of 30 other
-repositories, 53,220 functions, 859 vulnerable; validation: dill, kombu, mako, pexpect, 5,376 / 67;
+library, this project, click, requests, itsdangerous, werkzeug, bottle, fabric and the Python
+scripts of other collected repositories, 53,220 functions, 859 vulnerable; validation: dill, kombu, mako, pexpect, 5,376 / 67;
 test: invoke, tornado, paramiko, ipython, scrapy, cloudpickle, joblib, jinja, docker-py, pyyaml,
 python-fire, httpie, sh, 21,589 / 236):
   best setting C=10, balanced: validation PR-AUC 0.725, F1 0.713; test PR-AUC 0.390, F1 0.418 at the
