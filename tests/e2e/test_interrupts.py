@@ -98,6 +98,12 @@ def alive(pids: list[int]) -> list[int]:
     return found
 
 
+def like_a_terminal() -> None:
+    """Ctrl-C's default action in the child, as in a terminal: a suite started in the background by a
+    non-interactive shell (`make test &`) ignores SIGINT, and exec passes that on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="finds the sandboxed programs through /proc")
 def test_ctrl_c_on_evaluate_kills_the_running_programs_and_keeps_finished_samples(tmp_path):
     bench = tmp_path / "bench.jsonl"
@@ -105,7 +111,8 @@ def test_ctrl_c_on_evaluate_kills_the_running_programs_and_keeps_finished_sample
     bench.write_text("".join(json.dumps(p) + "\n" for p in problems))
     process = subprocess.Popen([sys.executable, "main.py", "evaluate", "--benchmark", str(bench), "--oracle",
                                 "--workers", "2", "--timeout", "60", "-o", str(tmp_path / "out")],
-                               cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=like_a_terminal)
     deadline = time.monotonic() + 120
     while len(running := slow_programs(process.pid)) < 2:  # both workers on the slow ones: the fast ones are done
         assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()[-2000:]
