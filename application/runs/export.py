@@ -18,9 +18,10 @@ from application.artifacts import publish_tree
 from application.runs.reading import final_model
 from domain.errors import ExportError
 from domain.ports import Storage
-from domain.layout import EXPORT_MANIFEST, THRESHOLD, atomic_path
+from domain.layout import EXPORT_MANIFEST, LABELS, THRESHOLD, atomic_path
 
 MODES = ("auto", "merge", "adapter-only")
+SIDECARS = (LABELS, THRESHOLD)  # files beside a model's weights that loading it needs
 DTYPES = ("float32", "bfloat16", "float16")
 # Largest max |logit difference| a GGUF may show against the exported model (fp32 logits):
 # f16 keeps 11 significant bits per weight; q8_0 8 bits plus one scale per 32 weights.
@@ -140,10 +141,11 @@ def export_model(
             staging.mkdir(parents=True)
             manifest = {"format": "codetrain-export/1", "source": run.uri if run is not None else str(folder),
                         "task": source.task, **write_model(request, source, staging, after_merge)}
-            tuned = Path(folder) / THRESHOLD  # a classifier's tuned cut-off travels with its weights
-            if tuned.is_file():
-                shutil.copyfile(tuned, staging / THRESHOLD)
-                manifest["threshold"] = json.loads(tuned.read_text())
+            for name in SIDECARS:  # a classifier's label names and tuned cut-off travel with its weights
+                if (Path(folder) / name).is_file():
+                    shutil.copyfile(Path(folder) / name, staging / name)
+            if (staging / THRESHOLD).is_file():
+                manifest["threshold"] = json.loads((staging / THRESHOLD).read_text())
             if request.gguf:
                 manifest["gguf"] = write_gguf(request, source, staging)
             if request.onnx:

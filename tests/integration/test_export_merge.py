@@ -130,18 +130,25 @@ def test_a_classifier_adapter_merges_and_scores_the_same_as_before(tmp_path):
     save_model(adapter, tokenizer, tmp_path / "adapter")
     tuned = {"threshold": 0.7, "label": "vulnerable", "f1": 0.8, "tuned_on": "validation", "step": 10}
     (tmp_path / "adapter" / "threshold.json").write_text(json.dumps(tuned))
+    (tmp_path / "adapter" / "labels.json").write_text(json.dumps(["clean", "vulnerable"]))  # as training writes it
     run = run_folder(tmp_path / "run", final_source=tmp_path / "adapter")
     manifest = Container().export(ExportRequest(), run=str(run), output=str(tmp_path / "merged"))
     assert manifest["written"] == "merged" and manifest["task"] == "sequence-classification"
     assert manifest["threshold"] == tuned  # the tuned cut-off travels with the weights
     assert json.loads((tmp_path / "merged" / "threshold.json").read_text()) == tuned
+    # adapter-only: no model config holds the label names, so labels.json must travel (a 10-label
+    # adapter exported without it cannot be loaded: the head would be built with 2 labels)
+    Container().export(ExportRequest(mode="adapter-only"), run=str(run), output=str(tmp_path / "adapter-export"))
+    for name in ("labels.json", "threshold.json"):
+        assert (tmp_path / "adapter-export" / name).read_text() == (tmp_path / "adapter" / name).read_text()
     assert manifest["parity"]["max_abs_diff"] <= 1e-4
 
     rows = [(f"def add_{i}(a, b):", i % 2) for i in range(12)] + [("eval(input())", 1), ("pickle.loads(x)", 1)]
     data = classification_dataset(tmp_path / "sec", tokenizer, rows, {"clean": 0, "vulnerable": 1})
     scores = [Container().evaluate_dataset(DatasetEvalRequest(), model=str(tmp_path / name), dataset=str(data),
                                            output=str(tmp_path / f"eval-{name}"))
-              for name in ("adapter", "merged")]
-    assert scores[0]["confusion_matrix"] == scores[1]["confusion_matrix"]
-    assert scores[0]["decision"] == scores[1]["decision"] and scores[1]["decision"]["threshold"] == 0.7
+              for name in ("adapter", "merged", "adapter-export")]
+    assert scores[0]["confusion_matrix"] == scores[1]["confusion_matrix"] == scores[2]["confusion_matrix"]
+    assert scores[0]["decision"] == scores[1]["decision"] == scores[2]["decision"]
+    assert scores[1]["decision"]["threshold"] == 0.7
     assert sum(map(sum, scores[0]["confusion_matrix"])) == 14
